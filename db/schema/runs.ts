@@ -1,0 +1,59 @@
+import { sqliteTable, text, integer, real, index } from "drizzle-orm/sqlite-core";
+import { createdAt, ms } from "./util";
+import { experiments } from "./experiments";
+
+export const RUN_STATUSES = ["queued", "leased", "running", "succeeded", "failed", "canceled"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/**
+ * One execution of a method with one parameter point. Model and dataset are plain ids (not
+ * foreign keys) because runs logged from outside scripts may name models Frontier never stored.
+ */
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    experimentId: integer("experiment_id").references(() => experiments.id),
+    methodId: text("method_id").notNull(),
+    family: text("family").notNull(),
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    modelId: text("model_id").notNull(),
+    datasetId: text("dataset_id").notNull(),
+    runtime: text("runtime").notNull(),
+    /** Short, human-readable hardware label used for grouping, e.g. "cpu · AMD EPYC 7B13 ×2". */
+    hardwareKey: text("hardware_key"),
+    hardware: text("hardware", { mode: "json" }).$type<Record<string, unknown>>(),
+    status: text("status", { enum: RUN_STATUSES }).notNull().default("queued"),
+    stage: text("stage"),
+    progress: real("progress"),
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
+    leaseToken: text("lease_token"),
+    leaseExpiresAt: ms("lease_expires_at"),
+    /** A queued run is not leased before this time (retry backoff). */
+    availableAt: ms("available_at"),
+    workerId: text("worker_id"),
+    error: text("error"),
+    baselineRunId: integer("baseline_run_id"),
+    codeVersion: text("code_version"),
+    seed: integer("seed"),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().$defaultFn(() => []),
+    notes: text("notes"),
+    /** "executed" by a Frontier worker or "logged" from an outside script. */
+    source: text("source", { enum: ["executed", "logged"] }).notNull().default("executed"),
+    /** Synthetic rows exist only in benchmark databases and are never shown as real results. */
+    synthetic: integer("synthetic", { mode: "boolean" }).notNull().default(false),
+    createdAt: createdAt(),
+    startedAt: ms("started_at"),
+    finishedAt: ms("finished_at"),
+    updatedAt: ms("updated_at"),
+  },
+  (t) => [
+    index("runs_status_available").on(t.status, t.availableAt),
+    index("runs_experiment").on(t.experimentId),
+    index("runs_method").on(t.methodId),
+    index("runs_family").on(t.family),
+    index("runs_model_dataset_runtime").on(t.modelId, t.datasetId, t.runtime),
+    index("runs_created").on(t.createdAt),
+  ],
+);

@@ -1,0 +1,86 @@
+import { z } from "zod";
+import { defineMethod } from "./types";
+import { bits, groupSize, calibSamples } from "./common";
+
+const format = z.enum(["auto", "matmulnbits", "qdq"]).default("auto")
+  .describe("auto: MatMulNBits where the runtime has a fused kernel (4/8-bit on cpu/webgpu), else DequantizeLinear");
+
+export const quantRtn = defineMethod({
+  id: "quant.rtn",
+  family: "quantization",
+  label: "RTN",
+  summary: "Round-to-nearest weight quantization of every MatMul/Gemm weight, per channel or grouped along K.",
+  paper: { title: "The case for 4-bit precision: k-bit Inference Scaling Laws", arxiv: "2212.09720" },
+  params: z.strictObject({
+    bits,
+    group_size: groupSize,
+    symmetric: z.boolean().default(false).describe("Symmetric (no zero point) or asymmetric"),
+    keep_layers: z.array(z.string().min(1)).default([]).describe("Weight names (substring match) kept in full precision"),
+    format,
+  }),
+  implemented: false,
+});
+
+export const quantGptq = defineMethod({
+  id: "quant.gptq",
+  family: "quantization",
+  label: "GPTQ",
+  summary: "Column-by-column quantization with second-order (Hessian) error feedback from calibration activations.",
+  paper: { title: "GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers", arxiv: "2210.17323" },
+  params: z.strictObject({
+    bits,
+    group_size: groupSize,
+    symmetric: z.boolean().default(false),
+    act_order: z.boolean().default(false).describe("Quantize columns in order of decreasing Hessian diagonal"),
+    damp: z.number().min(0.0001).max(0.5).default(0.01).describe("Damping as a fraction of mean(diag H)"),
+    block_size: z.number().int().min(8).max(1024).default(128),
+    calib_samples: calibSamples,
+    format,
+  }),
+  implemented: false,
+});
+
+export const quantAwq = defineMethod({
+  id: "quant.awq",
+  family: "quantization",
+  label: "AWQ",
+  summary: "Activation-aware per-input-channel scaling, grid-searched per layer and folded before quantization.",
+  paper: { title: "AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration", arxiv: "2306.00978" },
+  params: z.strictObject({
+    bits,
+    group_size: groupSize,
+    alpha_grid: z.number().int().min(2).max(100).default(20).describe("Grid points for alpha in [0, 1]"),
+    calib_samples: calibSamples,
+    format,
+  }),
+  implemented: false,
+});
+
+export const quantSmoothquant = defineMethod({
+  id: "quant.smoothquant",
+  family: "quantization",
+  label: "SmoothQuant",
+  summary: "W8A8: migrate activation outliers into the weights, then int8 weights and run-time int8 activations.",
+  paper: { title: "SmoothQuant: Accurate and Efficient Post-Training Quantization for Large Language Models", arxiv: "2211.10438" },
+  params: z.strictObject({
+    alpha: z.number().min(0).max(1).default(0.5).describe("Migration strength"),
+    calib_samples: calibSamples,
+  }),
+  implemented: false,
+});
+
+export const quantHqq = defineMethod({
+  id: "quant.hqq",
+  family: "quantization",
+  label: "HQQ",
+  summary: "Calibration-free half-quadratic optimisation of zero points and scales.",
+  paper: { title: "Half-Quadratic Quantization of Large Machine Learning Models", arxiv: null, url: "https://mobiusml.github.io/hqq_blog/" },
+  params: z.strictObject({
+    bits,
+    group_size: groupSize,
+    iters: z.number().int().min(1).max(200).default(20),
+    lp_norm: z.number().min(0.1).max(1).default(0.7),
+    format,
+  }),
+  implemented: false,
+});

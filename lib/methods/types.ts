@@ -1,0 +1,28 @@
+import type { z } from "zod";
+
+export const FAMILIES = ["baseline", "quantization", "pruning", "tokens", "speculative"] as const;
+export type Family = (typeof FAMILIES)[number];
+
+export interface Paper {
+  title: string;
+  /** arXiv identifier, e.g. "2210.17323"; null where the method has no arXiv paper. */
+  arxiv: string | null;
+  url?: string;
+}
+
+export interface MethodDef<S extends z.ZodObject = z.ZodObject> {
+  id: string;
+  family: Family;
+  label: string;
+  summary: string;
+  paper: Paper | null;
+  /** Strict zod object: defaults, bounds and enums; unknown keys are rejected. */
+  params: S;
+  /**
+   * Whether a worker executor exists for this method. Unimplemented methods are listed (so the
+   * roadmap is visible) but the API refuses to queue runs for them.
+   */
+  implemented: boolean;
+}
+
+export const defineMethod = <S extends z.ZodObject>(m: MethodDef<S>): MethodDef<S> => m;

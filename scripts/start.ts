@@ -1,0 +1,115 @@
+/**
+ * `npm start`: migrate the embedded database, register the bundled zoo, build the app if the build
+ * is missing or older than the sources, then serve it and launch one local CPU worker.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { openDb, dbPath } from "../db/client";
+import { parseEnv } from "../lib/env";
+import { registerBundled } from "../db/queries/bundled";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+const root = process.cwd();
+const env = parseEnv();
+const dataDir = path.resolve(env.FRONTIER_DATA_DIR ?? path.join(root, "data"));
+fs.mkdirSync(dataDir, { recursive: true });
+
+function log(msg: string) {
+  console.log(`[frontier] ${msg}`);
+}
+
+/** The enrollment token workers present to register; generated once and kept in the data dir. */
+function enrollToken(): string {
+  if (env.FRONTIER_ENROLL_TOKEN) return env.FRONTIER_ENROLL_TOKEN;
+  const file = path.join(dataDir, "enroll-token");
+  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
+  const token = crypto.randomBytes(24).toString("base64url");
+  fs.writeFileSync(file, token + "\n", { mode: 0o600 });
+  return token;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === "node_modules" || entry.name.startsWith(".")) continue;
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (/\.(tsx?|css)$/.test(entry.name)) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function buildIfNeeded() {
+  const buildId = path.join(root, ".next", "BUILD_ID");
+  const sources = Math.max(...["app", "components", "lib", "db"].map((d) => newestMtime(path.join(root, d))));
+  if (fs.existsSync(buildId) && fs.statSync(buildId).mtimeMs >= sources) return;
+  log("building the web app (first start or sources changed; about a minute)…");
+  const r = spawnSync(process.execPath, [require.resolve("next/dist/bin/next"), "build"], { stdio: "inherit", env: process.env });
+  if (r.status !== 0) {
+    console.error("[frontier] next build failed");
+    process.exit(r.status ?? 1);
+  }
+}
+
+const db = openDb();
+log(`database ${dbPath()} migrated`);
+const registered = registerBundled(db, root);
+log(`registered ${registered.models} bundled models and ${registered.datasets} datasets`);
+db.$client.close();
+
+buildIfNeeded();
+
+const token = enrollToken();
+const childEnv = { ...process.env, FRONTIER_ENROLL_TOKEN: token, PORT: String(env.PORT) };
+const children: ChildProcess[] = [];
+const server = spawn(
+  process.execPath,
+  [require.resolve("next/dist/bin/next"), "start", "-p", String(env.PORT), "-H", env.HOST],
+  { stdio: "inherit", env: childEnv },
+);
+children.push(server);
+const url = `http://localhost:${env.PORT}`;
+
+async function waitForServer(): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      const r = await fetch(`${url}/api/v1/health`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("server did not answer /api/v1/health within 60 s");
+}
+
+waitForServer()
+  .then(() => {
+    log(`Frontier is listening on ${url}`);
+    if (env.FRONTIER_LOCAL_WORKER === "1" && fs.existsSync(path.join(root, "workers", "main.ts"))) {
+      const worker = spawn(
+        process.execPath,
+        [require.resolve("tsx/cli"), path.join(root, "workers", "main.ts"), "--server", url, "--token", token, "--name", "local"],
+        { stdio: "inherit", env: childEnv },
+      );
+      children.push(worker);
+      log("local CPU worker started");
+    }
+  })
+  .catch((e) => {
+    console.error(`[frontier] ${(e as Error).message}`);
+    shutdown(1);
+  });
+
+function shutdown(code = 0) {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  setTimeout(() => process.exit(code), 3000).unref();
+}
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+server.on("exit", (code) => {
+  log(`server exited (${code})`);
+  shutdown(code ?? 0);
+});

@@ -1,0 +1,72 @@
+/**
+ * The contract between the worker's lease loop (which talks to the server) and the job executor
+ * (which runs a method in a child process). Both sides import only these types.
+ */
+
+export type Runtime = "cpu" | "webgpu" | "wasm" | "browser";
+
+export interface ModelRef {
+  id: string;
+  kind: "decoder-lm" | "classifier";
+  source: "zoo" | "path" | "upload" | "shape";
+  /** Absolute directory plus file names, e.g. { dir, model: "model.onnx", tokenizer: "tokenizer.json" }. */
+  files: Record<string, string>;
+  sha256: string | null;
+  card: Record<string, unknown> | null;
+}
+
+export interface DatasetRef {
+  id: string;
+  task: "perplexity" | "exact-match" | "multiple-choice" | "recall";
+  /** Absolute path of the JSONL file (docs/datasets.md). */
+  file: string;
+  sha256: string | null;
+}
+
+export interface JobSpec {
+  runId: number;
+  methodId: string;
+  params: Record<string, unknown>;
+  model: ModelRef;
+  dataset: DatasetRef;
+  runtime: Runtime;
+  seed: number;
+  /** A fresh directory the job may write artifacts into. */
+  workDir: string;
+  /** Metrics of the succeeded baseline for (model, dataset, runtime, hardware), when the server has one. */
+  baseline: { runId: number; metrics: Record<string, number> } | null;
+}
+
+export interface HardwareFingerprint {
+  runtime: Runtime;
+  ortVersion: string;
+  cpuModel: string;
+  cpuCores: number;
+  memoryBytes: number;
+  platform: string;
+  nodeVersion: string;
+  adapter?: { vendor: string; architecture: string; description: string; device?: string };
+}
+
+export interface ArtifactRef {
+  kind: string;
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface JobResult {
+  metrics: Record<string, number>;
+  hardware: HardwareFingerprint;
+  artifacts: ArtifactRef[];
+  /** Present when the job had no baseline from the server and measured the unmodified model itself. */
+  baselineMetrics?: Record<string, number>;
+  /** Human-readable notes stored as run events (e.g. "shape-only model: no quality metric"). */
+  notes: string[];
+}
+
+export interface JobReporter {
+  stage(name: string, progress?: number): void;
+  progress(fraction: number): void;
+  log(message: string, level?: "debug" | "info" | "warn" | "error"): void;
+}
