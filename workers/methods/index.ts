@@ -1,0 +1,19 @@
+/**
+ * Executor catalog: registry id (lib/methods) -> lazily imported module. Loading a method pulls in
+ * only its own code, so a run of one method never pays for the others. A method listed in the
+ * registry but absent here is reported as not implemented by executeJob.
+ */
+import type { MethodExecutor } from "./types";
+
+type Loader = () => Promise<{ default: MethodExecutor<never> }>;
+
+export const EXECUTORS: Readonly<Record<string, Loader>> = {
+  baseline: () => import("./baseline"),
+};
+
+export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {
+  const load = EXECUTORS[methodId];
+  if (!load) throw new Error(`method "${methodId}" has no executor in this worker (not implemented)`);
+  const mod = await load();
+  return mod.default as unknown as MethodExecutor<Record<string, unknown>>;
+}
