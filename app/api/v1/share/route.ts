@@ -1,0 +1,14 @@
+import { getDb } from "@/db/client";
+import { createShareLink } from "@/db/queries/share";
+import { handle, parseOr400, readJson } from "@/lib/http";
+import { CreateShareRequest } from "@/lib/schemas/share";
+
+// POST /api/v1/share — store a dashboard view and answer its short read-only link
+export async function POST(req: Request) {
+  return handle(async () => {
+    const body = parseOr400(CreateShareRequest, await readJson(req));
+    const { token, expiresAt } = createShareLink(getDb(), body);
+    const url = new URL(`/s/${token}`, req.url).toString();
+    return Response.json({ token, url, expiresAt }, { status: 201 });
+  });
+}
