@@ -1,0 +1,146 @@
+import { z } from "zod";
+import { badRequest, searchParamsObject, zodDetails } from "@/lib/http";
+import { METRIC_KEY_PATTERN } from "@/lib/metrics";
+import { RUN_STATUS_VALUES, type RunStatusValue } from "./common";
+
+/**
+ * The run filter shared by GET /runs, /pareto and /export (and the dashboard's URL state). Every
+ * list filter is repeatable and ORs its values; different filters AND together.
+ */
+export const METRIC_OPS = ["gte", "lte", "gt", "lt", "eq"] as const;
+export type MetricOp = (typeof METRIC_OPS)[number];
+const SYMBOL_OP: Record<string, MetricOp> = { ">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq" };
+export const OP_SYMBOL: Record<MetricOp, string> = { gte: ">=", lte: "<=", gt: ">", lt: "<", eq: "=" };
+
+export interface MetricRange {
+  key: string;
+  op: MetricOp;
+  value: number;
+}
+
+export interface RunFilter {
+  family: string[];
+  method: string[];
+  status: RunStatusValue[];
+  model: string[];
+  dataset: string[];
+  runtime: string[];
+  hardware: string[];
+  tag: string[];
+  experiment: number[];
+  metric: MetricRange[];
+  /** Synthetic rows (benchmark databases only) are left out unless asked for. */
+  includeSynthetic: boolean;
+}
+
+export const emptyFilter = (): RunFilter => ({
+  family: [],
+  method: [],
+  status: [],
+  model: [],
+  dataset: [],
+  runtime: [],
+  hardware: [],
+  tag: [],
+  experiment: [],
+  metric: [],
+  includeSynthetic: false,
+});
+
+const many = <T extends z.ZodType<unknown, string>>(item: T) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .pipe(z.array(item).max(200, "at most 200 values per filter"));
+
+const text = z.string().min(1).max(300);
+const metricKey = z.string().regex(METRIC_KEY_PATTERN, "not a valid metric key");
+const bool = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
+
+/** The plain (non-metric) filter keys, as URLSearchParams delivers them. */
+export const RunFilterQuery = z.object({
+  family: many(text).optional(),
+  method: many(text).optional(),
+  status: many(z.enum(RUN_STATUS_VALUES)).optional(),
+  model: many(text).optional(),
+  dataset: many(text).optional(),
+  runtime: many(text).optional(),
+  hardware: many(text).optional(),
+  tag: many(text).optional(),
+  experiment: many(z.string().regex(/^[1-9][0-9]{0,14}$/, "must be an experiment id").transform(Number)).optional(),
+  /** Alternative metric range syntax: metric=accuracy:gte:0.9 */
+  metric: many(z.string().regex(/^[A-Za-z][A-Za-z0-9_./-]{0,63}:(gte|lte|gt|lt|eq):.+$/, "expected <key>:<gte|lte|gt|lt|eq>:<number>")).optional(),
+  includeSynthetic: bool.optional(),
+});
+export const FILTER_KEYS = Object.keys(RunFilterQuery.shape);
+
+/**
+ * A metric range from one query entry. URLSearchParams splits `metric.accuracy>=0.9` at its first
+ * "=" into key `metric.accuracy>` and value `=0.9`, and `metric.accuracy>0.9` into that whole key
+ * with an empty value; joining key and value back gives the text the client wrote in every case.
+ */
+function parseMetricEntry(key: string, value: string): MetricRange | { error: string } {
+  const raw = value === "" ? key : `${key}=${value}`;
+  const m = /^metric\.([A-Za-z][A-Za-z0-9_./-]*)(>=|<=|>|<|=)(.*)$/.exec(raw);
+  if (!m) return { error: "expected metric.<key><op><number> with op one of >=, <=, >, <, =" };
+  if (!METRIC_KEY_PATTERN.test(m[1])) return { error: "not a valid metric key" };
+  const v = m[3].trim() === "" ? NaN : Number(m[3]);
+  if (!Number.isFinite(v)) return { error: `"${m[3]}" is not a finite number` };
+  return { key: m[1], op: SYMBOL_OP[m[2]], value: v };
+}
+
+/**
+ * Parses a run filter plus an endpoint's own keys (sort, axes, format...) from a query string.
+ * Unknown keys are a 400 too: a misspelt filter silently matching everything would mislead.
+ */
+export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra: S): { filter: RunFilter; extra: z.infer<S> } {
+  const details: { field: string; message: string }[] = [];
+  const filter = emptyFilter();
+  const plain = new URLSearchParams();
+  const extraKeys = new Set(Object.keys(extra.shape));
+  for (const [k, v] of sp) {
+    if (k.startsWith("metric.")) {
+      const r = parseMetricEntry(k, v);
+      const field = /^metric\.[A-Za-z0-9_./-]*/.exec(k)?.[0] ?? k;
+      if ("error" in r) details.push({ field, message: r.error });
+      else filter.metric.push(r);
+    } else if (FILTER_KEYS.includes(k) || extraKeys.has(k)) {
+      plain.append(k, v);
+    } else {
+      details.push({ field: k, message: "unknown query parameter" });
+    }
+  }
+  const obj = searchParamsObject(plain);
+  const f = RunFilterQuery.safeParse(Object.fromEntries(Object.entries(obj).filter(([k]) => FILTER_KEYS.includes(k))));
+  const e = extra.safeParse(Object.fromEntries(Object.entries(obj).filter(([k]) => extraKeys.has(k))));
+  if (!f.success) details.push(...zodDetails(f.error));
+  if (!e.success) details.push(...zodDetails(e.error));
+  if (details.length > 0 || !f.success || !e.success) throw badRequest("invalid query", details);
+  const q = f.data;
+  for (const k of ["family", "method", "status", "model", "dataset", "runtime", "hardware", "tag", "experiment"] as const) {
+    const vals = q[k];
+    if (vals) (filter[k] as unknown[]) = [...new Set<unknown>(vals)];
+  }
+  for (const m of q.metric ?? []) {
+    const [key, op, num] = [m.slice(0, m.indexOf(":")), m.split(":")[1] as MetricOp, m.slice(m.indexOf(":", m.indexOf(":") + 1) + 1)];
+    const v = Number(num);
+    const bad = !METRIC_KEY_PATTERN.test(key) ? "not a valid metric key" : !Number.isFinite(v) ? `"${num}" is not a finite number` : null;
+    if (bad) details.push({ field: "metric", message: bad });
+    else filter.metric.push({ key, op, value: v });
+  }
+  if (details.length > 0) throw badRequest("invalid query", details);
+  filter.includeSynthetic = q.includeSynthetic ?? false;
+  return { filter, extra: e.data };
+}
+
+/** The query string of a filter (the dashboard builds its links with this). */
+export function runFilterToSearchParams(filter: Partial<RunFilter>, sp = new URLSearchParams()): URLSearchParams {
+  for (const k of ["family", "method", "status", "model", "dataset", "runtime", "hardware", "tag", "experiment"] as const) {
+    for (const v of filter[k] ?? []) sp.append(k, String(v));
+  }
+  for (const m of filter.metric ?? []) sp.append("metric", `${m.key}:${m.op}:${m.value}`);
+  if (filter.includeSynthetic) sp.set("includeSynthetic", "1");
+  return sp;
+}
+
+export { metricKey as MetricKeySchema };

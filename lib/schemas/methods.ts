@@ -1,0 +1,18 @@
+import { z } from "zod";
+import { FAMILIES } from "@/lib/methods/types";
+
+/** One registry entry as the API serves it: params as JSON Schema (input side, so defaults are optional). */
+export const MethodInfo = z.object({
+  id: z.string(),
+  family: z.enum(FAMILIES),
+  label: z.string(),
+  summary: z.string(),
+  paper: z.object({ title: z.string(), arxiv: z.string().nullable(), url: z.string().optional() }).nullable(),
+  implemented: z.boolean(),
+  params: z.record(z.string(), z.unknown()),
+  defaults: z.record(z.string(), z.unknown()),
+});
+export type MethodInfo = z.infer<typeof MethodInfo>;
+
+export const MethodsResponse = z.object({ methods: z.array(MethodInfo) });
+export type MethodsResponse = z.infer<typeof MethodsResponse>;

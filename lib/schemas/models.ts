@@ -1,0 +1,33 @@
+import { z } from "zod";
+import { SlugId } from "./common";
+
+export const MODEL_KINDS = ["decoder-lm", "classifier"] as const;
+
+export const ModelRow = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(MODEL_KINDS),
+  source: z.enum(["zoo", "path", "upload", "shape"]),
+  files: z.record(z.string(), z.string()),
+  sha256: z.string().nullable(),
+  params: z.number().nullable(),
+  bytes: z.number().nullable(),
+  card: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: z.number(),
+});
+export type ModelRow = z.infer<typeof ModelRow>;
+
+export const ModelsResponse = z.object({ models: z.array(ModelRow) });
+export type ModelsResponse = z.infer<typeof ModelsResponse>;
+
+/**
+ * POST /api/v1/models — register a model directory already on the server's disk, in the optimum
+ * decoder layout: model.onnx (+ optional model.onnx_data), tokenizer.json, optional card.json.
+ */
+export const RegisterModelBody = z.strictObject({
+  id: SlugId,
+  name: z.string().trim().min(1).max(200).optional(),
+  kind: z.enum(MODEL_KINDS).default("decoder-lm"),
+  path: z.string().min(1).max(4096).describe("Directory holding model.onnx and tokenizer.json"),
+});
+export type RegisterModelBody = z.input<typeof RegisterModelBody>;

@@ -1,0 +1,67 @@
+import { z } from "zod";
+import { metricKeySchema } from "./runs";
+
+export const PARETO_GROUPS = ["family", "method", "runtime", "hardware"] as const;
+export type ParetoGroupBy = (typeof PARETO_GROUPS)[number];
+
+const num = z
+  .string()
+  .refine((s) => s.trim() !== "" && Number.isFinite(Number(s)), "must be a finite number")
+  .transform(Number);
+
+/** The axis keys of GET /api/v1/pareto (the filter keys are in filters.ts). */
+export const ParetoQuery = z.object({
+  x: metricKeySchema,
+  y: metricKeySchema,
+  group: z.enum(PARETO_GROUPS).default("family"),
+  refX: num.optional(),
+  refY: num.optional(),
+  maxDominated: z
+    .string()
+    .regex(/^[0-9]{1,6}$/, "must be an integer from 0 to 100000")
+    .transform(Number)
+    .pipe(z.number().int().max(100_000, "must be at most 100000"))
+    .default(2000),
+});
+export type ParetoQuery = z.infer<typeof ParetoQuery>;
+
+export const FrontPoint = z.object({
+  runId: z.number().int(),
+  x: z.number(),
+  y: z.number(),
+  methodId: z.string(),
+  family: z.string(),
+  params: z.record(z.string(), z.unknown()),
+  modelId: z.string(),
+  datasetId: z.string(),
+  runtime: z.string(),
+  hardwareKey: z.string().nullable(),
+});
+export type FrontPoint = z.infer<typeof FrontPoint>;
+
+export const DominatedPoint = z.object({ runId: z.number().int(), x: z.number(), y: z.number(), group: z.string() });
+export type DominatedPoint = z.infer<typeof DominatedPoint>;
+
+export const ParetoResponse = z.object({
+  x: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
+  y: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
+  group: z.enum(PARETO_GROUPS),
+  /** Hypervolumes are measured against this point (default: the worst value per axis over all points). */
+  reference: z.object({ x: z.number(), y: z.number() }).nullable(),
+  groups: z.array(
+    z.object({
+      key: z.string(),
+      /** Non-dominated runs, ordered from best x to worst x. */
+      front: z.array(FrontPoint),
+      hypervolume: z.number(),
+      /** Runs in the group that have both metrics. */
+      count: z.number().int(),
+    }),
+  ),
+  /** Dominated runs, an evenly spaced deterministic sample of at most maxDominated (ordered by run id). */
+  dominated: z.array(DominatedPoint),
+  dominatedTotal: z.number().int(),
+  /** Runs matching the filter that have both metrics. */
+  total: z.number().int(),
+});
+export type ParetoResponse = z.infer<typeof ParetoResponse>;
