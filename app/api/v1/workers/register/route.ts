@@ -1,0 +1,15 @@
+import { getDb } from "@/db/client";
+import { bearerToken, checkEnrollment, registerWorker } from "@/db/queries/workers";
+import { handle, parseOr400, readJson } from "@/lib/http";
+import { WorkerRegisterBody } from "@/lib/schemas/workers";
+
+export const dynamic = "force-dynamic";
+
+// POST /api/v1/workers/register — enroll a worker (enrollment token as bearer); returns its own token once
+export function POST(req: Request) {
+  return handle(async () => {
+    checkEnrollment(bearerToken(req));
+    const body = parseOr400(WorkerRegisterBody, await readJson(req));
+    return Response.json(registerWorker(getDb(), body), { status: 201 });
+  });
+}

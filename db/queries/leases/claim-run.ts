@@ -1,0 +1,131 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import type { Db, Tx } from "../../client";
+import { datasets, models, runs } from "../../schema";
+import type { LeasedRun, RuntimeName } from "../../../lib/schemas/workers";
+import { workerHardwareKey, type WorkerRow } from "../workers";
+import { addRunEvent } from "./events";
+import { leaseDurationMs } from "./config";
+import { reapExpiredLeases } from "./reap-expired-leases";
+import { baselineFor } from "./baseline-for";
+
+type RunRow = typeof runs.$inferSelect;
+
+/** Model and dataset paths stored relative to the server's root become absolute for the worker. */
+const absolute = (root: string, p: string) => (path.isAbsolute(p) ? p : path.resolve(root, p));
+
+function resolveModel(tx: Tx, run: RunRow, root: string): LeasedRun["model"] | string {
+  const m = tx.select().from(models).where(eq(models.id, run.modelId)).get();
+  if (!m) return `model ${run.modelId} is not registered`;
+  const files = { ...m.files };
+  if (files.dir !== undefined) files.dir = absolute(root, files.dir);
+  else for (const [k, v] of Object.entries(files)) files[k] = absolute(root, v);
+  return { id: m.id, kind: m.kind, source: m.source, files, sha256: m.sha256, card: m.card ?? null };
+}
+
+function resolveDataset(tx: Tx, run: RunRow, root: string): LeasedRun["dataset"] | string {
+  const d = tx.select().from(datasets).where(eq(datasets.id, run.datasetId)).get();
+  if (!d) return `dataset ${run.datasetId} is not registered`;
+  return { id: d.id, task: d.task, file: absolute(root, d.file), sha256: d.sha256 };
+}
+
+export interface ClaimOptions {
+  now?: number;
+  leaseMs?: number;
+  /** Directory relative model and dataset paths are resolved against (the server's working directory). */
+  root?: string;
+}
+
+/**
+ * Leases the oldest available queued run on one of `runtimes` to `worker`, or returns null.
+ * SQLite has no SKIP LOCKED, so the claim is one UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING *
+ * inside an immediate transaction: two workers can never take the same run. Expired leases are
+ * reaped first. A run whose model or dataset is not registered cannot execute anywhere and is
+ * failed on the spot instead of being handed out.
+ */
+export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opts: ClaimOptions = {}): LeasedRun | null {
+  const now = opts.now ?? Date.now();
+  const leaseMs = opts.leaseMs ?? leaseDurationMs();
+  const root = opts.root ?? process.cwd();
+  if (runtimes.length === 0) return null;
+  return db.transaction(
+    (tx) => {
+      reapExpiredLeases(tx, now);
+      for (;;) {
+        const next = tx
+          .select({ id: runs.id })
+          .from(runs)
+          .where(
+            and(
+              eq(runs.status, "queued"),
+              inArray(runs.runtime, runtimes),
+              or(isNull(runs.availableAt), lte(runs.availableAt, now)),
+            ),
+          )
+          .orderBy(asc(runs.id))
+          .limit(1);
+        const leaseToken = crypto.randomBytes(24).toString("base64url");
+        const run = tx
+          .update(runs)
+          .set({
+            status: "leased",
+            leaseToken,
+            leaseExpiresAt: now + leaseMs,
+            workerId: worker.id,
+            attempts: sql`${runs.attempts} + 1`,
+            startedAt: sql`coalesce(${runs.startedAt}, ${now})`,
+            seed: sql`coalesce(${runs.seed}, 0)`,
+            stage: null,
+            progress: null,
+            updatedAt: now,
+          })
+          .where(eq(runs.id, next))
+          .returning()
+          .get();
+        if (!run) return null;
+
+        const model = resolveModel(tx, run, root);
+        const dataset = resolveDataset(tx, run, root);
+        if (typeof model === "string" || typeof dataset === "string") {
+          const error = [model, dataset].filter((x): x is string => typeof x === "string").join("; ");
+          tx.update(runs)
+            .set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
+            .where(eq(runs.id, run.id))
+            .run();
+          addRunEvent(tx, run.id, "status", `failed: ${error}`, now);
+          continue;
+        }
+
+        const runtime = run.runtime as RuntimeName;
+        const hwKey = workerHardwareKey(worker, runtime);
+        const baseline = hwKey
+          ? baselineFor(tx, { modelId: run.modelId, datasetId: run.datasetId, runtime, hardwareKey: hwKey, excludeRunId: run.id })
+          : null;
+        addRunEvent(
+          tx,
+          run.id,
+          "status",
+          `leased by worker ${worker.name} (attempt ${run.attempts} of ${run.maxAttempts})`,
+          now,
+        );
+        return {
+          runId: run.id,
+          methodId: run.methodId,
+          params: run.params,
+          model,
+          dataset,
+          runtime,
+          seed: run.seed ?? 0,
+          baseline,
+          attempt: run.attempts,
+          maxAttempts: run.maxAttempts,
+          leaseToken,
+          leaseExpiresAt: now + leaseMs,
+          leaseMs,
+        };
+      }
+    },
+    { behavior: "immediate" },
+  );
+}

@@ -1,0 +1,118 @@
+import { eq, sql } from "drizzle-orm";
+import type { z } from "zod";
+import type { Db, Tx } from "../../client";
+import { artifacts, runMetrics, runs } from "../../schema";
+import type { CompleteBody, CompleteResponse } from "../../../lib/schemas/workers";
+import { hardwareKey } from "../../../lib/hardware";
+import { badRequest } from "../../../lib/http";
+import { touchWorker, type WorkerRow } from "../workers";
+import { addRunEvent } from "./events";
+import { reapExpiredLeases } from "./reap-expired-leases";
+import { requireLease, type RunRow } from "./lease-guard";
+import { baselineFor } from "./baseline-for";
+
+type ParsedComplete = z.output<typeof CompleteBody>;
+
+function writeMetrics(tx: Tx, runId: number, metrics: Record<string, number>): void {
+  const rows = Object.entries(metrics).map(([key, value]) => ({ runId, key, value }));
+  if (rows.length === 0) return;
+  tx.insert(runMetrics)
+    .values(rows)
+    .onConflictDoUpdate({ target: [runMetrics.runId, runMetrics.key], set: { value: sql`excluded.value` } })
+    .run();
+}
+
+/**
+ * The job measured the unmodified model itself (the lease carried no baseline): store that as a
+ * standalone succeeded baseline run, tagged auto-baseline, that later leases on the same hardware reuse.
+ */
+function insertAutoBaseline(tx: Tx, run: RunRow, body: ParsedComplete, hwKey: string, worker: WorkerRow, now: number): number {
+  const inserted = tx
+    .insert(runs)
+    .values({
+      methodId: "baseline",
+      family: "baseline",
+      params: {},
+      modelId: run.modelId,
+      datasetId: run.datasetId,
+      runtime: run.runtime,
+      hardware: body.hardware,
+      hardwareKey: hwKey,
+      status: "succeeded",
+      attempts: 1,
+      maxAttempts: 1,
+      workerId: worker.id,
+      codeVersion: run.codeVersion,
+      seed: run.seed,
+      tags: ["auto-baseline"],
+      notes: `measured by worker ${worker.name} alongside run ${run.id}`,
+      source: "executed",
+      createdAt: now,
+      startedAt: run.startedAt,
+      finishedAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: runs.id })
+    .get();
+  writeMetrics(tx, inserted.id, body.baselineMetrics ?? {});
+  addRunEvent(tx, inserted.id, "status", `succeeded: baseline measured alongside run ${run.id}`, now);
+  return inserted.id;
+}
+
+/**
+ * Records a finished job: metrics, artifacts, hardware, the baseline it is compared with, and the
+ * succeeded status, all in one transaction.
+ */
+export function completeRun(db: Db, runId: number, worker: WorkerRow, body: ParsedComplete, opts: { now?: number } = {}): CompleteResponse {
+  const now = opts.now ?? Date.now();
+  return db.transaction(
+    (tx) => {
+      reapExpiredLeases(tx, now);
+      const run = requireLease(tx, runId, worker, body.leaseToken);
+      if (body.hardware.runtime !== run.runtime) {
+        throw badRequest(`hardware is for runtime ${body.hardware.runtime}, but run ${runId} runs on ${run.runtime}`, [
+          { field: "hardware.runtime", message: `expected ${run.runtime}` },
+        ]);
+      }
+      touchWorker(tx, worker.id, now);
+      const hwKey = hardwareKey(body.hardware);
+
+      let baselineRunId: number | null = null;
+      if (run.methodId !== "baseline") {
+        if (body.baselineMetrics) baselineRunId = insertAutoBaseline(tx, run, body, hwKey, worker, now);
+        else
+          baselineRunId =
+            baselineFor(tx, { modelId: run.modelId, datasetId: run.datasetId, runtime: run.runtime, hardwareKey: hwKey, excludeRunId: run.id })
+              ?.runId ?? null;
+      }
+
+      writeMetrics(tx, runId, body.metrics);
+      if (body.artifacts.length > 0) {
+        tx.insert(artifacts)
+          .values(body.artifacts.map((a) => ({ runId, kind: a.kind, path: a.path, bytes: a.bytes, sha256: a.sha256, createdAt: now })))
+          .run();
+      }
+      tx.update(runs)
+        .set({
+          status: "succeeded",
+          hardware: body.hardware,
+          hardwareKey: hwKey,
+          baselineRunId,
+          error: null,
+          progress: 1,
+          leaseExpiresAt: null,
+          finishedAt: now,
+          updatedAt: now,
+        })
+        .where(eq(runs.id, runId))
+        .run();
+      for (const note of body.notes) addRunEvent(tx, runId, "info", note, now);
+      if (run.methodId === "baseline" && body.baselineMetrics) {
+        addRunEvent(tx, runId, "info", "baselineMetrics ignored: this run is itself the baseline", now);
+      }
+      addRunEvent(tx, runId, "status", `succeeded on worker ${worker.name} (${hwKey})`, now);
+      return { status: "succeeded", baselineRunId };
+    },
+    { behavior: "immediate" },
+  );
+}
