@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { FAMILIES } from "@/lib/methods/types";
+import { FAMILIES, type MethodDef } from "@/lib/methods/types";
 
 /** One registry entry as the API serves it: params as JSON Schema (input side, so defaults are optional). */
 export const MethodInfo = z.object({
@@ -16,3 +16,17 @@ export type MethodInfo = z.infer<typeof MethodInfo>;
 
 export const MethodsResponse = z.object({ methods: z.array(MethodInfo) });
 export type MethodsResponse = z.infer<typeof MethodsResponse>;
+
+/** The API view of a registry entry (shared by GET /methods and the OpenAPI document). */
+export function describeMethod(m: MethodDef): MethodInfo {
+  return {
+    id: m.id,
+    family: m.family,
+    label: m.label,
+    summary: m.summary,
+    paper: m.paper,
+    implemented: m.implemented,
+    params: z.toJSONSchema(m.params, { io: "input", unrepresentable: "any" }) as Record<string, unknown>,
+    defaults: m.params.parse({}) as Record<string, unknown>,
+  };
+}

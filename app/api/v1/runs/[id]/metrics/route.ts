@@ -1,0 +1,24 @@
+import { getMetricSeries, insertMetricPoints } from "@/db/queries/runs";
+import { handle, parseOr400, readJson, searchParamsObject } from "@/lib/http";
+import { IdParams } from "@/lib/schemas/common";
+import { MetricPointsBody, MetricSeriesQuery } from "@/lib/schemas/runs";
+
+export const dynamic = "force-dynamic";
+
+// GET /api/v1/runs/:id/metrics — the run's time series (one key with ?key=)
+export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
+  return handle(async () => {
+    const { id } = parseOr400(IdParams, await ctx.params);
+    const { key } = parseOr400(MetricSeriesQuery, searchParamsObject(new URL(req.url).searchParams));
+    return Response.json(getMetricSeries(id, key));
+  });
+}
+
+// POST /api/v1/runs/:id/metrics — append up to 10,000 time-series points in one transaction
+export function POST(req: Request, ctx: { params: Promise<{ id: string }> }) {
+  return handle(async () => {
+    const { id } = parseOr400(IdParams, await ctx.params);
+    const body = parseOr400(MetricPointsBody, await readJson(req));
+    return Response.json(insertMetricPoints(id, body), { status: 201 });
+  });
+}

@@ -1,0 +1,428 @@
+import { sql, type SQL } from "drizzle-orm";
+import { getDb, type Tx } from "../client";
+import { metricPoints, runEvents, runMetrics, runs } from "../schema";
+import { badRequest, conflict, notFound } from "@/lib/http";
+import { getMethod } from "@/lib/methods";
+import { getMetric, metricDirection } from "@/lib/metrics";
+import { hardwareKey } from "@/lib/hardware";
+import { HardwareFingerprintSchema } from "@/lib/schemas/workers";
+import type { RunFilter } from "@/lib/schemas/filters";
+import type {
+  LogRunBody,
+  LogRunResponse,
+  MetricPointsBody,
+  MetricSeriesResponse,
+  PatchRunBody,
+  RunDetail,
+  RunRow,
+  RunSortColumn,
+  RunsPage,
+  RunActionResponse,
+} from "@/lib/schemas/runs";
+import { LogRunBody as LogRunSchema } from "@/lib/schemas/runs";
+import type { z } from "zod";
+import { andAll, runFilterConditions, whereClause } from "./run-filter";
+
+/** A runs row as SQLite returns it (snake_case, JSON as text). */
+export interface RawRun {
+  id: number;
+  experiment_id: number | null;
+  method_id: string;
+  family: string;
+  params: string;
+  model_id: string;
+  dataset_id: string;
+  runtime: string;
+  hardware_key: string | null;
+  hardware: string | null;
+  status: RunRow["status"];
+  stage: string | null;
+  progress: number | null;
+  attempts: number;
+  max_attempts: number;
+  lease_expires_at: number | null;
+  worker_id: string | null;
+  error: string | null;
+  baseline_run_id: number | null;
+  code_version: string | null;
+  seed: number | null;
+  tags: string;
+  notes: string | null;
+  source: "executed" | "logged";
+  synthetic: number;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number | null;
+}
+
+/** Every column a run listing needs (everything but the lease token). */
+export const RUN_COLUMNS = sql.raw(
+  [
+    "id", "experiment_id", "method_id", "family", "params", "model_id", "dataset_id", "runtime", "hardware_key",
+    "status", "stage", "progress", "attempts", "error", "baseline_run_id", "tags", "notes", "source", "synthetic",
+    "created_at", "started_at", "finished_at", "updated_at",
+  ].map((c) => `r.${c}`).join(", "),
+);
+
+export function toRunRow(r: RawRun, metrics: Record<string, number>): RunRow {
+  return {
+    id: r.id,
+    experimentId: r.experiment_id,
+    methodId: r.method_id,
+    family: r.family,
+    params: JSON.parse(r.params) as Record<string, unknown>,
+    modelId: r.model_id,
+    datasetId: r.dataset_id,
+    runtime: r.runtime,
+    hardwareKey: r.hardware_key,
+    status: r.status,
+    stage: r.stage,
+    progress: r.progress,
+    attempts: r.attempts,
+    error: r.error,
+    baselineRunId: r.baseline_run_id,
+    tags: JSON.parse(r.tags) as string[],
+    notes: r.notes,
+    source: r.source,
+    synthetic: r.synthetic === 1,
+    createdAt: r.created_at,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    updatedAt: r.updated_at,
+    metrics,
+  };
+}
+
+/** Summary metrics of the given runs, in one query. */
+export function metricsByRun(runIds: number[], tx: Tx = getDb()): Map<number, Record<string, number>> {
+  const out = new Map<number, Record<string, number>>(runIds.map((id) => [id, {}]));
+  if (runIds.length === 0) return out;
+  const rows = tx.all<{ run_id: number; key: string; value: number }>(
+    sql`SELECT run_id, key, value FROM run_metrics WHERE run_id IN (${sql.join(runIds.map((id) => sql`${id}`), sql`, `)})`,
+  );
+  for (const row of rows) out.get(row.run_id)![row.key] = row.value;
+  return out;
+}
+
+const SORT_SQL: Record<RunSortColumn, { col: string; nullable: boolean }> = {
+  id: { col: "id", nullable: false },
+  createdAt: { col: "created_at", nullable: false },
+  startedAt: { col: "started_at", nullable: true },
+  finishedAt: { col: "finished_at", nullable: true },
+  updatedAt: { col: "updated_at", nullable: true },
+  status: { col: "status", nullable: false },
+  methodId: { col: "method_id", nullable: false },
+  family: { col: "family", nullable: false },
+  modelId: { col: "model_id", nullable: false },
+  datasetId: { col: "dataset_id", nullable: false },
+  runtime: { col: "runtime", nullable: false },
+  hardwareKey: { col: "hardware_key", nullable: true },
+  experimentId: { col: "experiment_id", nullable: true },
+};
+
+type SortValue = string | number | null;
+
+/** Opaque page cursor: base64url of [sort, sortValue, id]; tied to its sort so a mismatch is a 400. */
+export function encodeCursor(sort: string, value: SortValue, id: number): string {
+  return Buffer.from(JSON.stringify([sort, value, id])).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, sort: string): { value: SortValue; id: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    parsed = null;
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 3 ||
+    typeof parsed[0] !== "string" ||
+    !(parsed[1] === null || typeof parsed[1] === "string" || typeof parsed[1] === "number") ||
+    !Number.isSafeInteger(parsed[2])
+  ) {
+    throw badRequest("invalid query", [{ field: "cursor", message: "not a cursor from this API" }]);
+  }
+  if (parsed[0] !== sort) {
+    throw badRequest("invalid query", [{ field: "cursor", message: `cursor was made for sort=${parsed[0]}, not sort=${sort}` }]);
+  }
+  return { value: parsed[1] as SortValue, id: parsed[2] as number };
+}
+
+/**
+ * One page of runs under a filter and sort, by keyset. Rows lacking the sort value (a metric the
+ * run does not have, a null column) come last in both directions, so the order is walked in two
+ * sections: rows with a value ordered by (value, id) straight off an index, then the rest by id.
+ */
+export function listRuns(
+  filter: RunFilter,
+  page: { sort: string; cursor?: string; limit: number },
+  tx: Tx = getDb(),
+): RunsPage {
+  const desc = page.sort.startsWith("-");
+  const name = desc ? page.sort.slice(1) : page.sort;
+  const dir = sql.raw(desc ? "DESC" : "ASC");
+  const cmp = sql.raw(desc ? "<" : ">");
+  const cur = page.cursor ? decodeCursor(page.cursor, page.sort) : null;
+  const conds = runFilterConditions(filter);
+  const limit = page.limit;
+
+  let valueSection: (n: number) => (RawRun & { sv: SortValue })[];
+  let nullSection: ((n: number, afterId: number | null) => (RawRun & { sv: SortValue })[]) | null;
+
+  if (name.startsWith("metric.")) {
+    const key = name.slice("metric.".length);
+    // CROSS JOIN pins run_metrics as the outer loop: the page is read in index order and stops
+    // after `limit` matches instead of sorting every matching run.
+    valueSection = (n) =>
+      tx.all(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM run_metrics m CROSS JOIN runs r ON r.id = m.run_id
+        WHERE m.key = ${key} AND ${andAll(conds)}
+        ${cur && cur.value !== null ? sql`AND (m.value, m.run_id) ${cmp} (${cur.value}, ${cur.id})` : sql``}
+        ORDER BY m.value ${dir}, m.run_id ${dir} LIMIT ${n}`);
+    nullSection = (n, afterId) =>
+      tx.all(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r
+        WHERE NOT EXISTS (SELECT 1 FROM run_metrics x WHERE x.run_id = r.id AND x.key = ${key}) AND ${andAll(conds)}
+        ${afterId !== null ? sql`AND r.id ${cmp} ${afterId}` : sql``}
+        ORDER BY r.id ${dir} LIMIT ${n}`);
+  } else {
+    const spec = SORT_SQL[name as RunSortColumn];
+    if (!spec) throw badRequest("invalid query", [{ field: "sort", message: `cannot sort by ${name}` }]);
+    const col = sql.raw(`r.${spec.col}`);
+    if (name === "id") {
+      valueSection = (n) =>
+        tx.all(sql`SELECT ${RUN_COLUMNS}, r.id AS sv FROM runs r WHERE ${andAll(conds)}
+          ${cur ? sql`AND r.id ${cmp} ${cur.id}` : sql``} ORDER BY r.id ${dir} LIMIT ${n}`);
+    } else {
+      valueSection = (n) =>
+        tx.all(sql`SELECT ${RUN_COLUMNS}, ${col} AS sv FROM runs r WHERE ${col} IS NOT NULL AND ${andAll(conds)}
+          ${cur && cur.value !== null ? sql`AND (${col}, r.id) ${cmp} (${cur.value}, ${cur.id})` : sql``}
+          ORDER BY ${col} ${dir}, r.id ${dir} LIMIT ${n}`);
+    }
+    nullSection = spec.nullable
+      ? (n, afterId) =>
+          tx.all(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r WHERE ${col} IS NULL AND ${andAll(conds)}
+            ${afterId !== null ? sql`AND r.id ${cmp} ${afterId}` : sql``} ORDER BY r.id ${dir} LIMIT ${n}`)
+      : null;
+  }
+
+  // One extra row tells whether another page exists.
+  let rows: (RawRun & { sv: SortValue })[] = [];
+  if (!cur || cur.value !== null) rows = valueSection(limit + 1);
+  if (rows.length <= limit && nullSection) {
+    const afterId = cur && cur.value === null ? cur.id : null;
+    rows = rows.concat(nullSection(limit + 1 - rows.length, afterId));
+  }
+  const more = rows.length > limit;
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows[pageRows.length - 1];
+  const metrics = metricsByRun(pageRows.map((r) => r.id), tx);
+  const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(conds)}`)!.n;
+  return {
+    runs: pageRows.map((r) => toRunRow(r, metrics.get(r.id)!)),
+    nextCursor: more && last ? encodeCursor(page.sort, last.sv, last.id) : null,
+    total,
+  };
+}
+
+function getRawRun(id: number, tx: Tx): RawRun {
+  const r = tx.get<RawRun>(sql`SELECT * FROM runs WHERE id = ${id}`);
+  if (!r) throw notFound(`run ${id}`);
+  return r;
+}
+
+/** A run with everything its page shows: params, labelled metrics, history, logs, artifacts. */
+export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
+  const r = getRawRun(id, tx);
+  const metricRows = tx.all<{ key: string; value: number }>(sql`SELECT key, value FROM run_metrics WHERE run_id = ${id} ORDER BY key`);
+  const events = tx.all<{ id: number; ts: number; level: string; message: string }>(
+    sql`SELECT id, ts, level, message FROM (SELECT * FROM run_events WHERE run_id = ${id} ORDER BY ts DESC, id DESC LIMIT 2000) ORDER BY ts, id`,
+  );
+  const statusHistory = tx.all<{ id: number; ts: number; level: string; message: string }>(
+    sql`SELECT id, ts, level, message FROM run_events WHERE run_id = ${id} AND level = 'status' ORDER BY ts, id`,
+  );
+  const artifacts = tx.all<{ id: number; kind: string; path: string; bytes: number | null; sha256: string | null; created_at: number }>(
+    sql`SELECT id, kind, path, bytes, sha256, created_at FROM artifacts WHERE run_id = ${id} ORDER BY id`,
+  );
+  const seriesKeys = tx.all<{ key: string }>(sql`SELECT DISTINCT key FROM metric_points WHERE run_id = ${id} ORDER BY key`);
+  const { metrics: _m, ...row } = toRunRow(r, {});
+  return {
+    ...row,
+    hardware: r.hardware ? (JSON.parse(r.hardware) as Record<string, unknown>) : null,
+    workerId: r.worker_id,
+    maxAttempts: r.max_attempts,
+    seed: r.seed,
+    codeVersion: r.code_version,
+    leaseExpiresAt: r.lease_expires_at,
+    metrics: metricRows.map(({ key, value }) => {
+      const def = getMetric(key);
+      return {
+        key,
+        value,
+        label: def?.label ?? key,
+        unit: def?.unit ?? "",
+        direction: metricDirection(key),
+        group: def?.group ?? null,
+        known: def !== undefined,
+      };
+    }),
+    statusHistory,
+    events,
+    artifacts: artifacts.map((a) => ({ id: a.id, kind: a.kind, path: a.path, bytes: a.bytes, sha256: a.sha256, createdAt: a.created_at })),
+    seriesKeys: seriesKeys.map((s) => s.key),
+  };
+}
+
+function addEvent(tx: Tx, runId: number, level: "info" | "status" | "warn", message: string, ts: number): void {
+  tx.insert(runEvents).values({ runId, ts, level, message }).run();
+}
+
+/**
+ * The grouping label of a logged run's hardware: a worker fingerprint gets the same label workers
+ * produce; any other object its `label`/`key`, else the device fields it names.
+ */
+export function loggedHardwareKey(runtime: string, hw: Record<string, unknown> | undefined): string | null {
+  if (!hw) return null;
+  const fp = HardwareFingerprintSchema.safeParse({ runtime, ...hw });
+  if (fp.success) return hardwareKey(fp.data);
+  for (const k of ["label", "key"]) {
+    const v = hw[k];
+    if (typeof v === "string" && v.trim()) return v.trim().slice(0, 120);
+  }
+  const str = (k: string) => (typeof hw[k] === "string" && (hw[k] as string).trim() ? (hw[k] as string).trim() : null);
+  const device = str("gpu") ?? str("device") ?? str("cpuModel") ?? str("cpu");
+  if (!device) return null;
+  const cores = typeof hw.cpuCores === "number" && !str("gpu") && !str("device") ? ` ×${hw.cpuCores}` : "";
+  return `${runtime} · ${device}${cores}`.slice(0, 120);
+}
+
+/** The latest succeeded, real baseline run a compressed run compares against. */
+export function findBaselineRun(
+  k: { modelId: string; datasetId: string; runtime: string; hardwareKey: string | null },
+  tx: Tx = getDb(),
+): number | null {
+  const row = tx.get<{ id: number }>(sql`SELECT id FROM runs WHERE method_id = 'baseline' AND status = 'succeeded' AND synthetic = 0
+    AND model_id = ${k.modelId} AND dataset_id = ${k.datasetId} AND runtime = ${k.runtime}
+    AND hardware_key IS ${k.hardwareKey} ORDER BY finished_at DESC, id DESC LIMIT 1`);
+  return row?.id ?? null;
+}
+
+/** Stores a run executed elsewhere (source = logged), params validated by its method's schema. */
+export function logRun(body: z.infer<typeof LogRunSchema>, tx: Tx = getDb(), now = Date.now()): LogRunResponse {
+  const method = getMethod(body.methodId);
+  if (!method) throw badRequest("invalid request", [{ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` }]);
+  const p = method.params.safeParse(body.params);
+  if (!p.success) {
+    throw badRequest("invalid request", p.error.issues.flatMap((i) =>
+      i.code === "unrecognized_keys"
+        ? i.keys.map((k) => ({ field: `params.${k}`, message: `unknown parameter for ${method.id}` }))
+        : [{ field: ["params", ...i.path.map(String)].join("."), message: i.message }],
+    ));
+  }
+  if (body.startedAt !== undefined && body.finishedAt !== undefined && body.finishedAt < body.startedAt) {
+    throw badRequest("invalid request", [{ field: "finishedAt", message: "finishedAt is before startedAt" }]);
+  }
+  const hwKey = loggedHardwareKey(body.runtime, body.hardware);
+  const keys = { modelId: body.modelId, datasetId: body.datasetId, runtime: body.runtime, hardwareKey: hwKey };
+  return tx.transaction((t) => {
+    const baselineRunId = method.id === "baseline" ? null : findBaselineRun(keys, t);
+    const [{ id }] = t
+      .insert(runs)
+      .values({
+        methodId: method.id,
+        family: method.family,
+        params: p.data as Record<string, unknown>,
+        ...keys,
+        hardware: body.hardware ?? null,
+        status: body.status,
+        attempts: 1,
+        error: body.error ?? null,
+        baselineRunId,
+        codeVersion: body.codeVersion ?? null,
+        seed: body.seed ?? null,
+        tags: body.tags,
+        notes: body.notes ?? null,
+        source: "logged",
+        createdAt: now,
+        startedAt: body.startedAt ?? null,
+        finishedAt: body.finishedAt ?? now,
+        updatedAt: now,
+      })
+      .returning({ id: runs.id })
+      .all();
+    const entries = Object.entries(body.metrics);
+    if (entries.length > 0) t.insert(runMetrics).values(entries.map(([key, value]) => ({ runId: id, key, value }))).run();
+    addEvent(t, id, "status", `logged as ${body.status}`, now);
+    return { id, hardwareKey: hwKey, baselineRunId, unknownMetricKeys: entries.map(([k]) => k).filter((k) => !getMetric(k)) };
+  });
+}
+
+/** Edits a run's annotations (tags, notes); nothing else about a run changes after the fact. */
+export function patchRun(id: number, body: PatchRunBody, tx: Tx = getDb(), now = Date.now()): RunDetail {
+  return tx.transaction((t) => {
+    getRawRun(id, t);
+    const set: SQL[] = [sql`updated_at = ${now}`];
+    if (body.tags !== undefined) set.push(sql`tags = ${JSON.stringify(body.tags)}`);
+    if (body.notes !== undefined) set.push(sql`notes = ${body.notes}`);
+    t.run(sql`UPDATE runs SET ${sql.join(set, sql`, `)} WHERE id = ${id}`);
+    return getRunDetail(id, t);
+  });
+}
+
+/** queued/leased/running → canceled; a leased worker learns it from its next heartbeat. */
+export function cancelRun(id: number, tx: Tx = getDb(), now = Date.now()): RunActionResponse {
+  return tx.transaction((t) => {
+    const r = getRawRun(id, t);
+    if (!["queued", "leased", "running"].includes(r.status)) throw conflict(`run ${id} is ${r.status}; only queued, leased or running runs can be canceled`);
+    t.run(sql`UPDATE runs SET status = 'canceled', finished_at = ${now}, updated_at = ${now}, available_at = NULL WHERE id = ${id}`);
+    addEvent(t, id, "status", `canceled (was ${r.status})`, now);
+    return { id, status: "canceled" as const };
+  });
+}
+
+/** failed/canceled → queued with attempts reset; logged runs and methods without an executor cannot be re-run. */
+export function retryRun(id: number, tx: Tx = getDb(), now = Date.now()): RunActionResponse {
+  return tx.transaction((t) => {
+    const r = getRawRun(id, t);
+    if (r.status !== "failed" && r.status !== "canceled") throw conflict(`run ${id} is ${r.status}; only failed or canceled runs can be retried`);
+    if (r.source === "logged") throw conflict(`run ${id} was logged from outside Frontier; there is nothing here to re-execute`);
+    if (!getMethod(r.method_id)?.implemented) throw conflict(`method ${r.method_id} has no executor yet; run ${id} cannot be retried`);
+    t.run(sql`UPDATE runs SET status = 'queued', attempts = 0, error = NULL, lease_token = NULL, lease_expires_at = NULL,
+      worker_id = NULL, available_at = NULL, stage = NULL, progress = NULL, started_at = NULL, finished_at = NULL,
+      updated_at = ${now} WHERE id = ${id}`);
+    t.run(sql`DELETE FROM run_metrics WHERE run_id = ${id}`);
+    addEvent(t, id, "status", `queued for retry (was ${r.status})`, now);
+    return { id, status: "queued" as const };
+  });
+}
+
+/**
+ * Appends a batch of time-series points in one transaction with one prepared statement, so a
+ * failing batch stores nothing and 10,000 points cost one fsync.
+ */
+export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = getDb(), now = Date.now()): { inserted: number } {
+  return tx.transaction((t) => {
+    getRawRun(id, t);
+    const stmt = t
+      .insert(metricPoints)
+      .values({ runId: sql.placeholder("runId"), key: sql.placeholder("key"), step: sql.placeholder("step"), value: sql.placeholder("value"), ts: sql.placeholder("ts") })
+      .prepare();
+    for (const p of body.points) stmt.run({ runId: id, key: p.key, step: p.step, value: p.value, ts: p.ts ?? now });
+    return { inserted: body.points.length };
+  });
+}
+
+/** A run's time series, one per key, ordered by step. */
+export function getMetricSeries(id: number, key: string | undefined, tx: Tx = getDb()): MetricSeriesResponse {
+  getRawRun(id, tx);
+  const rows = tx.all<{ key: string; step: number; value: number; ts: number }>(
+    sql`SELECT key, step, value, ts FROM metric_points WHERE run_id = ${id} ${key ? sql`AND key = ${key}` : sql``} ORDER BY key, step, ts`,
+  );
+  const series = new Map<string, { step: number; value: number; ts: number }[]>();
+  for (const r of rows) {
+    let s = series.get(r.key);
+    if (!s) series.set(r.key, (s = []));
+    s.push({ step: r.step, value: r.value, ts: r.ts });
+  }
+  return { runId: id, series: [...series].map(([k, points]) => ({ key: k, points })) };
+}
