@@ -36,8 +36,11 @@ export interface GpuBufferStats {
 export interface RuntimeHandle {
   runtime: Runtime;
   ort: OrtApi;
-  /** Session options for a decoder; `gpuOutputs` names outputs to keep on the device (webgpu only). */
-  sessionOptions(gpuOutputs?: string[]): SessionOptions;
+  /**
+   * Session options. Under webgpu every output stays on the device as a GPU buffer, so the KV
+   * cache is fed back without a round trip; callers read back only what they need (logits).
+   */
+  sessionOptions(): SessionOptions;
   adapter?: AdapterInfo;
   gpu?: GpuBufferStats;
 }
@@ -137,10 +140,10 @@ async function loadWebGpu(): Promise<RuntimeHandle> {
     ort,
     adapter: adapterInfo,
     gpu: gpuStats,
-    sessionOptions: (gpuOutputs = []) => ({
+    sessionOptions: () => ({
       executionProviders: ["webgpu"],
       graphOptimizationLevel: "all",
-      preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, "gpu-buffer" as const])),
+      preferredOutputLocation: "gpu-buffer",
     }),
   };
 }

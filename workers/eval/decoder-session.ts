@@ -1,0 +1,328 @@
+/**
+ * A stateful decoder over one ORT session of a model in the optimum "decoder with past" layout
+ * (docs/decoder.md): input_ids, attention_mask, [position_ids], past_key_values.{i}.key|value in;
+ * logits, present.{i}.key|value out. Works for the project's own models and for a user's
+ * optimum-exported decoder (position_ids is optional there).
+ *
+ * The cache is the list of present tensors of the last call, fed back as past on the next. Under
+ * webgpu those tensors are GPU buffers (the runtime keeps outputs on the device), so a decode step
+ * uploads one token id and downloads one row of logits; everything else stays on the GPU.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { openRuntime, type OrtSession, type OrtTensor, type RuntimeHandle } from "../runtimes";
+import type { Runtime } from "../types";
+import type { Decoder, DecoderShape, HostKvCache } from "./types";
+
+const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
+
+export interface OpenDecoderOptions {
+  /** A config.json to read dimensions from when the graph's dims are symbolic (default: beside the model). */
+  configPath?: string;
+  /** Overrides the context limit read from config.json (e.g. from the model card). */
+  maxPosition?: number | null;
+}
+
+export async function openDecoder(modelPath: string, runtime: Runtime, options: OpenDecoderOptions = {}): Promise<DecoderSession> {
+  if (!fs.existsSync(modelPath)) throw new Error(`model file not found: ${modelPath}`);
+  const handle = await openRuntime(runtime);
+  // Both packages accept a path; onnxruntime-web resolves external data relative to it in Node.
+  const session = await handle.ort.InferenceSession.create(modelPath, handle.sessionOptions());
+  try {
+    const shape = readShape(session, modelPath, options);
+    return new DecoderSession(handle, session, shape);
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+}
+
+/** Reads a decoder's dimensions from its config (HF or Frontier names) beside the model file. */
+export function readDecoderConfig(file: string): Partial<DecoderShape> & { shapeOnly?: boolean } {
+  if (!fs.existsSync(file)) return {};
+  const c = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+  const num = (...keys: string[]) => {
+    for (const k of keys) if (typeof c[k] === "number") return c[k] as number;
+    return undefined;
+  };
+  const layers = num("num_layers", "num_hidden_layers", "n_layer");
+  const heads = num("num_heads", "num_attention_heads", "n_head");
+  const kv = num("num_kv_heads", "num_key_value_heads") ?? heads;
+  const hidden = num("hidden_size", "n_embd");
+  const headDim = num("head_dim") ?? (hidden && heads ? hidden / heads : undefined);
+  return {
+    numLayers: layers,
+    numKvHeads: kv,
+    headDim,
+    vocabSize: num("vocab_size"),
+    maxPosition: num("max_position", "max_position_embeddings", "n_positions") ?? null,
+    shapeOnly: c.shapeOnly === true ? true : undefined,
+  };
+}
+
+function readShape(session: OrtSession, modelPath: string, options: OpenDecoderOptions): DecoderShape {
+  const inputs = session.inputNames;
+  for (const required of ["input_ids"]) {
+    if (!inputs.includes(required)) throw new Error(`${path.basename(modelPath)} has no "${required}" input; inputs: ${inputs.join(", ")}`);
+  }
+  if (!session.outputNames.includes("logits")) throw new Error(`${path.basename(modelPath)} has no "logits" output`);
+  const layers = new Set<number>();
+  for (const n of inputs) {
+    const m = PAST_RE.exec(n);
+    if (m) layers.add(Number(m[1]));
+  }
+  if (layers.size === 0) {
+    throw new Error(`${path.basename(modelPath)} has no past_key_values.* inputs: export it as a decoder with past (optimum "text-generation-with-past")`);
+  }
+  const cfg = readDecoderConfig(options.configPath ?? path.join(path.dirname(modelPath), "config.json"));
+  const dims = (name: string) => {
+    const md = session.inputMetadata.find((m) => m.name === name) ?? session.outputMetadata.find((m) => m.name === name);
+    return md && md.isTensor ? md.shape : [];
+  };
+  const fixed = (d: number | string | undefined) => (typeof d === "number" && d > 0 ? d : undefined);
+  const pk = dims("past_key_values.0.key");
+  const numKvHeads = fixed(pk[1]) ?? cfg.numKvHeads;
+  const headDim = fixed(pk[3]) ?? cfg.headDim;
+  const vocabSize = fixed(dims("logits")[2]) ?? cfg.vocabSize;
+  if (!numKvHeads || !headDim || !vocabSize) {
+    throw new Error(`${path.basename(modelPath)}: kv heads, head dim or vocab size are symbolic in the graph and no config.json gives them`);
+  }
+  return {
+    numLayers: layers.size,
+    numKvHeads,
+    headDim,
+    vocabSize,
+    maxPosition: options.maxPosition !== undefined ? options.maxPosition : (cfg.maxPosition ?? null),
+    hasPositionIds: inputs.includes("position_ids"),
+  };
+}
+
+export class DecoderSession implements Decoder {
+  /** Present tensors of the last call, [key0, value0, key1, value1, ...]; empty before the first. */
+  private cache: OrtTensor[] = [];
+  /** Token ids whose keys/values the cache holds, so a shared prefix can be reused. */
+  private tokens: number[] = [];
+  private readonly hasMask: boolean;
+
+  constructor(
+    readonly handle: RuntimeHandle,
+    readonly session: OrtSession,
+    readonly shape: DecoderShape,
+  ) {
+    this.hasMask = session.inputNames.includes("attention_mask");
+  }
+
+  get pastLength(): number {
+    return this.tokens.length;
+  }
+
+  get cachedTokens(): readonly number[] {
+    return this.tokens;
+  }
+
+  /** Bytes the KV cache holds now (float32 keys and values of every layer). */
+  get kvCacheBytes(): number {
+    return 2 * this.shape.numLayers * this.shape.numKvHeads * this.shape.headDim * this.tokens.length * 4;
+  }
+
+  private emptyPast(): OrtTensor[] {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    const out: OrtTensor[] = [];
+    for (let i = 0; i < numLayers * 2; i++) {
+      out.push(new this.handle.ort.Tensor("float32", new Float32Array(0), [1, numKvHeads, 0, headDim]));
+    }
+    return out;
+  }
+
+  private checkContext(total: number): void {
+    const max = this.shape.maxPosition;
+    if (max !== null && total > max) throw new Error(`context of ${total} tokens exceeds the model's maximum of ${max}`);
+  }
+
+  /** One forward over `ids` after `past` (pastLen tokens); returns all logits and the presents. */
+  private async forward(ids: number[], past: OrtTensor[], pastLen: number): Promise<{ logits: Float32Array; present: OrtTensor[] }> {
+    if (ids.length === 0) throw new Error("forward needs at least one token");
+    const { Tensor } = this.handle.ort;
+    const V = this.shape.vocabSize;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
+    }
+    this.checkContext(pastLen + ids.length);
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
+    };
+    if (this.hasMask) {
+      feeds.attention_mask = new Tensor("int64", new BigInt64Array(pastLen + ids.length).fill(1n), [1, pastLen + ids.length]);
+    }
+    if (this.shape.hasPositionIds) {
+      feeds.position_ids = new Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(pastLen + i)), [1, ids.length]);
+    }
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      feeds[`past_key_values.${l}.key`] = past[2 * l];
+      feeds[`past_key_values.${l}.value`] = past[2 * l + 1];
+    }
+    const out = await this.session.run(feeds);
+    const logitsTensor = out.logits;
+    // getData(true) downloads GPU logits and frees their buffer; host tensors are returned as is.
+    const logits = (await logitsTensor.getData(true)) as Float32Array;
+    if (logits.length !== ids.length * V) throw new Error(`logits have ${logits.length} values, expected ${ids.length} x ${V}`);
+    const present: OrtTensor[] = [];
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      present.push(out[`present.${l}.key`], out[`present.${l}.value`]);
+    }
+    for (const name of Object.keys(out)) {
+      if (name !== "logits" && !name.startsWith("present.")) disposeIfDevice(out[name]);
+    }
+    return { logits, present };
+  }
+
+  private replaceCache(present: OrtTensor[], tokens: number[]): void {
+    for (const t of this.cache) disposeIfDevice(t);
+    this.cache = present;
+    this.tokens = tokens;
+  }
+
+  reset(): void {
+    this.replaceCache([], []);
+  }
+
+  async prefill(ids: number[]): Promise<Float32Array> {
+    this.reset();
+    const { logits, present } = await this.forward(ids, this.emptyPast(), 0);
+    this.replaceCache(present, [...ids]);
+    return lastRow(logits, this.shape.vocabSize);
+  }
+
+  async extend(ids: number[]): Promise<Float32Array> {
+    const past = this.cache.length ? this.cache : this.emptyPast();
+    const { logits, present } = await this.forward(ids, past, this.tokens.length);
+    this.replaceCache(present, [...this.tokens, ...ids]);
+    return logits;
+  }
+
+  async step(id: number): Promise<Float32Array> {
+    return this.extend([id]);
+  }
+
+  async forwardFull(ids: number[]): Promise<Float32Array> {
+    const { logits, present } = await this.forward(ids, this.emptyPast(), 0);
+    for (const t of present) disposeIfDevice(t);
+    return logits;
+  }
+
+  async readCache(): Promise<HostKvCache> {
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      if (this.cache.length === 0) {
+        keys.push(new Float32Array(0));
+        values.push(new Float32Array(0));
+      } else {
+        keys.push(Float32Array.from((await this.cache[2 * l].getData()) as Float32Array));
+        values.push(Float32Array.from((await this.cache[2 * l + 1].getData()) as Float32Array));
+      }
+    }
+    return { length: this.tokens.length, keys, values };
+  }
+
+  /**
+   * Replaces the cache. `tokens` are the ids the new entries stand for (after eviction they are no
+   * longer a prefix of the sequence, so prefix reuse is disabled unless given).
+   */
+  async writeCache(cache: HostKvCache, tokens?: number[]): Promise<void> {
+    const { numLayers, numKvHeads, headDim } = this.shape;
+    const per = numKvHeads * cache.length * headDim;
+    if (cache.keys.length !== numLayers || cache.values.length !== numLayers) throw new Error(`cache must have ${numLayers} layers`);
+    const dims = [1, numKvHeads, cache.length, headDim];
+    const tensors: OrtTensor[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      if (cache.keys[l].length !== per || cache.values[l].length !== per) {
+        throw new Error(`layer ${l}: cache arrays must hold ${per} floats for ${cache.length} tokens`);
+      }
+      tensors.push(new this.handle.ort.Tensor("float32", cache.keys[l], dims), new this.handle.ort.Tensor("float32", cache.values[l], dims));
+    }
+    // Positions continue from the cache length; callers evicting tokens keep that in mind.
+    this.replaceCache(tensors, tokens ?? new Array<number>(cache.length).fill(-1));
+  }
+
+  async truncate(length: number): Promise<void> {
+    if (length === this.tokens.length) return;
+    if (length > this.tokens.length || length < 0) throw new Error(`cannot truncate a cache of ${this.tokens.length} tokens to ${length}`);
+    if (length === 0) return this.reset();
+    const full = await this.readCache();
+    const { numKvHeads, headDim } = this.shape;
+    const cut = (a: Float32Array) => {
+      const out = new Float32Array(numKvHeads * length * headDim);
+      for (let h = 0; h < numKvHeads; h++) {
+        out.set(a.subarray(h * full.length * headDim, (h * full.length + length) * headDim), h * length * headDim);
+      }
+      return out;
+    };
+    await this.writeCache({ length, keys: full.keys.map(cut), values: full.values.map(cut) }, this.tokens.slice(0, length));
+  }
+
+  async generate(prompt: number[], maxNew: number, stop: ReadonlySet<number> = new Set()): Promise<number[]> {
+    const out: number[] = [];
+    if (maxNew <= 0) return out;
+    let logits = await this.prefill(prompt);
+    for (;;) {
+      const next = argmax(logits);
+      out.push(next);
+      if (out.length >= maxNew || stop.has(next)) return out;
+      logits = await this.step(next);
+    }
+  }
+
+  async logprobs(context: number[], continuation: number[]): Promise<number[]> {
+    if (context.length === 0) throw new Error("logprobs needs at least one context token");
+    if (continuation.length === 0) return [];
+    const V = this.shape.vocabSize;
+    // Reuse the cached prefix (multiple-choice scores several continuations of one prompt): keep all
+    // but the last context token, whose logits predict the first continuation token.
+    const keep = context.length - 1;
+    let logits: Float32Array;
+    const toRun = [context[keep], ...continuation.slice(0, -1)];
+    if (keep > 0 && this.tokens.length >= keep && sameIds(this.tokens, context, keep)) {
+      await this.truncate(keep);
+      logits = await this.extend(toRun);
+    } else {
+      this.reset();
+      logits = await this.extend([...context.slice(0, keep), ...toRun]);
+      logits = logits.subarray(keep * V);
+    }
+    return continuation.map((tok, i) => logSoftmaxAt(logits.subarray(i * V, (i + 1) * V), tok));
+  }
+
+  async release(): Promise<void> {
+    this.reset();
+    await this.session.release();
+  }
+}
+
+function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function disposeIfDevice(t: OrtTensor | undefined): void {
+  if (t && t.location === "gpu-buffer") t.dispose();
+}
+
+export function lastRow(logits: Float32Array, vocab: number): Float32Array {
+  return logits.subarray(logits.length - vocab);
+}
+
+export function argmax(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+/** log softmax(row)[index], computed in float64 with the max subtracted. */
+export function logSoftmaxAt(row: Float32Array, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - max);
+  return row[index] - max - Math.log(sum);
+}
