@@ -1,0 +1,135 @@
+/**
+ * Deterministic data for the zoo: the evaluation splits written as JSONL (docs/datasets.md) and the
+ * text a tokenizer is trained on. Training rows are generated on the fly from the same generators
+ * (workers/train/batches.ts), so nothing but the small evaluation files is stored.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { Rng } from "./rng";
+import { paragraph, agreementItem } from "./grammar";
+import {
+  recallItem,
+  recallExample,
+  arithmeticItem,
+  arithmeticExample,
+  copyItem,
+  copyExample,
+} from "./tasks";
+import type { Split } from "./splits";
+
+export { Rng } from "./rng";
+export * from "./splits";
+export * from "./grammar";
+export * from "./tasks";
+
+export type DatasetTask = "perplexity" | "exact-match" | "multiple-choice" | "recall";
+
+export interface DatasetSpec {
+  /** File stem and dataset family, e.g. "recall" -> zoo/datasets/recall-test.jsonl */
+  name: string;
+  task: DatasetTask;
+  description: string;
+}
+
+export const DATASETS: readonly DatasetSpec[] = [
+  { name: "grammar", task: "perplexity", description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers)." },
+  { name: "grammar-mc", task: "multiple-choice", description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun." },
+  { name: "recall", task: "recall", description: "Associative recall: key:value pairs (two-digit values), then a query for one key." },
+  { name: "arithmetic", task: "exact-match", description: "Addition of two operands of one to three digits, answer written in full." },
+  { name: "copy", task: "exact-match", description: "Copy a sequence of 4-10 uniformly drawn words given in the prompt." },
+];
+
+export interface DataRecipe {
+  seed: number;
+  /** key:value pairs per recall example in the evaluation splits. */
+  recallPairs: number;
+  examplesPerSplit: number;
+}
+
+export type JsonlLine = Record<string, unknown>;
+
+/** The examples of one dataset split; the same recipe gives the same lines. */
+export function datasetLines(name: string, split: Split, recipe: DataRecipe): JsonlLine[] {
+  const seedOf = (s: string) => (recipe.seed * 1_000_003 + [...`${name}/${s}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)) | 0;
+  const rng = new Rng(seedOf(split));
+  const n = recipe.examplesPerSplit;
+  const lines: JsonlLine[] = [];
+  const seen = new Set<string>();
+  // Duplicates would over-weight an item in a score; redraw instead (bounded, since every family has
+  // far more distinct items than examplesPerSplit).
+  const push = (key: string, line: JsonlLine) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    lines.push({ id: `${name}-${split}-${lines.length}`, ...line });
+  };
+  for (let guard = 0; lines.length < n; guard++) {
+    if (guard > n * 50) throw new Error(`${name}/${split}: too few distinct items for ${n} examples`);
+    switch (name) {
+      case "grammar": {
+        const text = paragraph(rng, split, 3, 6);
+        push(text, { text });
+        break;
+      }
+      case "grammar-mc": {
+        const item = agreementItem(rng, split);
+        push(item.prompt + item.choices.join("|"), item);
+        break;
+      }
+      case "recall": {
+        const item = recallItem(rng, split, recipe.recallPairs);
+        const q = rng.int(item.pairs.length);
+        const ex = recallExample(item, q);
+        // distance: how many pairs sit between the queried one and the query
+        push(ex.prompt, { ...ex, meta: { pairs: item.pairs.length, queried: q, distance: item.pairs.length - 1 - q } });
+        break;
+      }
+      case "arithmetic": {
+        const ex = arithmeticExample(arithmeticItem(rng, split));
+        push(ex.prompt, ex);
+        break;
+      }
+      case "copy": {
+        const item = copyItem(rng, split);
+        push(item.words.join(" "), { ...copyExample(item), meta: { words: item.words.length } });
+        break;
+      }
+      default:
+        throw new Error(`unknown dataset ${JSON.stringify(name)}; known: ${DATASETS.map((d) => d.name).join(", ")}`);
+    }
+  }
+  return lines;
+}
+
+export function toJsonl(lines: readonly JsonlLine[]): string {
+  return lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
+}
+
+/** Writes <dir>/<name>-<split>.jsonl for every dataset and the validation and test splits. */
+export function writeDatasets(dir: string, recipe: DataRecipe): string[] {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  for (const d of DATASETS)
+    for (const split of ["validation", "test"] as const) {
+      const file = path.join(dir, `${d.name}-${split}.jsonl`);
+      fs.writeFileSync(file, toJsonl(datasetLines(d.name, split, recipe)));
+      files.push(file);
+    }
+  return files;
+}
+
+/** Mixed training-split text for fitting the tokenizer: grammar, recall contexts, sums and copies. */
+export function tokenizerCorpus(seed: number, paragraphs: number): string[] {
+  const rng = new Rng(seed);
+  const out: string[] = [];
+  for (let i = 0; i < paragraphs; i++) {
+    out.push(paragraph(rng, "train"));
+    if (i % 4 === 0) {
+      const item = recallItem(rng, "train", rng.range(2, 16));
+      out.push(item.context + item.pairs.map(([k, v]) => ` ${k}:${v}\n`).join(""));
+      out.push(copyExample(copyItem(rng, "train")).prompt);
+      const a = arithmeticExample(arithmeticItem(rng, "train"));
+      out.push(a.prompt + a.answer + "\n");
+    }
+  }
+  return out;
+}
