@@ -1,0 +1,172 @@
+/**
+ * Rewrites linear layers of an ONNX graph into their quantized form:
+ *  - "matmulnbits": one com.microsoft MatMulNBits node (fused dequantize + matmul) in place of the
+ *    MatMul, so the file really shrinks and onnxruntime runs the 4/8-bit kernel;
+ *  - "qdq": an ONNX DequantizeLinear (opset 21, blocked along K) feeding the original MatMul, for
+ *    2/3-bit codes (4-bit containers) and runtimes without the fused kernel.
+ */
+import {
+  attr,
+  DataType,
+  findLinearWeights,
+  getAttribute,
+  getInitializer,
+  getOpsetVersion,
+  makeNode,
+  removeInitializer,
+  setInitializer,
+  setOpsetImport,
+  type LinearWeight,
+  type ModelProto,
+  type NodeProto,
+} from "../../onnx/model-io";
+import type { Runtime } from "../../types";
+import { packDequantizeLinear, packMatMulNBits } from "./pack";
+import { transpose, type Bits, type QuantizedWeight, type StorageBytes } from "./quant-math";
+
+export type WeightFormat = "matmulnbits" | "qdq";
+export type FormatParam = "auto" | WeightFormat;
+
+/**
+ * Picks the storage format: MatMulNBits where onnxruntime has a fused kernel for the bit width on
+ * the runtime (4 and 8 bits on cpu and webgpu), DequantizeLinear otherwise. The wasm EP does have
+ * MatMulNBits but runs it far slower than fp32 (measured, docs: 50.7 ms vs 0.75 ms), so wasm and
+ * browser runs get DequantizeLinear.
+ */
+export function resolveFormat(param: FormatParam, bits: Bits, runtime: Runtime): WeightFormat {
+  const fused = (bits === 4 || bits === 8) && (runtime === "cpu" || runtime === "webgpu");
+  if (param === "auto") return fused ? "matmulnbits" : "qdq";
+  if (param === "matmulnbits" && bits !== 4 && bits !== 8) {
+    throw new Error(`format "matmulnbits" stores 4- or 8-bit weights; ${bits}-bit needs format "qdq" or "auto"`);
+  }
+  return param;
+}
+
+/** Whether zero points may be fractional (HQQ) in a format on a runtime. */
+export function allowsFloatZeros(format: WeightFormat, bits: Bits, runtime: Runtime): boolean {
+  // Only verified on onnxruntime-node: MatMulNBits takes float zero points for 4-bit codes and
+  // rejects them for 8-bit ("Only 2b and 4b quantization is supported for unpacked compute").
+  return format === "matmulnbits" && bits === 4 && runtime === "cpu";
+}
+
+export interface LinearTarget extends LinearWeight {
+  /** The node's activation input. */
+  input: string;
+}
+
+/**
+ * The linear layers a weight quantizer may rewrite: MatMul/Gemm nodes whose weight initializer is
+ * used by that node only (a tied embedding shared with a Gather is left in full precision).
+ */
+export function quantizableLinears(model: ModelProto): { targets: LinearTarget[]; skipped: string[] } {
+  const uses = new Map<string, number>();
+  for (const node of model.graph?.node ?? []) {
+    for (const i of node.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  const targets: LinearTarget[] = [];
+  const skipped: string[] = [];
+  for (const lin of findLinearWeights(model)) {
+    if ((uses.get(lin.weightName) ?? 0) !== 1) {
+      skipped.push(`${lin.weightName} (shared by several nodes)`);
+      continue;
+    }
+    if (lin.op === "Gemm") {
+      const alpha = getAttribute(lin.node, "alpha")?.f ?? 1;
+      const beta = getAttribute(lin.node, "beta")?.f ?? 1;
+      const transA = getAttribute(lin.node, "transA")?.i ?? 0;
+      if (alpha !== 1 || beta !== 1 || transA !== 0) {
+        skipped.push(`${lin.weightName} (Gemm with alpha/beta/transA)`);
+        continue;
+      }
+    }
+    targets.push({ ...lin, input: lin.node.input?.[0] ?? "" });
+  }
+  return { targets, skipped };
+}
+
+/** The weight as [N, K] rows (one per output channel), whatever its stored orientation. */
+export function readRowWeight(model: ModelProto, lin: LinearWeight): Float32Array {
+  const init = getInitializer(model, lin.weightName);
+  if (init.dataType !== DataType.FLOAT) throw new Error(`${lin.weightName}: only float32 weights can be quantized (data type ${init.dataType})`);
+  const data = init.data as Float32Array;
+  return lin.transposed ? data : transpose(data, lin.k, lin.n);
+}
+
+/** Writes new float weights [N, K] back into the initializer in its stored orientation. */
+export function writeRowWeight(model: ModelProto, lin: LinearWeight, rows: Float32Array): void {
+  const data = lin.transposed ? rows : transpose(rows, lin.n, lin.k);
+  setInitializer(model, lin.weightName, lin.transposed ? [lin.n, lin.k] : [lin.k, lin.n], data);
+}
+
+const QDQ_OPSET = 21;
+
+function nodeIndexOf(model: ModelProto, node: NodeProto): number {
+  const i = model.graph?.node?.indexOf(node) ?? -1;
+  if (i < 0) throw new Error(`node ${node.name} is no longer in the graph`);
+  return i;
+}
+
+/**
+ * Replaces one linear layer by its quantized form and returns the bytes stored for it. The node's
+ * output name is kept, so the rest of the graph is untouched.
+ */
+export function emitQuantizedLinear(model: ModelProto, lin: LinearWeight, qw: QuantizedWeight, format: WeightFormat): StorageBytes {
+  if (qw.rows !== lin.n || qw.cols !== lin.k) {
+    throw new Error(`${lin.weightName}: quantized shape [${qw.rows}, ${qw.cols}] does not match N=${lin.n}, K=${lin.k}`);
+  }
+  const nodes = model.graph?.node ?? [];
+  const index = nodeIndexOf(model, lin.node);
+  const [input, , bias] = lin.node.input ?? [];
+  const output = lin.node.output?.[0];
+  if (!input || !output) throw new Error(`${lin.node.name}: linear node without input or output`);
+  const base = lin.weightName;
+  const name = lin.node.name ?? output;
+  const replacement: NodeProto[] = [];
+  const linearOut = bias ? `${output}/nobias` : output;
+  let storage: StorageBytes;
+
+  removeInitializer(model, base);
+  if (format === "matmulnbits") {
+    const p = packMatMulNBits(qw);
+    setInitializer(model, `${base}.qweight`, [p.N, p.blocks, (p.blockSize * p.bits) / 8], p.b);
+    setInitializer(model, `${base}.scales`, [p.N * p.blocks], p.scales);
+    const inputs = [input, `${base}.qweight`, `${base}.scales`];
+    if (p.zeroPoints) {
+      setInitializer(model, `${base}.zero_points`, [p.zeroPoints.length], p.zeroPoints);
+      inputs.push(`${base}.zero_points`);
+    }
+    replacement.push(
+      makeNode(
+        "MatMulNBits",
+        inputs,
+        [linearOut],
+        [attr.int("K", p.K), attr.int("N", p.N), attr.int("bits", p.bits), attr.int("block_size", p.blockSize)],
+        { name: `${name}/MatMulNBits`, domain: "com.microsoft" },
+      ),
+    );
+    setOpsetImport(model, "com.microsoft", 1);
+    storage = p.storage;
+  } else {
+    const p = packDequantizeLinear(qw);
+    setInitializer(model, `${base}.qweight`, [lin.k, lin.n], p.codes, p.dataType);
+    setInitializer(model, `${base}.scales`, p.scaleDims, p.scales);
+    const inputs = [`${base}.qweight`, `${base}.scales`];
+    if (p.zeroPoint) {
+      setInitializer(model, `${base}.zero_points`, p.zeroPoint.dims, p.zeroPoint.data, p.zeroPoint.dataType);
+      inputs.push(`${base}.zero_points`);
+    }
+    const attrs = [attr.int("axis", p.axis)];
+    if (p.blockSize !== null) attrs.push(attr.int("block_size", p.blockSize));
+    replacement.push(makeNode("DequantizeLinear", inputs, [`${base}.dequantized`], attrs, { name: `${name}/DequantizeLinear` }));
+    replacement.push(makeNode("MatMul", [input, `${base}.dequantized`], [linearOut], [], { name: `${name}/MatMul` }));
+    const opset = getOpsetVersion(model, "") ?? 0;
+    if (opset < QDQ_OPSET) setOpsetImport(model, "", QDQ_OPSET);
+    storage = p.storage;
+  }
+  if (bias) replacement.push(makeNode("Add", [linearOut, bias], [output], [], { name: `${name}/bias` }));
+  nodes.splice(index, 1, ...replacement);
+  return storage;
+}
+
+/** Bytes of the float32 weight a quantized linear replaces. */
+export const fp32Bytes = (lin: LinearWeight) => 4 * lin.k * lin.n;
