@@ -12,6 +12,8 @@ export interface ModelStats {
   /** Sum over initializers of element count x element size as stored (4-bit types: half a byte). */
   weightsBytes: number;
   initializers: number;
+  /** Name and stored bytes of every initializer, in graph order. */
+  tensors: { name: string; bytes: number }[];
   externalFiles: string[];
 }
 
@@ -88,12 +90,15 @@ export function modelStats(modelPath: string): ModelStats {
     const w = new Window(fd, size);
     let weightsBytes = 0;
     let initializers = 0;
+    const tensors: { name: string; bytes: number }[] = [];
     const external = new Set<string>();
     const tensor = (start: number, end: number) => {
       const dims: number[] = [];
       let type = 0;
+      let name = "";
       walk(w, start, end, (f, wire, s, e, v) => {
         if (f === 1 && wire === 0) dims.push(v);
+        else if (f === 8 && wire === 2) name = w.bytes(s, e - s).toString("utf8");
         else if (f === 1 && wire === 2) {
           // packed repeated int64
           for (let p = s; p < e; ) {
@@ -115,8 +120,10 @@ export function modelStats(modelPath: string): ModelStats {
       const per = ELEM_BYTES[type];
       if (per === undefined) throw new Error(`${path.basename(modelPath)}: initializer of unsupported data type ${type}`);
       const n = dims.reduce((a, b) => a * b, 1);
-      weightsBytes += Math.ceil(n * per);
+      const bytes = Math.ceil(n * per);
+      weightsBytes += bytes;
       initializers++;
+      tensors.push({ name, bytes });
     };
     walk(w, 0, size, (f, wire, s, e) => {
       if (f !== 7 || wire !== 2) return;
@@ -131,7 +138,7 @@ export function modelStats(modelPath: string): ModelStats {
       if (!fs.existsSync(f)) throw new Error(`${path.basename(modelPath)} references missing external data ${path.basename(f)}`);
       modelBytes += fs.statSync(f).size;
     }
-    return { modelBytes, weightsBytes, initializers, externalFiles };
+    return { modelBytes, weightsBytes, initializers, tensors, externalFiles };
   } finally {
     fs.closeSync(fd);
   }

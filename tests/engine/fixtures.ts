@@ -1,0 +1,76 @@
+/**
+ * Tiny decoders for the engine tests, written with the project's own builder into a temp dir.
+ *
+ * The "bigram" model has zero attention and MLP output weights, so the residual stream is the
+ * token's embedding and the logits depend on the current token only. With one-hot embeddings and
+ * lm_head chosen as below, its logits are exactly a designed table L[k][v] = log P(v | k), which
+ * makes perplexity and greedy output computable by hand:
+ *   P(v | k) = 1/2 for v = (k + 1) mod V, and 1/(2 (V - 1)) for every other v.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { writeDecoder } from "@/workers/onnx/decoder-builder";
+import { decoderWeightShapes, parseDecoderConfig, type DecoderConfigInput } from "@/workers/onnx/decoder-config";
+
+export function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `frontier-${prefix}-`));
+}
+
+/** 40 ids: the minimal tokenizer maps them to <|endoftext|>=0, <unk>=1 and ' '..'E' = 2..39. */
+export const BIGRAM_VOCAB = 40;
+export const RMS_EPS = 1e-5;
+export const P_NEXT = 0.5;
+export const P_OTHER = 0.5 / (BIGRAM_VOCAB - 1);
+
+export const bigramConfig: DecoderConfigInput = {
+  vocab_size: BIGRAM_VOCAB,
+  num_layers: 2,
+  num_heads: 4,
+  num_kv_heads: 2,
+  hidden_size: BIGRAM_VOCAB,
+  intermediate_size: 16,
+  max_position: 64,
+  rms_eps: RMS_EPS,
+};
+
+export function writeBigramModel(dir: string): string {
+  const config = parseDecoderConfig(bigramConfig);
+  const V = config.vocab_size;
+  const H = config.hidden_size;
+  const weights = new Map<string, Float32Array>();
+  for (const [name, dims] of decoderWeightShapes(config)) {
+    weights.set(name, new Float32Array(dims.reduce((a, b) => a * b, 1)));
+  }
+  for (const [name, w] of weights) if (name.endsWith("norm.weight")) w.fill(1);
+  const embed = weights.get("embed_tokens.weight")!;
+  for (let k = 0; k < V; k++) embed[k * H + k] = 1;
+  // rmsnorm(e_k) = e_k / sqrt(1/H + eps); lm_head undoes that scale so logits = L[k][v].
+  const scale = 1 / Math.sqrt(1 / H + RMS_EPS);
+  const head = weights.get("lm_head.weight")!;
+  for (let k = 0; k < V; k++) {
+    for (let v = 0; v < V; v++) head[k * V + v] = Math.log(v === (k + 1) % V ? P_NEXT : P_OTHER) / scale;
+  }
+  writeDecoder(dir, config, { weights });
+  return path.join(dir, "model.onnx");
+}
+
+export const randomConfig: DecoderConfigInput = {
+  vocab_size: 300,
+  num_layers: 2,
+  num_heads: 4,
+  num_kv_heads: 2,
+  hidden_size: 32,
+  intermediate_size: 64,
+  max_position: 128,
+};
+
+export function writeRandomModel(dir: string, opts: { seed?: number; externalDataThreshold?: number; config?: DecoderConfigInput } = {}): string {
+  writeDecoder(dir, opts.config ?? randomConfig, { seed: opts.seed ?? 7, externalDataThreshold: opts.externalDataThreshold });
+  return path.join(dir, "model.onnx");
+}
+
+export function writeJsonl(file: string, rows: unknown[]): string {
+  fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+  return file;
+}
