@@ -5,7 +5,9 @@
  * token's embedding and the logits depend on the current token only. With one-hot embeddings and
  * lm_head chosen as below, its logits are exactly a designed table L[k][v] = log P(v | k), which
  * makes perplexity and greedy output computable by hand:
- *   P(v | k) = 1/2 for v = (k + 1) mod V, and 1/(2 (V - 1)) for every other v.
+ *   P(v | k) = 1/2 for v = next(k), and 1/(2 (V - 1)) for every other v,
+ * where next(k) = k + 1, except after 'E' which is followed by a newline (greedy text stops there).
+ * The builder's default tokenizer for V >= 257 is byte-level: id = byte, <|endoftext|> = 256.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -17,8 +19,9 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `frontier-${prefix}-`));
 }
 
-/** 40 ids: the minimal tokenizer maps them to <|endoftext|>=0, <unk>=1 and ' '..'E' = 2..39. */
-export const BIGRAM_VOCAB = 40;
+export const BIGRAM_VOCAB = 264;
+export const EOS = 256;
+export const bigramNext = (k: number) => (k === 0x45 ? 0x0a : (k + 1) % BIGRAM_VOCAB);
 export const RMS_EPS = 1e-5;
 export const P_NEXT = 0.5;
 export const P_OTHER = 0.5 / (BIGRAM_VOCAB - 1);
@@ -28,7 +31,7 @@ export const bigramConfig: DecoderConfigInput = {
   num_layers: 2,
   num_heads: 4,
   num_kv_heads: 2,
-  hidden_size: BIGRAM_VOCAB,
+  hidden_size: BIGRAM_VOCAB, // one-hot embeddings: hidden = vocab
   intermediate_size: 16,
   max_position: 64,
   rms_eps: RMS_EPS,
@@ -49,7 +52,7 @@ export function writeBigramModel(dir: string): string {
   const scale = 1 / Math.sqrt(1 / H + RMS_EPS);
   const head = weights.get("lm_head.weight")!;
   for (let k = 0; k < V; k++) {
-    for (let v = 0; v < V; v++) head[k * V + v] = Math.log(v === (k + 1) % V ? P_NEXT : P_OTHER) / scale;
+    for (let v = 0; v < V; v++) head[k * V + v] = Math.log(v === bigramNext(k) ? P_NEXT : P_OTHER) / scale;
   }
   writeDecoder(dir, config, { weights });
   return path.join(dir, "model.onnx");
