@@ -1,0 +1,234 @@
+/**
+ * The worker's main loop: lease a run, execute it in a child process while heartbeating, report
+ * the outcome, repeat. Idle polling backs off from 1 s to 5 s. `stop()` (SIGTERM) stops leasing and
+ * gives the current job a grace period before killing it and returning the run to the queue.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ApiError, type WorkerClient } from "./client";
+import { JobProcess, type JobOutcome } from "./job/supervisor";
+import type { LogLevel } from "./job/messages";
+import type { EngineOptions } from "./execute";
+import type { JobSpec, Runtime } from "./types";
+import type { LeasedRun } from "../lib/schemas/workers";
+
+export interface LeaseLoopOptions {
+  client: WorkerClient;
+  runtimes: Runtime[];
+  /** Each run's workDir is created under `<dataDir>/runs/`. */
+  dataDir: string;
+  idleMinMs?: number;
+  idleMaxMs?: number;
+  /** How long a running job may continue after stop() before it is killed. */
+  graceMs?: number;
+  /** Evaluation settings passed to every job (e.g. `{ bench: { repeats: 20 } }`). */
+  engine?: Partial<EngineOptions>;
+  log?: (line: string) => void;
+}
+
+export interface RunReport {
+  runId: number;
+  outcome: JobOutcome["kind"];
+  wallMs: number;
+  executeMs: number | null;
+  overheadMs: number | null;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+export class LeaseLoop {
+  private stopping = new AbortController();
+  private current: JobProcess | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  readonly reports: RunReport[] = [];
+  /** The next job's process, forked and loaded while the worker waits for work. */
+  private spare: JobProcess | null = null;
+  private readonly o: Required<Omit<LeaseLoopOptions, "client" | "runtimes" | "dataDir" | "engine">> & LeaseLoopOptions;
+
+  constructor(opts: LeaseLoopOptions) {
+    this.o = {
+      idleMinMs: 1000,
+      idleMaxMs: 5000,
+      graceMs: 30_000,
+      log: (line) => console.log(`[worker] ${line}`),
+      ...opts,
+    };
+  }
+
+  /** Stops leasing; the current job has `graceMs` to finish, then it is killed and its run requeued. */
+  stop(): void {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    if (this.current) this.armGrace();
+    else this.o.log("stopping");
+  }
+
+  private armGrace(): void {
+    if (this.graceTimer) return;
+    this.o.log(`stopping: waiting up to ${this.o.graceMs} ms for the current job to finish`);
+    this.graceTimer = setTimeout(() => this.current?.kill("shutdown"), this.o.graceMs);
+  }
+
+  async run(): Promise<void> {
+    let idle = this.o.idleMinMs;
+    while (!this.stopping.signal.aborted) {
+      if (!this.spare) this.spare = new JobProcess();
+      const t0 = performance.now();
+      let lease: LeasedRun | null;
+      try {
+        lease = await this.o.client.lease(this.o.runtimes);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) throw new Error(`the server no longer accepts this worker's token: ${e.message}`);
+        this.o.log(`lease request failed (${(e as Error).message}); retrying in ${idle} ms`);
+        await sleep(idle, this.stopping.signal);
+        idle = Math.min(this.o.idleMaxMs, idle * 2);
+        continue;
+      }
+      if (!lease) {
+        await sleep(idle, this.stopping.signal);
+        idle = Math.min(this.o.idleMaxMs, idle * 2);
+        continue;
+      }
+      idle = this.o.idleMinMs;
+      this.reports.push(await this.execute(lease, t0));
+    }
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.spare) {
+      this.spare.kill("shutdown");
+      await this.spare.done;
+      this.spare = null;
+    }
+  }
+
+  /** A loaded job process: the spare if it is still alive, else a fresh one. */
+  private async jobProcess(): Promise<JobProcess> {
+    let job = this.spare;
+    this.spare = null;
+    if (!job || !job.usable) job = new JobProcess();
+    await job.ready;
+    return job;
+  }
+
+  private async execute(lease: LeasedRun, t0: number): Promise<RunReport> {
+    const { client, log } = this.o;
+    const runId = lease.runId;
+    const workDir = path.resolve(this.o.dataDir, "runs", String(runId), `attempt-${lease.attempt}`);
+    fs.rmSync(workDir, { recursive: true, force: true });
+    fs.mkdirSync(workDir, { recursive: true });
+    const spec: JobSpec = {
+      runId,
+      methodId: lease.methodId,
+      params: lease.params,
+      model: lease.model,
+      dataset: lease.dataset,
+      runtime: lease.runtime,
+      seed: lease.seed,
+      workDir,
+      baseline: lease.baseline,
+    };
+
+    let stage: string | undefined;
+    let progress: number | undefined;
+    let logs: { level: LogLevel; message: string; ts: number }[] = [];
+    const job = await this.jobProcess();
+    job.start(
+      spec,
+      {
+        stage: (name, p) => ((stage = name), p !== undefined && (progress = p)),
+        progress: (f) => (progress = f),
+        log: (level, message, ts) => logs.push({ level, message, ts }),
+      },
+      this.o.engine,
+    );
+    this.current = job;
+    if (this.stopping.signal.aborted) this.armGrace();
+    log(`run ${runId} (${lease.methodId}, attempt ${lease.attempt} of ${lease.maxAttempts}): job process pid ${job.pid}`);
+    logs.push({ level: "info", message: `job process pid ${job.pid} started (attempt ${lease.attempt})`, ts: Date.now() });
+
+    let leaseLost = false;
+    const beat = async () => {
+      const batch = logs;
+      logs = [];
+      try {
+        const r = await client.heartbeat(runId, {
+          leaseToken: lease.leaseToken,
+          ...(stage !== undefined ? { stage } : {}),
+          ...(progress !== undefined ? { progress: Math.min(1, Math.max(0, progress)) } : {}),
+          logs: batch,
+        });
+        if (r.canceled) {
+          log(`run ${runId} was canceled: killing job process ${job.pid}`);
+          job.kill("canceled");
+        }
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 409) {
+          leaseLost = true;
+          log(`run ${runId}: lease lost (${e.message}); killing job process ${job.pid}`);
+          job.kill("lease-lost");
+        } else {
+          // A transient failure: keep the lines for the next beat; the lease outlives several misses.
+          logs = batch.concat(logs);
+          log(`run ${runId}: heartbeat failed (${(e as Error).message})`);
+        }
+      }
+    };
+    // Six beats per lease: a run survives several lost heartbeats before its lease can expire.
+    const intervalMs = Math.max(100, Math.floor(lease.leaseMs / 6));
+    let beating: Promise<void> = beat();
+    const timer = setInterval(() => {
+      beating = beating.then(beat);
+    }, intervalMs);
+
+    const outcome = await job.done;
+    // Fork the next job's process now, not during this job: a sibling loading ORT would disturb
+    // the latency this job measures; here its start-up overlaps the reporting below.
+    if (!this.stopping.signal.aborted && !this.spare) this.spare = new JobProcess();
+    clearInterval(timer);
+    await beating;
+    this.current = null;
+
+    try {
+      if (outcome.kind === "result" && !leaseLost) {
+        if (logs.length > 0) await beat();
+        if (!leaseLost) {
+          const r = outcome.result;
+          await client.complete(runId, {
+            leaseToken: lease.leaseToken,
+            metrics: r.metrics,
+            artifacts: r.artifacts,
+            hardware: r.hardware,
+            ...(r.baselineMetrics ? { baselineMetrics: r.baselineMetrics } : {}),
+            notes: r.notes,
+          });
+        }
+      } else if (outcome.kind === "error" || outcome.kind === "crash") {
+        if (logs.length > 0) await beat();
+        const retryable = outcome.kind === "crash" || outcome.retryable;
+        const f = await client.fail(runId, { leaseToken: lease.leaseToken, error: outcome.message, retryable });
+        log(`run ${runId} attempt ${lease.attempt} failed (${outcome.message}); run is now ${f.status}`);
+      } else if (outcome.kind === "killed" && outcome.reason === "shutdown") {
+        const f = await client.fail(runId, { leaseToken: lease.leaseToken, error: "worker shutting down", retryable: true });
+        log(`run ${runId}: job killed after the shutdown grace period; run is now ${f.status}`);
+      }
+    } catch (e) {
+      log(`run ${runId}: could not report the outcome (${(e as Error).message})`);
+    }
+
+    const wallMs = performance.now() - t0;
+    const executeMs = outcome.kind === "result" || outcome.kind === "error" ? outcome.executeMs : null;
+    const overheadMs = executeMs === null ? null : wallMs - executeMs;
+    const kind = outcome.kind === "killed" ? `killed (${outcome.reason})` : outcome.kind;
+    log(
+      `run ${runId} ${kind} in ${wallMs.toFixed(0)} ms` +
+        (overheadMs === null
+          ? ""
+          : `; worker overhead ${overheadMs.toFixed(0)} ms (${((100 * overheadMs) / wallMs).toFixed(1)}% of wall time, executeJob ${executeMs!.toFixed(0)} ms)`),
+    );
+    return { runId, outcome: outcome.kind, wallMs, executeMs, overheadMs };
+  }
+}

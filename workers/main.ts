@@ -1,0 +1,110 @@
+/**
+ * `npm run worker -- --server URL --token T [--name N] [--runtimes cpu,wasm] [--data-dir DIR]
+ *                   [--bench-repeats N] [--bench-warmup N]`
+ *
+ * --bench-repeats / --bench-warmup change how many timed (and discarded warm-up) requests the
+ * latency benchmark of every job on this worker runs (defaults in workers/eval/bench.ts); more
+ * repeats give steadier p95 figures at the cost of longer jobs.
+ * Probes the ONNX Runtime back ends this machine can run, registers with the server using the
+ * enrollment token, then leases and executes runs until SIGTERM/SIGINT. Environment:
+ * FRONTIER_WORKER_GRACE_MS (shutdown grace for the current job, default 30000),
+ * FRONTIER_DATA_DIR (work directories, default ./data).
+ */
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { ApiError, WorkerClient } from "./client";
+import { LeaseLoop } from "./lease-loop";
+import { hardwareFingerprint, probeRuntimes, SERVER_RUNTIMES } from "./runtimes";
+import { DEFAULT_BENCH } from "./eval/bench";
+import type { HardwareFingerprint, Runtime } from "./types";
+
+const log = (line: string) => console.log(`[worker] ${line}`);
+
+function fail(message: string): never {
+  console.error(`[worker] ${message}`);
+  process.exit(1);
+}
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer of milliseconds, got "${raw}"`);
+  return n;
+}
+
+const { values } = parseArgs({
+  options: {
+    server: { type: "string" },
+    token: { type: "string" },
+    name: { type: "string" },
+    runtimes: { type: "string" },
+    "data-dir": { type: "string" },
+    "bench-repeats": { type: "string" },
+    "bench-warmup": { type: "string" },
+  },
+  strict: true,
+});
+if (!values.server) fail("--server URL is required (e.g. --server http://localhost:3000)");
+const token = values.token ?? process.env.FRONTIER_ENROLL_TOKEN;
+if (!token) fail("--token (the server's enrollment token) is required");
+const name = values.name ?? os.hostname();
+const dataDir = path.resolve(values["data-dir"] ?? process.env.FRONTIER_DATA_DIR ?? "data");
+const graceMs = intEnv("FRONTIER_WORKER_GRACE_MS", 30_000);
+
+function countArg(flag: string, raw: string | undefined, min: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > 10_000) fail(`--${flag} must be an integer from ${min} to 10000, got "${raw}"`);
+  return n;
+}
+const repeats = countArg("bench-repeats", values["bench-repeats"], 1);
+const warmup = countArg("bench-warmup", values["bench-warmup"], 0);
+const bench = { ...(repeats !== undefined ? { repeats } : {}), ...(warmup !== undefined ? { warmup } : {}) };
+const engine = Object.keys(bench).length > 0 ? { bench: { ...DEFAULT_BENCH, ...bench } } : undefined;
+
+let candidates: Runtime[] = [...SERVER_RUNTIMES];
+if (values.runtimes) {
+  const asked = values.runtimes.split(",").map((s) => s.trim()).filter(Boolean);
+  const unknown = asked.filter((r) => !SERVER_RUNTIMES.includes(r as Runtime));
+  if (unknown.length > 0) fail(`--runtimes: unknown or non-server runtime(s) ${unknown.join(", ")}; choose from ${SERVER_RUNTIMES.join(", ")}`);
+  candidates = asked as Runtime[];
+}
+
+const probe = await probeRuntimes(candidates);
+log(`${name}: ${probe.summary}`);
+if (probe.available.length === 0) fail("no runtime works on this machine; nothing to offer");
+const hardware: Partial<Record<Runtime, HardwareFingerprint>> = {};
+for (const r of probe.available) hardware[r] = await hardwareFingerprint(r);
+
+const client = new WorkerClient(values.server);
+let registered: { workerId: string } | null = null;
+// The server may still be starting (npm start launches both): retry for about a minute.
+for (let attempt = 0; !registered; attempt++) {
+  try {
+    registered = await client.register(token, { name, capabilities: { runtimes: probe.available }, hardware });
+  } catch (e) {
+    if (e instanceof ApiError && e.status < 500) fail(`registration refused: ${e.message}`);
+    if (e instanceof ApiError && e.status === 503) fail(`registration refused: ${e.message}`);
+    if (attempt >= 30) fail(`could not reach ${values.server}: ${(e as Error).message}`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+log(`registered as ${registered.workerId}; leasing ${probe.available.join(", ")} runs from ${values.server}`);
+
+if (engine) log(`benchmark settings for every job: ${JSON.stringify(engine.bench)}`);
+const loop = new LeaseLoop({ client, runtimes: probe.available, dataDir, graceMs, engine, log });
+for (const sig of ["SIGTERM", "SIGINT"] as const) {
+  process.on(sig, () => {
+    log(`${sig} received`);
+    loop.stop();
+  });
+}
+try {
+  await loop.run();
+} catch (e) {
+  fail((e as Error).message);
+}
+log("stopped");
+process.exit(0);
