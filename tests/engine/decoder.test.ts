@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { argmax, openDecoder, type DecoderSession } from "@/workers/eval/decoder-session";
-import { tempDir, writeRandomModel } from "./fixtures";
+import { dropPositionIdsInput, tempDir, writeRandomModel } from "./fixtures";
 
 let dir: string;
 let modelPath: string;
@@ -99,6 +99,20 @@ describe("decoder session", () => {
   it("rejects ids outside the vocabulary and contexts past max_position, naming the problem", async () => {
     await expect(cpu.prefill([300])).rejects.toThrow(/outside the vocabulary/);
     await expect(cpu.forwardFull(new Array(129).fill(1))).rejects.toThrow(/exceeds the model's maximum of 128/);
+  });
+
+  it("runs a decoder with no position_ids input (positions computed in the graph) with the same logits", async () => {
+    const noPos = `${dir}/nopos/model.onnx`;
+    dropPositionIdsInput(modelPath, noPos);
+    const other = await openDecoder(noPos, "cpu", { configPath: `${dir}/config.json` });
+    try {
+      expect(other.session.inputNames).not.toContain("position_ids");
+      expect(other.shape.hasPositionIds).toBe(false);
+      expect(maxAbsDiff(await other.forwardFull(prompt), await cpu.forwardFull(prompt))).toBeLessThan(1e-5);
+      expect(await other.generate(prompt, 6)).toEqual(await cpu.generate(prompt, 6));
+    } finally {
+      await other.release();
+    }
   });
 
   it("says what is wrong with a file that is not a decoder with past", async () => {

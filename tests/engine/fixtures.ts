@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { writeDecoder } from "@/workers/onnx/decoder-builder";
+import { addNode, attr, makeNode, makeTensor, readModel, writeModel } from "@/workers/onnx/model-io";
 import { decoderWeightShapes, parseDecoderConfig, type DecoderConfigInput } from "@/workers/onnx/decoder-config";
 
 export function tempDir(prefix: string): string {
@@ -76,4 +77,29 @@ export function writeRandomModel(dir: string, opts: { seed?: number; externalDat
 export function writeJsonl(file: string, rows: unknown[]): string {
   fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
   return file;
+}
+
+/**
+ * Rewrites a model the way many optimum exports look: no position_ids input; positions are
+ * computed inside the graph as cumsum(attention_mask) - 1 over the last sequence_length entries.
+ */
+export function dropPositionIdsInput(src: string, dst: string): void {
+  const model = readModel(src);
+  const g = model.graph!;
+  g.input = (g.input ?? []).filter((v) => v.name !== "position_ids");
+  const c = (name: string, data: BigInt64Array, dims: number[]) => g.initializer!.push(makeTensor(name, dims, data));
+  c("/pos/axis", BigInt64Array.of(1n), []);
+  c("/pos/one", BigInt64Array.of(1n), [1]);
+  c("/pos/end", BigInt64Array.of(9223372036854775807n), [1]);
+  c("/pos/axes", BigInt64Array.of(1n), [1]);
+  const nodes = [
+    makeNode("CumSum", ["attention_mask", "/pos/axis"], ["/pos/cum"]),
+    makeNode("Sub", ["/pos/cum", "/pos/one"], ["/pos/all"]),
+    makeNode("Shape", ["input_ids"], ["/pos/seq"], [attr.int("start", 1), attr.int("end", 2)]),
+    makeNode("Neg", ["/pos/seq"], ["/pos/start"]),
+    makeNode("Slice", ["/pos/all", "/pos/start", "/pos/end", "/pos/axes"], ["position_ids"]),
+  ];
+  nodes.forEach((n, i) => addNode(model, n, i));
+  fs.mkdirSync(path.dirname(dst), { recursive: true });
+  writeModel(model, dst);
 }
