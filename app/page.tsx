@@ -1,3 +1,10 @@
-export default function Home() {
-  return <h1>Frontier</h1>;
+import { Suspense } from "react";
+import { Explorer } from "@/components/explorer";
+
+export default function HomePage() {
+  return (
+    <Suspense>
+      <Explorer />
+    </Suspense>
+  );
 }

@@ -1,0 +1,203 @@
+"use client";
+
+import Link from "next/link";
+import { useMemo } from "react";
+import { isActive, type ExperimentRun } from "@/lib/api-client";
+import { formatMetric, METRICS } from "@/lib/metrics";
+import { ParetoChart } from "./pareto-chart";
+import { useExperiment, useExperiments, usePareto, useRunAction } from "./queries";
+import { RunActions } from "./run-detail";
+import { ShareButton } from "./share-button";
+import { Empty, ErrorBox, formatParams, formatTime, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
+import { useViewParams } from "./view-params";
+
+export function ExperimentsList() {
+  const list = useExperiments();
+  if (list.isLoading) return <Loading what="experiments" />;
+  return (
+    <div>
+      <div className="toolbar">
+        <h1>Experiments</h1>
+        <span className="spacer" />
+        <Link className="button" href="/experiments/new">
+          New experiment
+        </Link>
+      </div>
+      <ErrorBox error={list.error} />
+      {list.data && list.data.length === 0 ? (
+        <Empty>
+          No experiments yet. <Link href="/experiments/new">Submit one</Link>: pick a model, a dataset and a method, and sweep its parameters.
+        </Empty>
+      ) : (
+        <table data-testid="experiments-table">
+          <thead>
+            <tr>
+              <th>ID</th>
+              <th>Name</th>
+              <th>Method</th>
+              <th>Model</th>
+              <th>Dataset</th>
+              <th>Runtime</th>
+              <th>Progress</th>
+              <th>Counts</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {(list.data ?? []).map((e) => {
+              const c = e.statusCounts;
+              const done = (c.succeeded ?? 0) + (c.failed ?? 0) + (c.canceled ?? 0);
+              return (
+                <tr key={e.id} data-experiment-id={e.id}>
+                  <td>
+                    <Link href={`/experiments/${e.id}`}>#{e.id}</Link>
+                  </td>
+                  <td>
+                    <Link href={`/experiments/${e.id}`}>{e.name}</Link>
+                  </td>
+                  <td>{e.methodId}</td>
+                  <td>{e.modelId}</td>
+                  <td>{e.datasetId}</td>
+                  <td>{e.runtime}</td>
+                  <td>
+                    <StatusBar counts={c} total={e.runCount} /> <span className="muted small">{done}/{e.runCount}</span>
+                  </td>
+                  <td className="small">
+                    {Object.entries(c)
+                      .filter(([, n]) => n)
+                      .map(([s, n]) => (
+                        <span key={s} className={`count status-${s}`}>
+                          {n} {s}
+                        </span>
+                      ))}
+                  </td>
+                  <td className="muted">{formatTime(e.createdAt)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+/** The quality metric an experiment's runs carry (first in registry order), and a latency and memory one. */
+function pickAxes(runs: ExperimentRun[]) {
+  const present = new Set(runs.flatMap((r) => Object.keys(r.metrics)));
+  const first = (group: string, pref: string[]) =>
+    pref.find((k) => present.has(k)) ?? METRICS.find((m) => m.group === group && present.has(m.key))?.key ?? null;
+  return {
+    y: first("quality", ["perplexity", "accuracy", "exact_match"]),
+    xl: first("latency", ["decode_ms_per_token", "latency_ms_p50"]),
+    xm: first("memory", ["model_bytes", "memory_bytes"]),
+  };
+}
+
+function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[]; live: boolean }) {
+  const axes = pickAxes(runs.filter((r) => r.status === "succeeded"));
+  const hidden = useMemo(() => new Set<string>(), []);
+  const base = { experiment: String(id), status: "succeeded", group: "method" };
+  const lat = usePareto({ ...base, x: axes.xl ?? "decode_ms_per_token", y: axes.y ?? "perplexity" }, live);
+  const mem = usePareto({ ...base, x: axes.xm ?? "model_bytes", y: axes.y ?? "perplexity" }, live);
+  if (!axes.y || (!axes.xl && !axes.xm)) return <Empty>The Pareto chart appears once runs have finished with a quality and a latency or memory metric.</Empty>;
+  const keys = [...new Set([...(lat.data?.groups ?? []), ...(mem.data?.groups ?? [])].map((g) => g.key))].sort();
+  return (
+    <div className="charts">
+      {axes.xl && <ParetoChart data={lat.data} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xl)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-latency`} />}
+      {axes.xm && <ParetoChart data={mem.data} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xm)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-memory`} />}
+    </div>
+  );
+}
+
+export function ExperimentDetailView({ id }: { id: number }) {
+  const exp = useExperiment(id);
+  const { readOnly } = useViewParams();
+  const cancel = useRunAction("cancel");
+  if (exp.isLoading) return <Loading what={`experiment #${id}`} />;
+  if (exp.error || !exp.data) return <ErrorBox error={exp.error ?? new Error("not found")} />;
+  const { experiment: e, runs } = exp.data;
+  const active = runs.filter((r) => isActive(r.status));
+  const metricKeys = METRICS.map((m) => m.key).filter((k) => runs.some((r) => r.metrics[k] !== undefined)).slice(0, 6);
+  const done = runs.length - active.length;
+  return (
+    <div>
+      <div className="toolbar">
+        <h1>
+          {e.name} <span className="muted">#{e.id}</span>
+        </h1>
+        <span className="spacer" />
+        {!readOnly && active.length > 0 && (
+          <button type="button" className="danger" onClick={() => active.forEach((r) => cancel.mutate(r.id))}>
+            Cancel {active.length} active
+          </button>
+        )}
+        <ShareButton />
+      </div>
+      <p className="muted">
+        {e.methodId} on {e.modelId} · {e.datasetId} · {e.runtime} · grid{" "}
+        <code>{Object.keys(e.grid).length ? Object.entries(e.grid).map(([k, v]) => `${k}=[${v.join(", ")}]`).join(" ") : "defaults"}</code>
+        {e.description ? ` · ${e.description}` : ""}
+      </p>
+      <div className="progress-line">
+        <ProgressBar value={runs.length ? done / runs.length : 0} /> {done} of {runs.length} runs finished
+        {active.length > 0 && <span className="muted"> (live)</span>}
+      </div>
+      <table data-testid="experiment-runs">
+        <thead>
+          <tr>
+            <th>Run</th>
+            <th>Params</th>
+            <th>Status</th>
+            <th>Stage</th>
+            <th>Attempts</th>
+            {metricKeys.map((k) => (
+              <th key={k} className="num">
+                {metricLabel(k)}
+              </th>
+            ))}
+            <th>Hardware</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id} data-run-id={r.id}>
+              <td>
+                <Link href={`/runs/${r.id}`}>#{r.id}</Link>
+              </td>
+              <td>{formatParams(r.params) || <span className="muted">defaults</span>}</td>
+              <td>
+                <StatusBadge status={r.status} />
+              </td>
+              <td>
+                {isActive(r.status) ? (
+                  <>
+                    {r.stage ?? "waiting for a worker"} <ProgressBar value={r.progress} />
+                  </>
+                ) : r.error ? (
+                  <span className="error" title={r.error}>
+                    {r.error.slice(0, 80)}
+                  </span>
+                ) : (
+                  <span className="muted">{formatTime(r.finishedAt)}</span>
+                )}
+              </td>
+              <td>{r.attempts}</td>
+              {metricKeys.map((k) => (
+                <td key={k} className="num">
+                  {formatMetric(k, r.metrics[k])}
+                </td>
+              ))}
+              <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
+              <td>{!readOnly && <RunActions id={r.id} status={r.status} />}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Pareto fronts of finished runs</h2>
+      <ExperimentPareto id={id} runs={runs} live={active.length > 0} />
+    </div>
+  );
+}
+

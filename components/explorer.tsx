@@ -1,0 +1,220 @@
+"use client";
+
+import Link from "next/link";
+import { useMemo } from "react";
+import type { ParetoResponse, RunSummary } from "@/lib/api-client";
+import { formatMetric, METRICS, type MetricGroup } from "@/lib/metrics";
+import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
+import { FiltersBar } from "./filters-bar";
+import { FirstRun } from "./first-run";
+import { groupColor, ParetoChart, type Pt } from "./pareto-chart";
+import { useExperiments, usePareto, useRuns } from "./queries";
+import { ShareButton } from "./share-button";
+import { Empty, ErrorBox, formatParams, metricLabel } from "./ui";
+import { filterParams, useViewParams } from "./view-params";
+
+const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes" } as const;
+/** Front points are sent in full; dominated ones are sampled so 100k runs never reach the browser. */
+const MAX_DOMINATED = "2000";
+
+function groupOf(r: RunSummary, by: ParetoGroupBy): string {
+  if (by === "method") return r.methodId;
+  if (by === "runtime") return r.runtime;
+  if (by === "hardware") return r.hardwareKey ?? "unknown";
+  return r.family;
+}
+
+function MetricPicker({ name, label, group, seen }: { name: "y" | "xl" | "xm"; label: string; group: MetricGroup; seen: Set<string> }) {
+  const { params, set } = useViewParams();
+  const value = params.get(name) ?? DEFAULTS[name];
+  const keys = METRICS.filter((m) => m.group === group).map((m) => m.key);
+  const extra = [...seen].filter((k) => !METRICS.some((m) => m.key === k));
+  const withData = [...keys.filter((k) => seen.has(k)), ...(group === "quality" ? extra : [])];
+  const without = keys.filter((k) => !seen.has(k));
+  return (
+    <label className="field-inline">
+      <span>{label}</span>
+      <select aria-label={label} value={value} onChange={(e) => set({ [name]: e.target.value })}>
+        {withData.length > 0 && (
+          <optgroup label="in recorded runs">
+            {withData.map((k) => (
+              <option key={k} value={k}>
+                {metricLabel(k)}
+              </option>
+            ))}
+          </optgroup>
+        )}
+        <optgroup label={withData.length > 0 ? "not in recent runs" : "metrics"}>
+          {without.map((k) => (
+            <option key={k} value={k}>
+              {metricLabel(k)}
+            </option>
+          ))}
+        </optgroup>
+      </select>
+    </label>
+  );
+}
+
+function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem?: ParetoResponse; colorKeys: string[]; hidden: Set<string> }) {
+  const rows = (lat?.groups ?? []).slice().sort((a, b) => b.hypervolume - a.hypervolume);
+  const memByKey = new Map((mem?.groups ?? []).map((g) => [g.key, g]));
+  for (const g of mem?.groups ?? []) if (!rows.some((r) => r.key === g.key)) rows.push({ ...g, hypervolume: Number.NaN, front: [] });
+  if (rows.length === 0) return null;
+  const yKey = lat?.y.key ?? mem?.y.key ?? "";
+  return (
+    <div className="card">
+      <h2>Groups ranked by hypervolume</h2>
+      <table className="group-table" data-testid="group-table">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Group</th>
+            <th className="num">Runs</th>
+            <th className="num">HV vs {metricLabel(lat?.x.key ?? "")}</th>
+            <th className="num">HV vs {metricLabel(mem?.x.key ?? "")}</th>
+            <th>Front ({metricLabel(yKey)} · {metricLabel(lat?.x.key ?? "")})</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((g, i) => (
+            <tr key={g.key} className={hidden.has(g.key) ? "faded" : undefined}>
+              <td>{i + 1}</td>
+              <td>
+                <span className="swatch" style={{ background: groupColor(colorKeys, g.key) }} /> {g.key}
+              </td>
+              <td className="num">{g.count}</td>
+              <td className="num">{Number.isFinite(g.hypervolume) ? g.hypervolume.toPrecision(4) : "—"}</td>
+              <td className="num">{memByKey.get(g.key)?.hypervolume.toPrecision(4) ?? "—"}</td>
+              <td className="front-list">
+                {g.front.map((p) => (
+                  <Link key={p.runId} href={`/runs/${p.runId}`} title={`${p.methodId} ${formatParams(p.params)}`}>
+                    #{p.runId} {p.methodId}
+                    {Object.keys(p.params).length > 0 ? ` ${formatParams(p.params)}` : ""} · {formatMetric(yKey, p.y)} · {formatMetric(lat?.x.key ?? "", p.x)}
+                  </Link>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function Explorer() {
+  const { params, set, readOnly } = useViewParams();
+  const filters = filterParams(params);
+  const filterKey = JSON.stringify(filters);
+  const y = params.get("y") ?? DEFAULTS.y;
+  const xl = params.get("xl") ?? DEFAULTS.xl;
+  const xm = params.get("xm") ?? DEFAULTS.xm;
+  const group = (PARETO_GROUPS as readonly string[]).includes(params.get("group") ?? "") ? (params.get("group") as ParetoGroupBy) : "family";
+  const logX = params.get("logx") === "1";
+  const logY = params.get("logy") === "1";
+  const hidden = useMemo(() => new Set(params.getAll("hide")), [params]);
+
+  const experiments = useExperiments();
+  const live = !readOnly && (experiments.data ?? []).some((e) => (e.statusCounts.queued ?? 0) + (e.statusCounts.leased ?? 0) + (e.statusCounts.running ?? 0) > 0);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const latParams = useMemo(() => ({ ...filters, x: xl, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xl, y, group]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const memParams = useMemo(() => ({ ...filters, x: xm, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xm, y, group]);
+  const lat = usePareto(latParams, live);
+  const mem = usePareto(memParams, live);
+
+  // A recent sample tells the pickers which metrics runs actually carry.
+  const recent = useRuns({ ...filters, limit: "200" });
+  const seen = useMemo(() => {
+    const s = new Set<string>();
+    for (const r of recent.data?.runs ?? []) for (const k of Object.keys(r.metrics)) s.add(k);
+    return s;
+  }, [recent.data]);
+
+  const methodFilter = filters.method;
+  const wantsBaselines = !methodFilter || (Array.isArray(methodFilter) ? methodFilter : [methodFilter]).includes("baseline");
+  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "500" });
+  const baselines = useMemo(() => {
+    const toPts = (x: string): Pt[] =>
+      wantsBaselines
+        ? (baselineRuns.data?.runs ?? [])
+            .filter((r) => r.metrics[x] !== undefined && r.metrics[y] !== undefined)
+            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[y], group: groupOf(r, group), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
+        : [];
+    return { lat: toPts(xl), mem: toPts(xm) };
+  }, [baselineRuns.data, wantsBaselines, xl, xm, y, group]);
+
+  const colorKeys = useMemo(
+    () => [...new Set([...(lat.data?.groups ?? []), ...(mem.data?.groups ?? [])].map((g) => g.key))].sort(),
+    [lat.data, mem.data],
+  );
+  const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
+
+  const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0;
+  if (emptyDb && !readOnly) return <FirstRun />;
+
+  return (
+    <div>
+      <div className="toolbar">
+        <h1>Pareto explorer</h1>
+        <span className="muted" data-testid="pareto-total">
+          {lat.data ? `${lat.data.total.toLocaleString("en-US")} runs with ${metricLabel(y)} and ${metricLabel(xl)}` : ""}
+        </span>
+        <span className="spacer" />
+        <ShareButton />
+      </div>
+      <div className="filters">
+        <MetricPicker name="y" label="Quality" group="quality" seen={seen} />
+        <MetricPicker name="xl" label="Latency" group="latency" seen={seen} />
+        <MetricPicker name="xm" label="Memory" group="memory" seen={seen} />
+        <label className="field-inline">
+          <span>Colour by</span>
+          <select aria-label="Colour by" value={group} onChange={(e) => set({ group: e.target.value, hide: null })}>
+            {PARETO_GROUPS.map((g) => (
+              <option key={g}>{g}</option>
+            ))}
+          </select>
+        </label>
+        <label className="field-inline">
+          <input type="checkbox" checked={logX} onChange={(e) => set({ logx: e.target.checked ? "1" : null })} /> log x
+        </label>
+        <label className="field-inline">
+          <input type="checkbox" checked={logY} onChange={(e) => set({ logy: e.target.checked ? "1" : null })} /> log y
+        </label>
+        {(lat.isFetching || mem.isFetching) && <span className="muted">updating…</span>}
+      </div>
+      <FiltersBar />
+      <ErrorBox error={lat.error ?? mem.error} />
+      <div className="legend" data-testid="legend">
+        {colorKeys.map((k) => (
+          <button key={k} type="button" className={`legend-item${hidden.has(k) ? " off" : ""}`} onClick={() => toggle(k)} aria-pressed={!hidden.has(k)}>
+            <span className="swatch" style={{ background: groupColor(colorKeys, k) }} />
+            {k}
+          </button>
+        ))}
+        {colorKeys.length > 0 && (
+          <span className="muted small legend-note">
+            <span className="diamond" /> baseline · ● front · <span className="faint">●</span> dominated (sampled)
+          </span>
+        )}
+      </div>
+      {lat.data && lat.data.total === 0 && mem.data && mem.data.total === 0 ? (
+        <Empty>
+          No run has both {metricLabel(y)} and {metricLabel(xl)} or {metricLabel(xm)}
+          {Object.keys(filters).length > 0 ? " under these filters" : ""}. Pick other axes above{readOnly ? "" : <>, or <Link href="/experiments/new">submit an experiment</Link></>}.
+        </Empty>
+      ) : (
+        <div className="charts">
+          <ParetoChart data={lat.data} baselines={baselines.lat} title={`${metricLabel(y)} vs ${metricLabel(xl)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-latency" />
+          <ParetoChart data={mem.data} baselines={baselines.mem} title={`${metricLabel(y)} vs ${metricLabel(xm)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-memory" />
+        </div>
+      )}
+      {(lat.data?.dominatedTotal ?? 0) > (lat.data?.dominated.length ?? 0) && (
+        <p className="muted small">
+          Showing {lat.data!.dominated.length.toLocaleString("en-US")} of {lat.data!.dominatedTotal.toLocaleString("en-US")} dominated runs (an even sample); every front point is drawn.
+        </p>
+      )}
+      <GroupTable lat={lat.data} mem={mem.data} colorKeys={colorKeys} hidden={hidden} />
+    </div>
+  );
+}

@@ -1,0 +1,129 @@
+"use client";
+
+import { useState } from "react";
+import { FAMILIES, METHODS } from "@/lib/methods";
+import { METRICS } from "@/lib/metrics";
+import { useDatasets, useModels } from "./queries";
+import { metricLabel } from "./ui";
+import { isFilterKey, useViewParams } from "./view-params";
+
+const STATUSES = ["queued", "leased", "running", "succeeded", "failed", "canceled"];
+export const RUNTIMES = ["cpu", "webgpu", "wasm", "browser"];
+
+function Select({ name, label, options }: { name: string; label: string; options: { value: string; label: string }[] }) {
+  const { params, set } = useViewParams();
+  return (
+    <label className="field-inline">
+      <span>{label}</span>
+      <select aria-label={label} value={params.get(name) ?? ""} onChange={(e) => set({ [name]: e.target.value || null })}>
+        <option value="">any</option>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+function TextFilter({ name, label, placeholder }: { name: string; label: string; placeholder?: string }) {
+  const { params, set } = useViewParams();
+  const current = params.get(name) ?? "";
+  const [draft, setDraft] = useState<string | null>(null);
+  const commit = () => {
+    if (draft !== null && draft !== current) set({ [name]: draft.trim() || null });
+    setDraft(null);
+  };
+  return (
+    <label className="field-inline">
+      <span>{label}</span>
+      <input
+        aria-label={label}
+        size={10}
+        placeholder={placeholder}
+        value={draft ?? current}
+        onChange={(e) => setDraft(e.target.value)}
+        onBlur={commit}
+        onKeyDown={(e) => e.key === "Enter" && commit()}
+      />
+    </label>
+  );
+}
+
+/** Metric filters live in the URL as `metric.<key>>=v` / `metric.<key><=v`, exactly as the API reads them. */
+function MetricFilters() {
+  const { params, set } = useViewParams();
+  const [key, setKey] = useState("perplexity");
+  const [op, setOp] = useState<">" | "<">("<");
+  const [value, setValue] = useState("");
+  const active = [...params.entries()].filter(([k]) => k.startsWith("metric."));
+  return (
+    <span className="metric-filters">
+      {active.map(([k, v]) => {
+        const m = /^metric\.(.+?)([<>]?)$/.exec(k);
+        return (
+          <span key={k} className="chip">
+            {m ? `${m[1]} ${m[2]}${v.startsWith("=") || m[2] === "" ? "" : "="} ${v}` : `${k}=${v}`}
+            <button type="button" className="chip-x" aria-label={`remove ${k}`} onClick={() => set({ [k]: null })}>
+              ×
+            </button>
+          </span>
+        );
+      })}
+      <select aria-label="metric filter key" value={key} onChange={(e) => setKey(e.target.value)}>
+        {METRICS.map((m) => (
+          <option key={m.key} value={m.key}>
+            {metricLabel(m.key)}
+          </option>
+        ))}
+      </select>
+      <select aria-label="metric filter operator" value={op} onChange={(e) => setOp(e.target.value as ">" | "<")}>
+        <option value="<">≤</option>
+        <option value=">">≥</option>
+      </select>
+      <input aria-label="metric filter value" size={6} value={value} onChange={(e) => setValue(e.target.value)} inputMode="decimal" />
+      <button
+        type="button"
+        className="secondary"
+        disabled={value.trim() === "" || !Number.isFinite(Number(value))}
+        onClick={() => {
+          set({ [`metric.${key}${op}`]: value.trim() });
+          setValue("");
+        }}
+      >
+        Add
+      </button>
+    </span>
+  );
+}
+
+export function FiltersBar() {
+  const models = useModels();
+  const datasets = useDatasets();
+  const { params, set } = useViewParams();
+  const anyFilter = [...params.keys()].some(isFilterKey);
+  return (
+    <div className="filters" data-testid="filters">
+      <Select name="family" label="Family" options={FAMILIES.map((f) => ({ value: f, label: f }))} />
+      <Select name="method" label="Method" options={METHODS.map((m) => ({ value: m.id, label: `${m.label} (${m.id})` }))} />
+      <Select name="status" label="Status" options={STATUSES.map((s) => ({ value: s, label: s }))} />
+      <Select name="model" label="Model" options={(models.data ?? []).map((m) => ({ value: m.id, label: m.id }))} />
+      <Select name="dataset" label="Dataset" options={(datasets.data ?? []).map((d) => ({ value: d.id, label: d.id }))} />
+      <Select name="runtime" label="Runtime" options={RUNTIMES.map((r) => ({ value: r, label: r }))} />
+      <TextFilter name="hardware" label="Hardware" />
+      <TextFilter name="tag" label="Tag" />
+      <TextFilter name="experiment" label="Experiment" placeholder="id" />
+      <MetricFilters />
+      {anyFilter && (
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => set(Object.fromEntries([...params.keys()].filter(isFilterKey).map((k) => [k, null])))}
+        >
+          Clear filters
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,187 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { memo, useMemo, useRef } from "react";
+import { CartesianGrid, ComposedChart, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from "recharts";
+import type { FrontPoint, ParetoResponse } from "@/lib/api-client";
+import { formatMetric, metricDirection } from "@/lib/metrics";
+import { downloadPng, downloadSvg } from "./chart-export";
+import { formatParams, metricLabel } from "./ui";
+
+export const PALETTE = ["#2f6fde", "#d9480f", "#2b8a3e", "#ae3ec9", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
+
+export function groupColor(keys: string[], key: string): string {
+  const i = keys.indexOf(key);
+  return i < 0 ? "#868e96" : PALETTE[i % PALETTE.length];
+}
+
+/** A point drawn on the chart: a front point (full detail) or a dominated sample (id and values). */
+export type Pt = { runId: number; x: number; y: number; group: string; dominated?: boolean; baseline?: boolean } & Partial<Omit<FrontPoint, "runId" | "x" | "y">>;
+
+interface Props {
+  data: ParetoResponse | undefined;
+  /** Baseline runs under the same filter, drawn distinctly whether or not they are on a front. */
+  baselines: Pt[];
+  title: string;
+  colorKeys: string[];
+  hidden: Set<string>;
+  logX: boolean;
+  logY: boolean;
+  exportName: string;
+}
+
+function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; payload?: { payload: Pt }[]; xKey: string; yKey: string }) {
+  if (!active || !payload?.length) return null;
+  const p = payload[0].payload;
+  if (p.runId === undefined) return null;
+  return (
+    <div className="chart-tip">
+      <div>
+        <b>#{p.runId}</b> {p.methodId ?? p.group} {p.baseline ? <span className="muted">(baseline)</span> : p.dominated ? <span className="muted">(dominated)</span> : <span className="good">(on front)</span>}
+      </div>
+      {p.params && Object.keys(p.params).length > 0 && <div className="muted">{formatParams(p.params)}</div>}
+      <div>
+        {metricLabel(yKey)}: {formatMetric(yKey, p.y)}
+      </div>
+      <div>
+        {metricLabel(xKey)}: {formatMetric(xKey, p.x)}
+      </div>
+      {[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).length > 0 && (
+        <div className="muted">{[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).join(" · ")}</div>
+      )}
+      <div className="muted small">click to open the run</div>
+    </div>
+  );
+}
+
+const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/\.?0+(?= |$)/, "");
+
+/**
+ * One Pareto chart: each group's front as a step line with highlighted points, dominated points
+ * faded, baselines drawn as black-edged diamonds. Memoized so a hover elsewhere does not redraw
+ * thousands of points.
+ */
+export const ParetoChart = memo(function ParetoChart({ data, baselines: allBaselines, title, colorKeys, hidden, logX, logY, exportName }: Props) {
+  const router = useRouter();
+  const box = useRef<HTMLDivElement>(null);
+  const xKey = data?.x.key ?? "";
+  const yKey = data?.y.key ?? "";
+  // The attainment boundary runs flat from each front point until the next one improves y.
+  const stepType = (data?.x.direction ?? metricDirection(xKey)) === "lower" ? "stepAfter" : "stepBefore";
+
+  const { fronts, dominated, baselines } = useMemo(() => {
+    const fronts: { key: string; points: Pt[] }[] = [];
+    const visible = (p: { x: number; y: number }) => (!logX || p.x > 0) && (!logY || p.y > 0);
+    for (const g of data?.groups ?? []) {
+      if (hidden.has(g.key)) continue;
+      const pts = g.front
+        .filter(visible)
+        .map((p) => ({ ...p, group: g.key }))
+        .sort((a, b) => a.x - b.x);
+      fronts.push({ key: g.key, points: pts });
+    }
+    const dominated: Pt[] = [];
+    for (const p of data?.dominated ?? []) {
+      if (hidden.has(p.group) || !visible(p)) continue;
+      dominated.push({ ...p, dominated: true });
+    }
+    const baselines = allBaselines.filter((b) => !hidden.has(b.group) && visible(b));
+    return { fronts, dominated, baselines };
+  }, [data, allBaselines, hidden, logX, logY]);
+
+  const open = (p: unknown) => {
+    const runId = (p as { payload?: Pt })?.payload?.runId ?? (p as Pt)?.runId;
+    if (runId !== undefined) router.push(`/runs/${runId}`);
+  };
+
+  return (
+    <div className="card chart-card">
+      <div className="chart-head">
+        <h2>{title}</h2>
+        <span className="spacer" />
+        <button type="button" className="secondary small" onClick={() => box.current && downloadSvg(box.current, exportName)}>
+          SVG
+        </button>
+        <button type="button" className="secondary small" onClick={() => box.current && void downloadPng(box.current, exportName)}>
+          PNG
+        </button>
+      </div>
+      <div ref={box} className="chart-box" data-testid={`chart-${exportName}`} data-front-points={fronts.reduce((n, f) => n + f.points.length, 0)} data-dominated-points={dominated.length}>
+        <ResponsiveContainer width="100%" height={380}>
+          <ComposedChart margin={{ top: 10, right: 20, bottom: 30, left: 20 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+            <XAxis
+              type="number"
+              dataKey="x"
+              name={metricLabel(xKey)}
+              scale={logX ? "log" : "auto"}
+              domain={["auto", "auto"]}
+              allowDataOverflow={logX}
+              tickFormatter={axisTick(xKey)}
+              label={{ value: `${metricLabel(xKey)} ${metricDirection(xKey) === "lower" ? "← better" : "→ better"}`, position: "bottom", offset: 10 }}
+            />
+            <YAxis
+              type="number"
+              dataKey="y"
+              name={metricLabel(yKey)}
+              scale={logY ? "log" : "auto"}
+              domain={["auto", "auto"]}
+              allowDataOverflow={logY}
+              tickFormatter={axisTick(yKey)}
+              width={70}
+              label={{ value: `${metricLabel(yKey)} ${metricDirection(yKey) === "lower" ? "↓ better" : "↑ better"}`, angle: -90, position: "left", offset: 5, style: { textAnchor: "middle" } }}
+            />
+            <Tooltip content={<PointTooltip xKey={xKey} yKey={yKey} />} isAnimationActive={false} cursor={{ strokeDasharray: "3 3" }} />
+            <Scatter
+              name="dominated"
+              data={dominated}
+              isAnimationActive={false}
+              onClick={open}
+              shape={(props: { cx?: number; cy?: number; payload?: Pt }) => (
+                <circle cx={props.cx} cy={props.cy} r={2.5} fill={groupColor(colorKeys, props.payload?.group ?? "")} fillOpacity={0.22} className="pt-dominated" />
+              )}
+            />
+            {fronts.map((f) => (
+              <Line
+                key={`line-${f.key}`}
+                data={f.points}
+                dataKey="y"
+                type={stepType}
+                stroke={groupColor(colorKeys, f.key)}
+                strokeWidth={1.5}
+                dot={false}
+                activeDot={false}
+                isAnimationActive={false}
+                legendType="none"
+                tooltipType="none"
+              />
+            ))}
+            {fronts.map((f) => (
+              <Scatter
+                key={`front-${f.key}`}
+                name={f.key}
+                data={f.points}
+                isAnimationActive={false}
+                onClick={open}
+                shape={(props: { cx?: number; cy?: number }) => (
+                  <circle cx={props.cx} cy={props.cy} r={4.5} fill={groupColor(colorKeys, f.key)} stroke="#fff" strokeWidth={1} className="pt-front" style={{ cursor: "pointer" }} />
+                )}
+              />
+            ))}
+            <Scatter
+              name="baseline"
+              data={baselines}
+              isAnimationActive={false}
+              onClick={open}
+              shape={(props: { cx?: number; cy?: number }) =>
+                props.cx === undefined || props.cy === undefined ? <g /> : (
+                  <path d={`M${props.cx},${props.cy - 7}L${props.cx + 7},${props.cy}L${props.cx},${props.cy + 7}L${props.cx - 7},${props.cy}Z`} fill="#fff" stroke="#111" strokeWidth={2} className="pt-baseline" style={{ cursor: "pointer" }} />
+                )
+              }
+            />
+          </ComposedChart>
+        </ResponsiveContainer>
+      </div>
+    </div>
+  );
+});

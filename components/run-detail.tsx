@@ -1,0 +1,249 @@
+"use client";
+
+import Link from "next/link";
+import { useEffect, useRef, useState } from "react";
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { isActive, type RunDetail } from "@/lib/api-client";
+import { formatMetric } from "@/lib/metrics";
+import { usePatchRun, useRun, useRunAction, useRunSeries } from "./queries";
+import { Delta, ErrorBox, formatTime, Loading, metricLabel, ProgressBar, StatusBadge } from "./ui";
+
+export function RunActions({ id, status }: { id: number; status: string }) {
+  const cancel = useRunAction("cancel");
+  const retry = useRunAction("retry");
+  return (
+    <span className="actions">
+      {isActive(status) && (
+        <button type="button" className="danger" onClick={() => cancel.mutate(id)} disabled={cancel.isPending}>
+          Cancel
+        </button>
+      )}
+      {(status === "failed" || status === "canceled") && (
+        <button type="button" className="secondary" onClick={() => retry.mutate(id)} disabled={retry.isPending}>
+          Retry
+        </button>
+      )}
+      <ErrorBox error={cancel.error ?? retry.error} />
+    </span>
+  );
+}
+
+function Annotations({ run }: { run: RunDetail }) {
+  const patch = usePatchRun(run.id);
+  const [tags, setTags] = useState(run.tags.join(", "));
+  const [notes, setNotes] = useState(run.notes ?? "");
+  const dirty = tags !== run.tags.join(", ") || notes !== (run.notes ?? "");
+  return (
+    <form
+      className="card annotations"
+      onSubmit={(e) => {
+        e.preventDefault();
+        patch.mutate({ tags: tags.split(",").map((t) => t.trim()).filter(Boolean), notes: notes.trim() === "" ? null : notes });
+      }}
+    >
+      <h2>Tags and notes</h2>
+      <label className="field">
+        <span>Tags (comma-separated)</span>
+        <input aria-label="tags" value={tags} onChange={(e) => setTags(e.target.value)} />
+      </label>
+      <label className="field">
+        <span>Notes</span>
+        <textarea aria-label="notes" rows={3} value={notes} onChange={(e) => setNotes(e.target.value)} />
+      </label>
+      <button type="submit" disabled={!dirty || patch.isPending}>
+        Save
+      </button>
+      {patch.isSuccess && !dirty && <span className="muted"> saved</span>}
+      <ErrorBox error={patch.error} />
+    </form>
+  );
+}
+
+function Logs({ run }: { run: RunDetail }) {
+  const box = useRef<HTMLDivElement>(null);
+  const n = run.events.length;
+  useEffect(() => {
+    // Follow the tail while the run is live, as a terminal would.
+    if (box.current && isActive(run.status)) box.current.scrollTop = box.current.scrollHeight;
+  }, [n, run.status]);
+  return (
+    <div className="card">
+      <h2>Logs {isActive(run.status) && <span className="muted small">(live)</span>}</h2>
+      {n === 0 ? (
+        <p className="muted">No log lines.</p>
+      ) : (
+        <div className="logs" ref={box} data-testid="logs">
+          {run.events.map((e) => (
+            <div key={e.id} className={`log log-${e.level}`}>
+              <span className="muted">{formatTime(e.ts).slice(11)}</span> <span className="log-level">{e.level}</span> {e.message}
+            </div>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function Series({ run }: { run: RunDetail }) {
+  const [key, setKey] = useState<string | null>(run.seriesKeys[0] ?? null);
+  const series = useRunSeries(run.id, key, isActive(run.status));
+  if (run.seriesKeys.length === 0) return null;
+  const points = series.data?.series.find((s) => s.key === key)?.points ?? [];
+  return (
+    <div className="card">
+      <div className="chart-head">
+        <h2>Time series</h2>
+        <span className="spacer" />
+        <select aria-label="series" value={key ?? ""} onChange={(e) => setKey(e.target.value)}>
+          {run.seriesKeys.map((k) => (
+            <option key={k} value={k}>
+              {metricLabel(k)}
+            </option>
+          ))}
+        </select>
+      </div>
+      <ResponsiveContainer width="100%" height={260}>
+        <LineChart data={points} margin={{ top: 10, right: 20, bottom: 20, left: 20 }}>
+          <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
+          <XAxis dataKey="step" type="number" domain={["auto", "auto"]} label={{ value: "step", position: "bottom" }} />
+          <YAxis dataKey="value" domain={["auto", "auto"]} width={70} tickFormatter={(v: number) => formatMetric(key ?? "", v)} />
+          <Tooltip formatter={(v) => formatMetric(key ?? "", Number(v))} labelFormatter={(s) => `step ${s}`} isAnimationActive={false} />
+          <Line type="monotone" dataKey="value" stroke="#2f6fde" dot={points.length < 50} isAnimationActive={false} />
+        </LineChart>
+      </ResponsiveContainer>
+      <ErrorBox error={series.error} />
+    </div>
+  );
+}
+
+function Json({ value }: { value: Record<string, unknown> | null | undefined }) {
+  if (!value || Object.keys(value).length === 0) return <span className="muted">—</span>;
+  return (
+    <table className="kv">
+      <tbody>
+        {Object.entries(value).map(([k, v]) => (
+          <tr key={k}>
+            <th>{k}</th>
+            <td>{typeof v === "object" && v !== null ? <code>{JSON.stringify(v)}</code> : String(v)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function RunDetailView({ id }: { id: number }) {
+  const run = useRun(id);
+  const baseline = useRun(run.data?.baselineRunId ?? 0, Boolean(run.data?.baselineRunId));
+  if (run.isLoading) return <Loading what={`run #${id}`} />;
+  if (run.error || !run.data) return <ErrorBox error={run.error ?? new Error(`run #${id} not found`)} />;
+  const r = run.data;
+  const baseMetrics = new Map((r.baselineRunId && baseline.data ? baseline.data.metrics : []).map((m) => [m.key, m.value]));
+  return (
+    <div className="run-detail">
+      <div className="toolbar">
+        <h1>
+          Run #{r.id} <span className="muted">{r.methodId}</span>
+        </h1>
+        <StatusBadge status={r.status} />
+        {isActive(r.status) && (
+          <span className="stage">
+            {r.stage ?? "waiting"} <ProgressBar value={r.progress} /> {r.progress !== null ? `${Math.round(r.progress * 100)}%` : ""}
+          </span>
+        )}
+        <span className="spacer" />
+        <RunActions id={r.id} status={r.status} />
+      </div>
+      {r.error && <div className="errorbox">{r.error}</div>}
+      <div className="grid2">
+        <div className="card">
+          <h2>Run</h2>
+          <table className="kv">
+            <tbody>
+              <tr><th>Method</th><td>{r.methodId} ({r.family})</td></tr>
+              <tr><th>Model</th><td>{r.modelId}</td></tr>
+              <tr><th>Dataset</th><td>{r.datasetId}</td></tr>
+              <tr><th>Runtime</th><td>{r.runtime}</td></tr>
+              <tr><th>Experiment</th><td>{r.experimentId ? <Link href={`/experiments/${r.experimentId}`}>#{r.experimentId}</Link> : <span className="muted">{r.source === "logged" ? "logged from outside" : "—"}</span>}</td></tr>
+              <tr><th>Baseline</th><td>{r.baselineRunId ? <Link href={`/runs/${r.baselineRunId}`} data-testid="baseline-link">run #{r.baselineRunId}</Link> : <span className="muted">{r.methodId === "baseline" ? "this run is a baseline" : "none recorded"}</span>}</td></tr>
+              <tr><th>Attempts</th><td>{r.attempts} of {r.maxAttempts}</td></tr>
+              <tr><th>Seed</th><td>{r.seed ?? "—"}</td></tr>
+              <tr><th>Code version</th><td>{r.codeVersion ?? "—"}</td></tr>
+              <tr><th>Created</th><td>{formatTime(r.createdAt)}</td></tr>
+              <tr><th>Started</th><td>{formatTime(r.startedAt)}</td></tr>
+              <tr><th>Finished</th><td>{formatTime(r.finishedAt)}</td></tr>
+            </tbody>
+          </table>
+          <h2>Parameters</h2>
+          <Json value={r.params} />
+        </div>
+        <div className="card">
+          <h2>Metrics {r.baselineRunId ? <span className="muted small">(Δ vs baseline #{r.baselineRunId})</span> : null}</h2>
+          {r.metrics.length === 0 ? (
+            <p className="muted">{isActive(r.status) ? "Metrics appear when the run finishes." : "No metrics recorded."}</p>
+          ) : (
+            <table className="kv metrics" data-testid="metrics">
+              <tbody>
+                {r.metrics.map((m) => (
+                  <tr key={m.key}>
+                    <th title={m.known ? undefined : "not a Frontier metric key: direction assumed higher-is-better"}>
+                      {metricLabel(m.key)}
+                      {!m.known && " *"}
+                    </th>
+                    <td className="num">{formatMetric(m.key, m.value)}</td>
+                    <td className="num muted">{baseMetrics.has(m.key) ? formatMetric(m.key, baseMetrics.get(m.key)) : ""}</td>
+                    <td>
+                      <Delta k={m.key} v={m.value} base={baseMetrics.get(m.key)} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          <h2>Hardware</h2>
+          <p className="muted small">{r.hardwareKey ?? "not recorded"}</p>
+          <Json value={r.hardware} />
+        </div>
+      </div>
+      <Series run={r} />
+      <div className="grid2">
+        <div className="card">
+          <h2>Status history</h2>
+          {r.statusHistory.length === 0 ? (
+            <p className="muted">No transitions recorded.</p>
+          ) : (
+            <ol className="history">
+              {r.statusHistory.map((e) => (
+                <li key={e.id}>
+                  <span className="muted">{formatTime(e.ts)}</span> {e.message}
+                </li>
+              ))}
+            </ol>
+          )}
+          <h2>Artifacts</h2>
+          {r.artifacts.length === 0 ? (
+            <p className="muted">None.</p>
+          ) : (
+            <table>
+              <thead>
+                <tr><th>Kind</th><th>Path</th><th className="num">Size</th><th>SHA-256</th></tr>
+              </thead>
+              <tbody>
+                {r.artifacts.map((a) => (
+                  <tr key={a.id}>
+                    <td>{a.kind}</td>
+                    <td className="ellipsis" title={a.path}>{a.path}</td>
+                    <td className="num">{formatMetric("model_bytes", a.bytes)}</td>
+                    <td><code title={a.sha256 ?? ""}>{a.sha256?.slice(0, 12) ?? "—"}</code></td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </div>
+        <Annotations key={`${r.tags.join(",")}|${r.notes ?? ""}`} run={r} />
+      </div>
+      <Logs run={r} />
+    </div>
+  );
+}

@@ -1,0 +1,170 @@
+"use client";
+
+import Link from "next/link";
+import { useMemo, useState } from "react";
+import { exportHref, type RunSummary } from "@/lib/api-client";
+import { METRICS } from "@/lib/metrics";
+import { FiltersBar } from "./filters-bar";
+import { useRuns } from "./queries";
+import { ShareButton } from "./share-button";
+import { Empty, ErrorBox, formatParams, formatTime, metricLabel, MetricValue, ProgressBar, StatusBadge } from "./ui";
+import { filterParams, useViewParams } from "./view-params";
+
+const DEFAULT_LIMIT = "50";
+const MAX_METRIC_COLUMNS = 8;
+
+/** The metric columns worth showing: those any run on the page has, in the registry's order. */
+function metricColumns(runs: RunSummary[]): string[] {
+  const present = new Set<string>();
+  for (const r of runs) for (const k of Object.keys(r.metrics ?? {})) present.add(k);
+  const known = METRICS.map((m) => m.key).filter((k) => present.has(k));
+  const extra = [...present].filter((k) => !known.includes(k)).sort();
+  return [...known, ...extra].slice(0, MAX_METRIC_COLUMNS);
+}
+
+function SortHeader({ sortKey, children }: { sortKey: string; children: React.ReactNode }) {
+  const { params, set } = useViewParams();
+  const sort = params.get("sort") ?? "-id";
+  const active = sort === sortKey || sort === `-${sortKey}`;
+  const desc = sort.startsWith("-");
+  const next = active && desc ? sortKey : `-${sortKey}`;
+  return (
+    <th aria-sort={active ? (desc ? "descending" : "ascending") : "none"}>
+      <button type="button" className="th-sort" onClick={() => set({ sort: next })} title={`sort by ${sortKey}`}>
+        {children}
+        {active ? (desc ? " ▼" : " ▲") : ""}
+      </button>
+    </th>
+  );
+}
+
+export function RunsView() {
+  const { params, set, readOnly } = useViewParams();
+  const filters = filterParams(params);
+  const apiParams = useMemo(() => {
+    const p: Record<string, string | string[]> = { ...filters, limit: params.get("limit") ?? DEFAULT_LIMIT };
+    const sort = params.get("sort");
+    if (sort) p.sort = sort;
+    const cursor = params.get("cursor");
+    if (cursor) p.cursor = cursor;
+    return p;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [params.toString()]);
+  const runs = useRuns(apiParams);
+  const [selected, setSelected] = useState<number[]>([]);
+  const rows = runs.data?.runs ?? [];
+  const cols = metricColumns(rows);
+  const toggle = (id: number) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id].slice(-10)));
+  const exportParams = filters;
+
+  return (
+    <div>
+      <div className="toolbar">
+        <h1>Runs</h1>
+        <span className="muted" data-testid="runs-total">
+          {runs.data ? `${runs.data.total.toLocaleString("en-US")} runs match` : ""}
+        </span>
+        <span className="spacer" />
+        {selected.length >= 2 ? (
+          <Link className="button" href={`/compare?ids=${selected.join(",")}`}>
+            Compare {selected.length}
+          </Link>
+        ) : (
+          <span className="muted">select 2–10 runs to compare</span>
+        )}
+        <a className="button secondary" href={exportHref("csv", exportParams)} download>
+          Export CSV
+        </a>
+        <a className="button secondary" href={exportHref("json", exportParams)} download>
+          Export JSON
+        </a>
+        <ShareButton />
+      </div>
+      <FiltersBar />
+      <ErrorBox error={runs.error} />
+      {runs.data && rows.length === 0 ? (
+        <Empty>
+          No runs match these filters. {readOnly ? "" : <>Clear a filter, <Link href="/experiments/new">submit an experiment</Link>, or log runs through POST /api/v1/runs.</>}
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="runs-table" data-testid="runs-table">
+            <thead>
+              <tr>
+                <th aria-label="select" />
+                <SortHeader sortKey="id">ID</SortHeader>
+                <th>Status</th>
+                <th>Method</th>
+                <th>Family</th>
+                <th>Model</th>
+                <th>Dataset</th>
+                <th>Runtime</th>
+                <th>Hardware</th>
+                {cols.map((k) => (
+                  <SortHeader key={k} sortKey={`metric.${k}`}>
+                    {metricLabel(k)}
+                  </SortHeader>
+                ))}
+                <SortHeader sortKey="createdAt">Created</SortHeader>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr key={r.id} data-run-id={r.id} className={selected.includes(r.id) ? "selected" : undefined}>
+                  <td>
+                    <input type="checkbox" aria-label={`select run ${r.id}`} checked={selected.includes(r.id)} onChange={() => toggle(r.id)} />
+                  </td>
+                  <td>
+                    <Link href={`/runs/${r.id}`}>#{r.id}</Link>
+                  </td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                    {(r.status === "running" || r.status === "leased") && <ProgressBar value={r.progress} label={r.stage ?? undefined} />}
+                  </td>
+                  <td title={formatParams(r.params)}>
+                    {r.methodId}
+                    {r.params && Object.keys(r.params).length > 0 && <span className="muted small"> {formatParams(r.params)}</span>}
+                  </td>
+                  <td>{r.family}</td>
+                  <td>{r.modelId}</td>
+                  <td>{r.datasetId}</td>
+                  <td>{r.runtime}</td>
+                  <td className="ellipsis" title={r.hardwareKey ?? ""}>
+                    {r.hardwareKey ?? "—"}
+                  </td>
+                  {cols.map((k) => (
+                    <td key={k} className="num">
+                      <MetricValue k={k} v={r.metrics?.[k]} />
+                    </td>
+                  ))}
+                  <td className="muted">{formatTime(r.createdAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div className="pager">
+        {params.get("cursor") && (
+          <button type="button" className="secondary" onClick={() => set({ cursor: null })}>
+            ⇤ First page
+          </button>
+        )}
+        {runs.data?.nextCursor && (
+          <button type="button" className="secondary" onClick={() => set({ cursor: runs.data!.nextCursor })}>
+            Next page →
+          </button>
+        )}
+        <label className="field-inline">
+          <span>Per page</span>
+          <select aria-label="per page" value={params.get("limit") ?? DEFAULT_LIMIT} onChange={(e) => set({ limit: e.target.value })}>
+            {["2", "10", "25", "50", "100", "200"].map((n) => (
+              <option key={n}>{n}</option>
+            ))}
+          </select>
+        </label>
+        {runs.isFetching && <span className="muted">updating…</span>}
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,332 @@
+"use client";
+
+import { useRouter } from "next/navigation";
+import { useMemo, useState } from "react";
+import { ApiError, type JsonSchema, type MethodInfo } from "@/lib/api-client";
+import { FAMILIES, getMethod } from "@/lib/methods";
+import { MAX_GRID_POINTS } from "@/lib/schemas/experiments";
+import { RuntimeSchema, type RuntimeName } from "@/lib/schemas/workers";
+import { useCreateExperiment, useDatasets, useMethods, useModels, useWorkers } from "./queries";
+import { ErrorBox, Loading } from "./ui";
+
+type Control =
+  | { kind: "choice"; options: { value: unknown; label: string }[] }
+  | { kind: "number"; integer: boolean; min?: number; max?: number }
+  | { kind: "list" }
+  | { kind: "text" };
+
+/** The control a param gets, read from its JSON Schema (the registry's zod schema, as the API serves it). */
+export function controlFor(s: JsonSchema): Control {
+  const consts = (s.anyOf ?? s.oneOf)?.map((o) => o.const);
+  if (consts && consts.length > 0 && consts.every((c) => c !== undefined)) return { kind: "choice", options: consts.map((c) => ({ value: c, label: String(c) })) };
+  if (s.enum) return { kind: "choice", options: s.enum.map((c) => ({ value: c, label: String(c) })) };
+  if (s.type === "boolean") return { kind: "choice", options: [{ value: true, label: "true" }, { value: false, label: "false" }] };
+  if (s.type === "number" || s.type === "integer")
+    return { kind: "number", integer: s.type === "integer", min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum };
+  if (s.type === "array") return { kind: "list" };
+  return { kind: "text" };
+}
+
+/** What the user entered for one param: chosen options, or the text of a comma-separated list. */
+type Entry = { chosen: unknown[] } | { text: string };
+
+/** The values a param sweeps over, or the message for the first token that is not a value at all. */
+export function entryValues(control: Control, entry: Entry | undefined): { values: unknown[] } | { error: string } {
+  if (!entry) return { values: [] };
+  if ("chosen" in entry) return { values: entry.chosen };
+  const text = entry.text.trim();
+  if (text === "") return { values: [] };
+  // A list-valued param (e.g. keep_layers) takes one list per sweep point, separated by ";".
+  if (control.kind === "list") return { values: text.split(";").map((l) => l.split(",").map((t) => t.trim()).filter(Boolean)) };
+  const tokens = text.split(",").map((t) => t.trim());
+  if (control.kind === "number") {
+    const out: number[] = [];
+    for (const t of tokens) {
+      const n = t === "" ? NaN : Number(t);
+      if (!Number.isFinite(n)) return { error: `"${t}" is not a number` };
+      out.push(n);
+    }
+    return { values: out };
+  }
+  return { values: tokens.filter(Boolean) };
+}
+
+/** Maps a server detail field ("grid.bits.1", "modelId") to the form field it belongs to. */
+export function formField(field: string): string {
+  const parts = field.split(/[.[\]]+/).filter(Boolean);
+  if (parts[0] === "grid" || parts[0] === "params") return parts[1] ? `param:${parts[1]}` : "grid";
+  return parts[0] ?? "(form)";
+}
+
+function FieldError({ errors, name }: { errors: Record<string, string>; name: string }) {
+  return errors[name] ? (
+    <span className="error" role="alert" data-field-error={name}>
+      {errors[name]}
+    </span>
+  ) : null;
+}
+
+export function SubmissionForm() {
+  const router = useRouter();
+  const methods = useMethods();
+  const models = useModels();
+  const datasets = useDatasets();
+  const workers = useWorkers();
+  const create = useCreateExperiment();
+
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [modelId, setModelId] = useState("");
+  const [datasetId, setDatasetId] = useState("");
+  const [runtime, setRuntime] = useState<string>("");
+  const [methodId, setMethodId] = useState("baseline");
+  const [entries, setEntries] = useState<Record<string, Entry>>({});
+  const [serverErrors, setServerErrors] = useState<Record<string, string>>({});
+  const [touched, setTouched] = useState(false);
+
+  const offered = useMemo(() => {
+    const set = new Set((workers.data ?? []).flatMap((w) => w.runtimes));
+    return RuntimeSchema.options.filter((r) => set.has(r));
+  }, [workers.data]);
+  const runtimeOptions: readonly RuntimeName[] = offered.length > 0 ? offered : RuntimeSchema.options;
+  const effectiveRuntime = ((runtimeOptions as readonly string[]).includes(runtime) ? runtime : runtimeOptions[0]) as RuntimeName;
+  const effectiveModel = modelId || models.data?.[0]?.id || "";
+  const effectiveDataset = datasetId || datasets.data?.[0]?.id || "";
+
+  const info: MethodInfo | undefined = methods.data?.find((m) => m.id === methodId);
+  const def = getMethod(methodId);
+  const props = ((info?.params as JsonSchema | undefined)?.properties ?? {}) as Record<string, JsonSchema>;
+
+  // Client validation with the registry's own zod schema: each swept value must pass the param's schema.
+  const { grid, errors, points } = useMemo(() => {
+    const grid: Record<string, unknown[]> = {};
+    const errors: Record<string, string> = {};
+    for (const [key, schema] of Object.entries(props)) {
+      const r = entryValues(controlFor(schema), entries[key]);
+      if ("error" in r) {
+        errors[`param:${key}`] = r.error;
+        continue;
+      }
+      if (r.values.length === 0) continue;
+      const field = def?.params.shape[key] as { safeParse: (v: unknown) => { success: boolean; error?: { issues: { message: string }[] } } } | undefined;
+      for (const v of r.values) {
+        const parsed = field?.safeParse(v);
+        if (parsed && !parsed.success) {
+          errors[`param:${key}`] = `${JSON.stringify(v)}: ${parsed.error?.issues[0]?.message ?? "invalid"}`;
+          break;
+        }
+      }
+      if (new Set(r.values.map((v) => JSON.stringify(v))).size !== r.values.length) errors[`param:${key}`] ??= "a value is listed twice";
+      grid[key] = r.values;
+    }
+    const points = Object.values(grid).reduce((n, v) => n * v.length, 1);
+    if (points > MAX_GRID_POINTS) errors.grid = `the grid expands to ${points} runs; at most ${MAX_GRID_POINTS} per experiment`;
+    if (!effectiveModel) errors.modelId = "register a model first (POST /api/v1/models, or npm run zoo:train)";
+    if (!effectiveDataset) errors.datasetId = "register a dataset first (POST /api/v1/datasets)";
+    if (info && !info.implemented) errors.methodId = `${info.label} is not implemented yet`;
+    return { grid, errors, points };
+  }, [props, entries, def, effectiveModel, effectiveDataset, info]);
+
+  const shownErrors = { ...(touched ? errors : pickParamErrors(errors)), ...serverErrors };
+  const autoName = `${info?.label ?? methodId} on ${effectiveModel || "?"} / ${effectiveDataset || "?"}`;
+
+  const submit = (e: React.FormEvent) => {
+    e.preventDefault();
+    setTouched(true);
+    setServerErrors({});
+    if (Object.keys(errors).length > 0) return;
+    create.mutate(
+      {
+        name: name.trim() || autoName,
+        ...(description.trim() ? { description: description.trim() } : {}),
+        modelId: effectiveModel,
+        datasetId: effectiveDataset,
+        runtime: effectiveRuntime,
+        methodId,
+        grid,
+      },
+      {
+        onSuccess: (r) => router.push(`/experiments/${r.id}`),
+        onError: (err) => {
+          if (err instanceof ApiError && err.details.length > 0) {
+            const mapped: Record<string, string> = {};
+            for (const d of err.details) mapped[formField(d.field)] ??= d.message;
+            setServerErrors(mapped);
+          }
+        },
+      },
+    );
+  };
+
+  if (methods.isLoading || models.isLoading || datasets.isLoading) return <Loading what="the method registry" />;
+  const byFamily = FAMILIES.map((f) => ({ family: f, methods: (methods.data ?? []).filter((m) => m.family === f) }));
+
+  return (
+    <form className="card submission" onSubmit={submit} noValidate data-testid="submission-form">
+      <h1>New experiment</h1>
+      <ErrorBox error={methods.error ?? models.error ?? datasets.error} />
+      <div className="form-grid">
+        <label className="field">
+          <span>Name</span>
+          <input aria-label="Name" value={name} placeholder={autoName} onChange={(e) => setName(e.target.value)} maxLength={200} />
+          <FieldError errors={shownErrors} name="name" />
+        </label>
+        <label className="field">
+          <span>Description</span>
+          <input aria-label="Description" value={description} onChange={(e) => setDescription(e.target.value)} maxLength={5000} />
+        </label>
+        <label className="field">
+          <span>Model</span>
+          <select aria-label="Model" value={effectiveModel} onChange={(e) => setModelId(e.target.value)}>
+            {(models.data ?? []).map((m) => (
+              <option key={m.id} value={m.id}>
+                {m.id} {m.params ? `(${(m.params / 1e6).toFixed(2)}M params)` : ""}
+              </option>
+            ))}
+          </select>
+          <FieldError errors={shownErrors} name="modelId" />
+        </label>
+        <label className="field">
+          <span>Dataset</span>
+          <select aria-label="Dataset" value={effectiveDataset} onChange={(e) => setDatasetId(e.target.value)}>
+            {(datasets.data ?? []).map((d) => (
+              <option key={d.id} value={d.id}>
+                {d.id} ({d.task})
+              </option>
+            ))}
+          </select>
+          <FieldError errors={shownErrors} name="datasetId" />
+        </label>
+        <label className="field">
+          <span>Runtime</span>
+          <select aria-label="Runtime" value={effectiveRuntime} onChange={(e) => setRuntime(e.target.value)}>
+            {runtimeOptions.map((r) => (
+              <option key={r}>{r}</option>
+            ))}
+          </select>
+          {workers.data && offered.length === 0 && (
+            <span className="note" data-testid="no-worker-note">
+              No registered worker offers a runtime yet: runs wait in the queue until one registers (npm start launches a local CPU worker).
+            </span>
+          )}
+          <FieldError errors={shownErrors} name="runtime" />
+        </label>
+        <label className="field">
+          <span>Method</span>
+          <select
+            aria-label="Method"
+            value={methodId}
+            onChange={(e) => {
+              setMethodId(e.target.value);
+              setEntries({});
+              setServerErrors({});
+            }}
+          >
+            {byFamily.map((g) =>
+              g.methods.length === 0 ? null : (
+                <optgroup key={g.family} label={g.family}>
+                  {g.methods.map((m) => (
+                    <option key={m.id} value={m.id} disabled={!m.implemented}>
+                      {m.label} ({m.id}){m.implemented ? "" : " — not implemented yet"}
+                    </option>
+                  ))}
+                </optgroup>
+              ),
+            )}
+          </select>
+          <FieldError errors={shownErrors} name="methodId" />
+        </label>
+      </div>
+      {info && (
+        <p className="muted method-summary">
+          {info.summary}
+          {info.paper && (
+            <>
+              {" "}
+              Paper:{" "}
+              <a href={info.paper.arxiv ? `https://arxiv.org/abs/${info.paper.arxiv}` : info.paper.url} target="_blank" rel="noreferrer">
+                {info.paper.title}
+              </a>
+            </>
+          )}
+        </p>
+      )}
+      <h2>Parameters</h2>
+      {Object.keys(props).length === 0 ? (
+        <p className="muted">This method has no parameters.</p>
+      ) : (
+        <div className="params">
+          {Object.entries(props).map(([key, schema]) => {
+            const control = controlFor(schema);
+            const entry = entries[key];
+            const set = (en: Entry) => {
+              setEntries((all) => ({ ...all, [key]: en }));
+              setServerErrors(({ [`param:${key}`]: _drop, ...rest }) => rest);
+            };
+            return (
+              <div key={key} className="param" data-param={key}>
+                <div className="param-head">
+                  <code>{key}</code>
+                  {schema.description && <span className="muted small"> {schema.description}</span>}
+                </div>
+                {control.kind === "choice" ? (
+                  <div className="choices">
+                    {control.options.map((o) => {
+                      const chosen = entry && "chosen" in entry ? entry.chosen : [];
+                      const on = chosen.some((c) => c === o.value);
+                      return (
+                        <label key={o.label} className="choice">
+                          <input
+                            type="checkbox"
+                            aria-label={`${key} ${o.label}`}
+                            checked={on}
+                            onChange={() => set({ chosen: on ? chosen.filter((c) => c !== o.value) : [...chosen, o.value] })}
+                          />{" "}
+                          {o.label}
+                          {schema.default === o.value && <span className="muted small"> (default)</span>}
+                        </label>
+                      );
+                    })}
+                  </div>
+                ) : (
+                  <input
+                    aria-label={key}
+                    className="param-input"
+                    value={entry && "text" in entry ? entry.text : ""}
+                    placeholder={`default ${JSON.stringify(schema.default ?? null)}${control.kind === "number" ? " · comma-separated values" : control.kind === "list" ? " · a,b; c (';' separates sweep points)" : " · comma-separated"}`}
+                    onChange={(e) => set({ text: e.target.value })}
+                  />
+                )}
+                {control.kind === "number" && (control.min !== undefined || control.max !== undefined) && (
+                  <span className="muted small bounds">
+                    {control.integer ? "integer " : ""}
+                    {control.min ?? "−∞"} … {control.max ?? "∞"}
+                  </span>
+                )}
+                <FieldError errors={shownErrors} name={`param:${key}`} />
+              </div>
+            );
+          })}
+        </div>
+      )}
+      <div className="submit-row">
+        <span data-testid="grid-count" className={points > MAX_GRID_POINTS ? "error" : ""}>
+          This grid expands to <b>{points}</b> run{points === 1 ? "" : "s"}
+          {Object.keys(grid).length < Object.keys(props).length ? " (unlisted parameters take their defaults)" : ""}.
+        </span>
+        <FieldError errors={shownErrors} name="grid" />
+        <span className="spacer" />
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? "Submitting…" : `Submit ${points} run${points === 1 ? "" : "s"}`}
+        </button>
+      </div>
+      {create.error && !(create.error instanceof ApiError && create.error.details.length > 0) && <ErrorBox error={create.error} />}
+      {serverErrors["(form)"] && <div className="errorbox">{serverErrors["(form)"]}</div>}
+    </form>
+  );
+}
+
+/** Before the first submit only the params' own messages show (as the user types), not "pick a model". */
+function pickParamErrors(errors: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(errors).filter(([k]) => k.startsWith("param:") || k === "grid"));
+}

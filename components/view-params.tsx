@@ -1,0 +1,74 @@
+"use client";
+
+import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
+import { FILTER_KEYS } from "@/lib/schemas/filters";
+import { toSearchParams } from "@/lib/share-state";
+
+export type ParamUpdates = Record<string, string | string[] | null | undefined>;
+
+interface ViewParams {
+  params: URLSearchParams;
+  /** Applies updates (null removes a key); resets the page cursor unless the update sets it. */
+  set: (updates: ParamUpdates) => void;
+  /** A shared view: nothing that changes data is offered. */
+  readOnly: boolean;
+}
+
+const FixedContext = createContext<ViewParams | null>(null);
+
+function apply(base: URLSearchParams, updates: ParamUpdates): URLSearchParams {
+  const next = new URLSearchParams(base);
+  if (!("cursor" in updates)) next.delete("cursor");
+  for (const [k, v] of Object.entries(updates)) {
+    next.delete(k);
+    if (v === null || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) if (one !== "") next.append(k, one);
+  }
+  return next;
+}
+
+/**
+ * A shared view keeps its state in memory: the visitor can still change axes or filters to look
+ * around, but the link (and the URL) stays what the author shared.
+ */
+export function FixedViewParams({ query, children }: { query: Record<string, string | string[]>; children: ReactNode }) {
+  const [params, setParams] = useState(() => toSearchParams(query));
+  const set = useCallback((u: ParamUpdates) => setParams((p) => apply(p, u)), []);
+  const value = useMemo(() => ({ params, set, readOnly: true }), [params, set]);
+  return <FixedContext.Provider value={value}>{children}</FixedContext.Provider>;
+}
+
+/** The current view's state: the URL's query, so every view is a link. */
+export function useViewParams(): ViewParams {
+  const fixed = useContext(FixedContext);
+  const sp = useSearchParams();
+  const router = useRouter();
+  const pathname = usePathname();
+  const set = useCallback(
+    (u: ParamUpdates) => {
+      const next = apply(new URLSearchParams(sp.toString()), u).toString();
+      router.replace(next ? `${pathname}?${next}` : pathname, { scroll: false });
+    },
+    [sp, router, pathname],
+  );
+  return useMemo(
+    () => fixed ?? { params: new URLSearchParams(sp.toString()), set, readOnly: false },
+    [fixed, sp, set],
+  );
+}
+
+/** Keys of the run filter the runs table, explorer and export pass to the API (lib/schemas/filters). */
+export function isFilterKey(k: string): boolean {
+  return FILTER_KEYS.includes(k) || k.startsWith("metric.");
+}
+
+export function filterParams(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of params) {
+    if (!isFilterKey(k) || (v === "" && !k.startsWith("metric."))) continue;
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}

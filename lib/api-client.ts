@@ -1,0 +1,110 @@
+/**
+ * Typed fetch helpers over /api/v1, used by the react-query hooks in components/queries.ts.
+ * Errors carry the server's message and per-field details so forms can show them by their fields.
+ */
+import type { QueryParams } from "./query-keys";
+import type { CreateShareRequest, CreateShareResponse } from "./schemas/share";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    message: string,
+    public details: { field: string; message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export type { RunStatusValue as RunStatus } from "./schemas/common";
+export type { MethodInfo } from "./schemas/methods";
+export type { ModelRow as ModelInfo } from "./schemas/models";
+export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
+export type { RunRow as RunSummary, RunDetail, RunsPage, MetricValue, RunEvent, RunArtifact, MetricSeriesResponse, RunActionResponse, LogRunBody } from "./schemas/runs";
+export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
+export type { ParetoResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
+
+import type { MethodsResponse } from "./schemas/methods";
+import type { ModelsResponse } from "./schemas/models";
+import type { DatasetsResponse } from "./schemas/datasets";
+import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
+import type { ExperimentsResponse, ExperimentDetail, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
+import type { ParetoResponse } from "./schemas/pareto";
+
+export const ACTIVE_STATUSES = ["queued", "leased", "running"] as const;
+export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).includes(s);
+
+/** A registered worker as GET /api/v1/workers lists it: the runtimes it offers. */
+export interface WorkerInfo {
+  id: string;
+  name: string;
+  runtimes: string[];
+  lastHeartbeatAt: number | null;
+}
+
+/** The subset of JSON Schema the submission form reads from the registry's params. */
+export interface JsonSchema {
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  items?: JsonSchema;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+  default?: unknown;
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+}
+
+export function toQueryString(params: QueryParams | undefined): string {
+  if (!params) return "";
+  const sp = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) for (const one of Array.isArray(v) ? v : [v]) if (one !== "") sp.append(k, one);
+  const s = sp.toString();
+  return s ? `?${s}` : "";
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`/api/v1${path}`, {
+    method,
+    headers: body === undefined ? undefined : { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // a non-JSON error page: report its status below
+  }
+  if (!res.ok) {
+    const j = (json ?? {}) as { error?: string; details?: { field: string; message: string }[] };
+    throw new ApiError(res.status, j.error ?? `${method} ${path} failed with HTTP ${res.status}`, j.details ?? []);
+  }
+  return json as T;
+}
+
+export const api = {
+  methods: () => request<MethodsResponse>("GET", "/methods").then((r) => r.methods),
+  models: () => request<ModelsResponse>("GET", "/models").then((r) => r.models),
+  datasets: () => request<DatasetsResponse>("GET", "/datasets").then((r) => r.datasets),
+  workers: () => request<{ workers: WorkerInfo[] }>("GET", "/workers").then((r) => r.workers),
+  experiments: () => request<ExperimentsResponse>("GET", "/experiments").then((r) => r.experiments),
+  experiment: (id: number) => request<ExperimentDetail>("GET", `/experiments/${id}`),
+  createExperiment: (body: CreateExperimentBody) => request<CreateExperimentResponse>("POST", "/experiments", body),
+  runs: (params: QueryParams) => request<RunsPage>("GET", `/runs${toQueryString(params)}`),
+  run: (id: number) => request<RunDetail>("GET", `/runs/${id}`),
+  runSeries: (id: number, key?: string) => request<MetricSeriesResponse>("GET", `/runs/${id}/metrics${toQueryString(key ? { key } : {})}`),
+  patchRun: (id: number, body: { tags?: string[]; notes?: string | null }) => request<RunDetail>("PATCH", `/runs/${id}`, body),
+  cancelRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/cancel`),
+  retryRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/retry`),
+  pareto: (params: QueryParams) => request<ParetoResponse>("GET", `/pareto${toQueryString(params)}`),
+  createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
+  revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),
+};
+
+export function exportHref(format: "csv" | "json", params: QueryParams): string {
+  return `/api/v1/export${toQueryString({ ...params, format })}`;
+}
