@@ -180,9 +180,13 @@ export function meanAbs(st: TapStats): Float64Array {
 }
 
 /** Logits [T * vocab] of one sequence under the decoder layout, for equivalence checks. */
-export async function sequenceLogits(modelPath: string, ids: readonly number[]): Promise<Float32Array> {
+export async function sequenceLogits(
+  modelPath: string,
+  ids: readonly number[],
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<Float32Array> {
   const model = readModel(modelPath, { loadExternalData: false });
-  const session = await ort.InferenceSession.create(modelPath);
+  const session = await ort.InferenceSession.create(modelPath, options);
   try {
     const out = await session.run(decoderFeeds(session, model, ids), ["logits"]);
     return out.logits.data as Float32Array;

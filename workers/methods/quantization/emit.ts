@@ -170,3 +170,44 @@ export function emitQuantizedLinear(model: ModelProto, lin: LinearWeight, qw: Qu
 
 /** Bytes of the float32 weight a quantized linear replaces. */
 export const fp32Bytes = (lin: LinearWeight) => 4 * lin.k * lin.n;
+
+/**
+ * W8A8 for a group of linears sharing an input: the activation is quantized once at run time
+ * (DynamicQuantizeLinear: per-tensor asymmetric uint8), each weight is per-output-channel symmetric
+ * int8, and y = (MatMulInteger(x_q - x_zp, W_q) as float) * x_scale * w_scale. These are standard
+ * ONNX ops (opset 10+), which onnxruntime's CPU provider fuses into its DynamicQuantizeMatMul kernel.
+ */
+export function emitW8A8Group(model: ModelProto, input: string, members: readonly { target: LinearWeight; quantized: QuantizedWeight }[]): StorageBytes {
+  const nodes = model.graph?.node ?? [];
+  const first = Math.min(...members.map((m) => nodeIndexOf(model, m.target.node)));
+  const p = `${input}/w8a8`;
+  const [xq, xs, xz] = [`${p}/x_q`, `${p}/x_scale`, `${p}/x_zero_point`];
+  nodes.splice(first, 0, makeNode("DynamicQuantizeLinear", [input], [xq, xs, xz], [], { name: `${p}/DynamicQuantizeLinear` }));
+  const storage: StorageBytes = { codes: 0, scales: 0, zeros: 0 };
+  for (const { target: lin, quantized: qw } of members) {
+    if (qw.bits !== 8 || !qw.symmetric || qw.groupSize !== qw.cols) throw new Error(`${lin.weightName}: W8A8 needs symmetric per-channel 8-bit weights`);
+    if (lin.node.input?.[0] !== input) throw new Error(`${lin.weightName} does not read ${input}`);
+    const index = nodeIndexOf(model, lin.node);
+    const [, , bias] = lin.node.input ?? [];
+    const output = lin.node.output?.[0] ?? "";
+    const base = lin.weightName;
+    const name = lin.node.name ?? output;
+    const codes = new Int8Array(lin.k * lin.n);
+    for (let n = 0; n < lin.n; n++) for (let k = 0; k < lin.k; k++) codes[k * lin.n + n] = qw.q[n * lin.k + k] - 128;
+    removeInitializer(model, base);
+    setInitializer(model, `${base}.qweight`, [lin.k, lin.n], codes);
+    setInitializer(model, `${base}.scales`, [lin.n], Float32Array.from(qw.scales));
+    const out = bias ? `${output}/nobias` : output;
+    const replacement = [
+      makeNode("MatMulInteger", [xq, `${base}.qweight`, xz], [`${name}/int32`], [], { name: `${name}/MatMulInteger` }),
+      makeNode("Cast", [`${name}/int32`], [`${name}/float`], [attr.int("to", DataType.FLOAT)], { name: `${name}/Cast` }),
+      makeNode("Mul", [xs, `${base}.scales`], [`${name}/scale`], [], { name: `${name}/scale` }),
+      makeNode("Mul", [`${name}/float`, `${name}/scale`], [out], [], { name: `${name}/rescale` }),
+    ];
+    if (bias) replacement.push(makeNode("Add", [out, bias], [output], [], { name: `${name}/bias` }));
+    nodes.splice(index, 1, ...replacement);
+    storage.codes += codes.byteLength;
+    storage.scales += 4 * lin.n;
+  }
+  return storage;
+}

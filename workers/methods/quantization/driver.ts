@@ -1,0 +1,146 @@
+/**
+ * The steps every weight-quantization executor shares: load the model and pick its linears,
+ * capture calibration statistics, emit the quantized layers, write the model into the run's work
+ * directory and describe what was stored.
+ *
+ * bits_effective (recorded per run): 8 x (bytes of stored codes, container and block padding
+ * included, + bytes of scales + bytes of zero points) / number of quantized weights. It counts
+ * what the file really holds for the quantized layers, so 3-bit codes in a 4-bit container report
+ * at least 4 bits, and 4-bit group-32 codes with float32 scales and packed 4-bit zero points report
+ * 4 + 32/32 + 4/32 = 5.125. Layers left in float32 are not part of it.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { readModel, writeModel, type ModelProto } from "../../onnx/model-io";
+import type { ArtifactRef } from "../../types";
+import { captureActivations, type TapStats } from "../calibration";
+import type { MethodContext, MethodResult } from "../types";
+import { emitQuantizedLinear, quantizableLinears, type LinearTarget, type WeightFormat } from "./emit";
+import { bitsPerWeight, type QuantizedWeight, type StorageBytes } from "./quant-math";
+
+export interface LoadedModel {
+  model: ModelProto;
+  targets: LinearTarget[];
+  notes: string[];
+}
+
+/** Reads the base model and its quantizable linears; `keep` holds substrings of weight names left in float32. */
+export function loadTargets(modelPath: string, keep: readonly string[] = []): LoadedModel {
+  const model = readModel(modelPath);
+  const { targets, skipped } = quantizableLinears(model);
+  const notes: string[] = [];
+  const kept = targets.filter((t) => keep.some((k) => t.weightName.includes(k)));
+  const chosen = targets.filter((t) => !kept.includes(t));
+  for (const k of keep) {
+    if (!targets.some((t) => t.weightName.includes(k))) throw new Error(`keep_layers: "${k}" matches no linear weight of the model`);
+  }
+  if (chosen.length === 0) throw new Error("the model has no linear weights left to quantize");
+  if (skipped.length) notes.push(`left in float32: ${skipped.join(", ")}`);
+  if (kept.length) notes.push(`kept in float32 (keep_layers): ${kept.map((t) => t.weightName).join(", ")}`);
+  return { model, targets: chosen, notes };
+}
+
+/** Tokens per calibration sequence: 256, or the model's context if shorter. */
+export function calibrationSeqLen(ctx: MethodContext): number {
+  return Math.min(256, ctx.shape.maxPosition ?? 256);
+}
+
+/** Calibration statistics for the activation inputs of `targets` (GPTQ, AWQ, SmoothQuant). */
+export async function calibrate(ctx: MethodContext, targets: readonly LinearTarget[], samples: number, gram: boolean): Promise<Map<string, TapStats>> {
+  const seqLen = calibrationSeqLen(ctx);
+  ctx.reporter.stage("calibrate");
+  const batches = await ctx.calibrationBatches(samples, seqLen);
+  const stats = await captureActivations(
+    ctx.modelPath,
+    targets.map((t) => ({ name: t.input, k: t.k })),
+    batches,
+    { gram, scratchDir: ctx.workDir, onProgress: (d, n) => ctx.reporter.progress(0.4 + 0.02 * (d / n)) },
+  );
+  ctx.reporter.log(`calibration: ${samples} sequences x ${seqLen} tokens, ${stats.size} distinct linear inputs`);
+  return stats;
+}
+
+export interface QuantizedLayer {
+  target: LinearTarget;
+  quantized: QuantizedWeight;
+}
+
+function sha256File(file: string): string {
+  const hash = crypto.createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return hash.digest("hex");
+}
+
+export function fileArtifact(kind: string, file: string): ArtifactRef {
+  return { kind, path: file, bytes: fs.statSync(file).size, sha256: sha256File(file) };
+}
+
+export interface WriteSummary {
+  path: string;
+  storage: StorageBytes;
+  weights: number;
+  bitsEffective: number;
+  artifacts: ArtifactRef[];
+}
+
+/** Writes `model` as the run's output model (model.onnx in the work directory, plus its data file when large). */
+export function writeRunModel(ctx: MethodContext, model: ModelProto): { path: string; artifacts: ArtifactRef[] } {
+  fs.mkdirSync(ctx.workDir, { recursive: true });
+  const file = path.join(ctx.workDir, "model.onnx");
+  const { dataBytes } = writeModel(model, file);
+  const artifacts = [fileArtifact("model", file)];
+  if (dataBytes > 0) artifacts.push(fileArtifact("model-data", `${file}.data`));
+  return { path: file, artifacts };
+}
+
+/** Replaces every layer in `layers` by its quantized form in `format` and writes the model. */
+export function emitAndWrite(ctx: MethodContext, model: ModelProto, layers: readonly QuantizedLayer[], format: WeightFormat): WriteSummary {
+  ctx.reporter.stage("write");
+  const storage: StorageBytes = { codes: 0, scales: 0, zeros: 0 };
+  let weights = 0;
+  for (const { target, quantized } of layers) {
+    const s = emitQuantizedLinear(model, target, quantized, format);
+    storage.codes += s.codes;
+    storage.scales += s.scales;
+    storage.zeros += s.zeros;
+    weights += target.k * target.n;
+  }
+  const written = writeRunModel(ctx, model);
+  return { path: written.path, storage, weights, bitsEffective: bitsPerWeight(storage, weights), artifacts: written.artifacts };
+}
+
+export function describeFormat(format: WeightFormat, bits: number, layers: readonly QuantizedLayer[]): string {
+  const q = layers[0]?.quantized;
+  const grouping = q && q.groupSize < q.cols ? `groups of ${q.groupSize} along K` : "per output channel";
+  if (format === "matmulnbits") {
+    return `format matmulnbits: com.microsoft MatMulNBits, ${bits}-bit codes, ${grouping}, float32 scales${q && !q.symmetric ? (q.integerZeros ? ", uint8-packed zero points" : ", float32 zero points") : ""}`;
+  }
+  return `format qdq: ONNX DequantizeLinear (opset 21) + MatMul, ${bits}-bit codes in ${bits <= 4 ? "4" : "8"}-bit ${q?.symmetric ? "int" : "uint"} containers, ${grouping}`;
+}
+
+/** The result every weight-only quantizer returns. */
+export function quantResult(summary: WriteSummary, layers: number, notes: string[]): MethodResult {
+  return {
+    modelPath: summary.path,
+    metrics: { bits_effective: summary.bitsEffective },
+    artifacts: summary.artifacts,
+    notes: [
+      ...notes,
+      `${layers} linear layers quantized (${summary.weights} weights); bits_effective ${summary.bitsEffective.toFixed(3)} = 8 x (codes ${summary.storage.codes} B + scales ${summary.storage.scales} B + zero points ${summary.storage.zeros} B) / weights`,
+    ],
+  };
+}
+
+/** Reports fractional progress inside the apply stage. */
+export const applyProgress = (ctx: MethodContext, f: number) => ctx.reporter.progress(0.42 + 0.03 * Math.min(1, Math.max(0, f)));
