@@ -113,7 +113,16 @@ export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra:
   const obj = searchParamsObject(plain);
   const f = RunFilterQuery.safeParse(Object.fromEntries(Object.entries(obj).filter(([k]) => FILTER_KEYS.includes(k))));
   const e = extra.safeParse(Object.fromEntries(Object.entries(obj).filter(([k]) => extraKeys.has(k))));
-  if (!f.success) details.push(...zodDetails(f.error));
+  if (!f.success) {
+    // A repeatable key's issue path is [key, index]: name the key the client wrote, and the value.
+    for (const i of f.error.issues) {
+      const key = String(i.path[0] ?? "(query)");
+      const idx = i.path[1];
+      const vals = obj[key];
+      const value = typeof idx === "number" ? (Array.isArray(vals) ? vals[idx] : vals) : undefined;
+      details.push({ field: key, message: value !== undefined ? `${JSON.stringify(value)}: ${i.message}` : i.message });
+    }
+  }
   if (!e.success) details.push(...zodDetails(e.error));
   if (details.length > 0 || !f.success || !e.success) throw badRequest("invalid query", details);
   const q = f.data;
