@@ -18,7 +18,7 @@ export const quantRtn = defineMethod({
     keep_layers: z.array(z.string().min(1)).default([]).describe("Weight names (substring match) kept in full precision"),
     format,
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const quantGptq = defineMethod({
@@ -37,7 +37,7 @@ export const quantGptq = defineMethod({
     calib_samples: calibSamples,
     format,
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const quantAwq = defineMethod({
@@ -53,7 +53,7 @@ export const quantAwq = defineMethod({
     calib_samples: calibSamples,
     format,
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const quantSmoothquant = defineMethod({
@@ -66,7 +66,7 @@ export const quantSmoothquant = defineMethod({
     alpha: z.number().min(0).max(1).default(0.5).describe("Migration strength"),
     calib_samples: calibSamples,
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const quantHqq = defineMethod({
@@ -82,5 +82,5 @@ export const quantHqq = defineMethod({
     lp_norm: z.number().min(0.1).max(1).default(0.7),
     format,
   }),
-  implemented: false,
+  implemented: true,
 });

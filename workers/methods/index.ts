@@ -9,6 +9,11 @@ type Loader = () => Promise<{ default: MethodExecutor<never> }>;
 
 export const EXECUTORS: Readonly<Record<string, Loader>> = {
   baseline: () => import("./baseline"),
+  "quant.rtn": () => import("./quantization/rtn"),
+  "quant.gptq": () => import("./quantization/gptq"),
+  "quant.awq": () => import("./quantization/awq"),
+  "quant.smoothquant": () => import("./quantization/smoothquant"),
+  "quant.hqq": () => import("./quantization/hqq"),
 };
 
 export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {
