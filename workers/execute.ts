@@ -13,7 +13,7 @@ import type { JobReporter, JobResult, JobSpec, ModelRef } from "./types";
 import { hardwareFingerprint } from "./runtimes";
 import { loadExecutor } from "./methods";
 import type { MethodContext } from "./methods/types";
-import { openDecoder, readDecoderConfig, type OpenDecoderOptions } from "./eval/decoder-session";
+import { openDecoder, readDecoderConfig, shapeFromFiles, type OpenDecoderOptions } from "./eval/decoder-session";
 import { DEFAULT_QUALITY, evaluateDataset, primaryMetric } from "./eval/quality";
 import { benchmarkModel, DEFAULT_BENCH } from "./eval/bench";
 import { exampleText, readDataset, seededRng, splitExamples } from "./eval/dataset";
@@ -94,9 +94,13 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   if (!canScore) notes.push(qualityNote);
   notes.push(`runtime ${spec.runtime}: ${hardware.ortVersion} on ${hardware.cpuModel} x${hardware.cpuCores}${hardware.adapter ? `, adapter ${hardware.adapter.vendor} ${hardware.adapter.architecture} ${hardware.adapter.description}` : ""}`);
 
-  const shapeProbe = await openDecoder(model.modelPath, spec.runtime, decoderOptions);
-  const shape = shapeProbe.shape;
-  await shapeProbe.release();
+  // The shape from config.json and the graph's input names saves loading the model just to read it.
+  let shape = shapeFromFiles(model.modelPath, decoderOptions);
+  if (!shape) {
+    const probe = await openDecoder(model.modelPath, spec.runtime, decoderOptions);
+    shape = probe.shape;
+    await probe.release();
+  }
 
   const evaluateQuality = async (modelPath: string, onProgress?: (f: number) => void): Promise<MeasuredMetrics> => {
     if (!canScore || !tokenizer) return { metrics: {}, notes: [] };

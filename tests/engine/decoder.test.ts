@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { argmax, openDecoder, type DecoderSession } from "@/workers/eval/decoder-session";
+import { argmax, openDecoder, shapeFromFiles, type DecoderSession } from "@/workers/eval/decoder-session";
 import { dropPositionIdsInput, tempDir, writeRandomModel } from "./fixtures";
 
 let dir: string;
@@ -117,5 +117,12 @@ describe("decoder session", () => {
 
   it("says what is wrong with a file that is not a decoder with past", async () => {
     await expect(openDecoder(`${dir}/missing.onnx`, "cpu")).rejects.toThrow(/not found/);
+  });
+});
+
+describe("shape without a session", () => {
+  it("shapeFromFiles reads the same dimensions from config.json and the graph inputs", () => {
+    expect(shapeFromFiles(modelPath)).toEqual(cpu.shape);
+    expect(shapeFromFiles(modelPath, { configPath: `${dir}/none.json` })).toBeNull();
   });
 });

@@ -13,6 +13,7 @@ import path from "node:path";
 import { openRuntime, type OrtSession, type OrtTensor, type RuntimeHandle } from "../runtimes";
 import type { Runtime } from "../types";
 import type { Decoder, DecoderShape, HostKvCache } from "./types";
+import { modelStats } from "./model-stats";
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 
@@ -57,6 +58,27 @@ export function readDecoderConfig(file: string): Partial<DecoderShape> & { shape
     vocabSize: num("vocab_size"),
     maxPosition: num("max_position", "max_position_embeddings", "n_positions") ?? null,
     shapeOnly: c.shapeOnly === true ? true : undefined,
+  };
+}
+
+/**
+ * A decoder's dimensions without creating a session: graph input names from the file (cheap walk)
+ * and sizes from config.json. Returns null when the config does not give them all.
+ */
+export function shapeFromFiles(modelPath: string, options: OpenDecoderOptions = {}): DecoderShape | null {
+  const cfg = readDecoderConfig(options.configPath ?? path.join(path.dirname(modelPath), "config.json"));
+  const { inputs } = modelStats(modelPath);
+  const layers = new Set(inputs.map((n) => PAST_RE.exec(n)?.[1]).filter((x) => x !== undefined));
+  if (!inputs.includes("input_ids") || layers.size === 0) return null;
+  if (!cfg.numKvHeads || !cfg.headDim || !cfg.vocabSize) return null;
+  if (cfg.numLayers !== undefined && cfg.numLayers !== layers.size) return null;
+  return {
+    numLayers: layers.size,
+    numKvHeads: cfg.numKvHeads,
+    headDim: cfg.headDim,
+    vocabSize: cfg.vocabSize,
+    maxPosition: options.maxPosition !== undefined ? options.maxPosition : (cfg.maxPosition ?? null),
+    hasPositionIds: inputs.includes("position_ids"),
   };
 }
 

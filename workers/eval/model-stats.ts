@@ -12,6 +12,8 @@ export interface ModelStats {
   /** Sum over initializers of element count x element size as stored (4-bit types: half a byte). */
   weightsBytes: number;
   initializers: number;
+  /** Names of the graph inputs (initializers excluded when listed as inputs too). */
+  inputs: string[];
   /** Name and stored bytes of every initializer, in graph order. */
   tensors: { name: string; bytes: number }[];
   externalFiles: string[];
@@ -91,6 +93,7 @@ export function modelStats(modelPath: string): ModelStats {
     let weightsBytes = 0;
     let initializers = 0;
     const tensors: { name: string; bytes: number }[] = [];
+    const inputNames: string[] = [];
     const external = new Set<string>();
     const tensor = (start: number, end: number) => {
       const dims: number[] = [];
@@ -129,6 +132,11 @@ export function modelStats(modelPath: string): ModelStats {
       if (f !== 7 || wire !== 2) return;
       walk(w, s, e, (gf, gw, gs, ge) => {
         if (gf === 5 && gw === 2) tensor(gs, ge);
+        else if (gf === 11 && gw === 2) {
+          walk(w, gs, ge, (vf, vw, vs, ve) => {
+            if (vf === 1 && vw === 2) inputNames.push(w.bytes(vs, ve - vs).toString("utf8"));
+          });
+        }
       });
     });
     const dir = path.dirname(modelPath);
@@ -138,7 +146,8 @@ export function modelStats(modelPath: string): ModelStats {
       if (!fs.existsSync(f)) throw new Error(`${path.basename(modelPath)} references missing external data ${path.basename(f)}`);
       modelBytes += fs.statSync(f).size;
     }
-    return { modelBytes, weightsBytes, initializers, tensors, externalFiles };
+        const initNames = new Set(tensors.map((t) => t.name));
+    return { modelBytes, weightsBytes, initializers, inputs: inputNames.filter((n) => !initNames.has(n)), tensors, externalFiles };
   } finally {
     fs.closeSync(fd);
   }
