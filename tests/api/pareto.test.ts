@@ -1,0 +1,179 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { getDb } from "@/db/client";
+import { runMetrics, runs } from "@/db/schema";
+import { dominates, evenSample, hypervolume, paretoSplit, worstPoint, type Direction, type XY } from "@/lib/pareto";
+import { GET as getPareto } from "@/app/api/v1/pareto/route";
+import { call, cleanup, fields, freshDb, rng } from "./helpers";
+
+interface Pt extends XY {
+  id: number;
+}
+
+const bruteFront = (pts: Pt[], dx: Direction, dy: Direction) =>
+  pts.filter((p) => !pts.some((q) => q !== p && dominates(q, p, dx, dy))).map((p) => p.id).sort((a, b) => a - b);
+
+/** Exact area of the union of [p, ref] boxes by coordinate compression: O(n^3), for checking only. */
+function bruteHypervolume(pts: XY[], ref: XY, dx: Direction, dy: Direction): number {
+  const m = (v: number, d: Direction) => (d === "lower" ? v : -v);
+  const rx = m(ref.x, dx), ry = m(ref.y, dy);
+  const boxes = pts.map((p) => ({ a: m(p.x, dx), b: m(p.y, dy) })).filter((p) => p.a < rx && p.b < ry);
+  const xs = [...new Set([...boxes.map((p) => p.a), rx])].sort((a, b) => a - b);
+  const ys = [...new Set([...boxes.map((p) => p.b), ry])].sort((a, b) => a - b);
+  let area = 0;
+  for (let i = 0; i + 1 < xs.length; i++) {
+    for (let j = 0; j + 1 < ys.length; j++) {
+      if (boxes.some((p) => p.a <= xs[i] && p.b <= ys[j])) area += (xs[i + 1] - xs[i]) * (ys[j + 1] - ys[j]);
+    }
+  }
+  return area;
+}
+
+const randomPoints = (seed: number, n: number, coarse: boolean): Pt[] => {
+  const r = rng(seed);
+  return Array.from({ length: n }, (_, id) => ({
+    id,
+    x: coarse ? Math.floor(r() * 8) : r() * 100 - 50,
+    y: coarse ? Math.floor(r() * 8) : r() * 10,
+  }));
+};
+
+const DIRS: [Direction, Direction][] = [["lower", "higher"], ["higher", "higher"], ["lower", "lower"], ["higher", "lower"]];
+
+describe("lib/pareto", () => {
+  it.each([1, 2, 3, 4, 5, 6])("front matches the O(n^2) definition (seed %i, ties, every direction)", (seed) => {
+    for (const coarse of [false, true]) {
+      const pts = randomPoints(seed, coarse ? 120 : 400, coarse);
+      pts.push({ ...pts[0], id: 10_000 }, { ...pts[1], id: 10_001 }); // exact duplicates
+      for (const [dx, dy] of DIRS) {
+        const { front, dominated } = paretoSplit(pts, dx, dy);
+        expect(front.map((p) => p.id).sort((a, b) => a - b)).toEqual(bruteFront(pts, dx, dy));
+        expect(front.length + dominated.length).toBe(pts.length);
+        // ordered from best x to worst x
+        const sx = front.map((p) => (dx === "lower" ? p.x : -p.x));
+        expect(sx).toEqual([...sx].sort((a, b) => a - b));
+      }
+    }
+  });
+
+  it("keeps duplicates of a front point on the front and handles one point and none", () => {
+    const pts = [{ id: 1, x: 1, y: 1 }, { id: 2, x: 1, y: 1 }, { id: 3, x: 2, y: 0 }];
+    expect(paretoSplit(pts, "lower", "higher").front.map((p) => p.id)).toEqual([1, 2]);
+    expect(paretoSplit([pts[0]], "lower", "lower").front).toHaveLength(1);
+    expect(paretoSplit([], "lower", "lower")).toEqual({ front: [], dominated: [] });
+  });
+
+  it.each([11, 12, 13, 14])("hypervolume matches the brute-force union area (seed %i)", (seed) => {
+    for (const coarse of [false, true]) {
+      const pts = randomPoints(seed, 60, coarse);
+      for (const [dx, dy] of DIRS) {
+        const worst = worstPoint(pts, dx, dy)!;
+        const front = paretoSplit(pts, dx, dy).front;
+        const hv = hypervolume(front, worst, dx, dy);
+        expect(hv).toBeCloseTo(bruteHypervolume(pts, worst, dx, dy), 6);
+        expect(hypervolume(pts, worst, dx, dy)).toBeCloseTo(hv, 6); // dominated points add nothing
+        // a reference inside the cloud clips points beyond it
+        const mid = { x: pts[3].x, y: pts[5].y };
+        expect(hypervolume(front, mid, dx, dy)).toBeCloseTo(bruteHypervolume(pts, mid, dx, dy), 6);
+      }
+    }
+  });
+
+  it("hypervolume of one point is its box to the reference", () => {
+    expect(hypervolume([{ x: 1, y: 0.9 }], { x: 5, y: 0.4 }, "lower", "higher")).toBeCloseTo(4 * 0.5);
+    expect(hypervolume([{ x: 6, y: 0.9 }], { x: 5, y: 0.4 }, "lower", "higher")).toBe(0);
+  });
+
+  it("samples evenly and deterministically", () => {
+    const items = Array.from({ length: 10 }, (_, i) => i);
+    expect(evenSample(items, 4)).toEqual([0, 2, 5, 7]);
+    expect(evenSample(items, 20)).toEqual(items);
+    expect(evenSample(items, 0)).toEqual([]);
+  });
+});
+
+describe("GET /api/v1/pareto", () => {
+  let dir: string;
+  const FAMILIES = ["baseline", "quantization", "pruning"];
+  const data: { id: number; family: string; runtime: string; lat?: number; acc?: number }[] = [];
+
+  beforeAll(() => {
+    dir = freshDb();
+    const r = rng(99);
+    const db = getDb();
+    db.transaction((tx) => {
+      for (let i = 0; i < 600; i++) {
+        const family = FAMILIES[i % 3];
+        const runtime = r() < 0.5 ? "cpu" : "wasm";
+        const [{ id }] = tx
+          .insert(runs)
+          .values({ methodId: family === "baseline" ? "baseline" : `${family}.x`, family, params: { i }, modelId: "m", datasetId: "d", runtime, status: "succeeded" })
+          .returning({ id: runs.id })
+          .all();
+        const row: (typeof data)[number] = { id, family, runtime };
+        const m: { runId: number; key: string; value: number }[] = [];
+        if (r() < 0.95) m.push({ runId: id, key: "latency_ms_p50", value: (row.lat = Math.round(r() * 500) / 10) });
+        if (r() < 0.95) m.push({ runId: id, key: "accuracy", value: (row.acc = Math.round(r() * 200) / 200) });
+        if (m.length) tx.insert(runMetrics).values(m).run();
+        data.push(row);
+      }
+    });
+  });
+  afterAll(() => cleanup(dir));
+
+  it("returns each group's front, hypervolume against the worst point, and a dominated sample", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50");
+    expect(res.status).toBe(200);
+    const j = res.json;
+    const both = data.filter((d) => d.lat !== undefined && d.acc !== undefined);
+    expect(j.total).toBe(both.length);
+    expect(j.x).toEqual({ key: "latency_ms_p50", direction: "lower" });
+    expect(j.y).toEqual({ key: "accuracy", direction: "higher" });
+    const ref = { x: Math.max(...both.map((d) => d.lat!)), y: Math.min(...both.map((d) => d.acc!)) };
+    expect(j.reference).toEqual(ref);
+    expect(j.groups.map((g: { key: string }) => g.key).sort()).toEqual([...FAMILIES].sort());
+    let frontTotal = 0;
+    for (const g of j.groups) {
+      const pts = both.filter((d) => d.family === g.key).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      expect(g.count).toBe(pts.length);
+      expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
+      expect(g.hypervolume).toBeCloseTo(bruteHypervolume(pts, ref, "lower", "higher"), 6);
+      expect(g.front[0]).toMatchObject({ family: g.key, modelId: "m", runtime: expect.any(String) });
+      expect(g.front[0].params).toHaveProperty("i");
+      frontTotal += g.front.length;
+    }
+    expect(j.dominatedTotal).toBe(both.length - frontTotal);
+    expect(j.dominated).toHaveLength(50);
+    const again = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50");
+    expect(again.json.dominated).toEqual(j.dominated);
+  });
+
+  it("applies filters, grouping by runtime and reference overrides", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=runtime&family=pruning&refX=60&refY=-0.5");
+    expect(res.status).toBe(200);
+    expect(res.json.reference).toEqual({ x: 60, y: -0.5 });
+    const both = data.filter((d) => d.family === "pruning" && d.lat !== undefined && d.acc !== undefined);
+    expect(res.json.total).toBe(both.length);
+    for (const g of res.json.groups) {
+      const pts = both.filter((d) => d.runtime === g.key).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      expect(g.hypervolume).toBeCloseTo(bruteHypervolume(pts, { x: 60, y: -0.5 }, "lower", "higher"), 6);
+    }
+  });
+
+  it("answers an empty result for a metric nobody has", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=sparsity");
+    expect(res.status).toBe(200);
+    expect(res.json).toMatchObject({ total: 0, groups: [], dominated: [], reference: null });
+  });
+
+  it.each([
+    ["y=accuracy", "x"],
+    ["x=latency_ms_p50&y=accuracy&group=colour", "group"],
+    ["x=latency_ms_p50&y=accuracy&refX=abc", "refX"],
+    ["x=bad key&y=accuracy", "x"],
+    ["x=latency_ms_p50&y=accuracy&bogus=1", "bogus"],
+  ])("400 naming the field for %s", async (q, field) => {
+    const res = await call(getPareto, "GET", `/api/v1/pareto?${q}`);
+    expect(res.status).toBe(400);
+    expect(fields(res.json)).toContain(field);
+  });
+});
