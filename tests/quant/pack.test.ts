@@ -5,7 +5,7 @@ import { dequantize, quantizeRtn, transpose, type Bits } from "../../workers/met
 import { hqqQuantize } from "../../workers/methods/quantization/hqq-core";
 import { gaussian, linearGraph, maxAbs, maxAbsDiff, runLinear } from "./helpers";
 
-const K = 160;
+const K = 320; // per-channel needs two MatMulNBits blocks of 256 (the largest onnxruntime takes)
 const N = 48;
 const M = 5;
 const W = gaussian(N * K, 11, 0.05);
@@ -29,8 +29,9 @@ describe("MatMulNBits packing", () => {
         : quantizeRtn(W, N, K, { bits: c.bits, groupSize: c.groupSize, symmetric: c.symmetric });
       if (c.hqq) expect(qw.integerZeros).toBe(false);
       const p = packMatMulNBits(qw);
-      // per-channel: one power-of-two block spanning K (160 -> 256)
+      // per-channel: blocks of 256 repeating the row's scale (320 -> 2 blocks)
       expect(p.blockSize).toBe(c.groupSize === 0 ? 256 : c.groupSize);
+      expect(p.blocks).toBe(Math.ceil(K / p.blockSize));
       const inits = [makeTensor("B", [N, p.blocks, (p.blockSize * p.bits) / 8], p.b), makeTensor("S", [N * p.blocks], p.scales)];
       const inputs = ["A", "B", "S"];
       if (p.zeroPoints) {
@@ -49,6 +50,31 @@ describe("MatMulNBits packing", () => {
       expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));
     });
   }
+
+  it("per-channel with K under 256 uses one power-of-two block per row", async () => {
+    const k = 100;
+    const w = gaussian(N * k, 13, 0.05);
+    const a = gaussian(M * k, 14);
+    const qw = quantizeRtn(w, N, k, { bits: 4, groupSize: 0, symmetric: false });
+    const p = packMatMulNBits(qw);
+    expect([p.blockSize, p.blocks]).toEqual([128, 1]);
+    const node = makeNode(
+      "MatMulNBits",
+      ["A", "B", "S", "Z"],
+      ["Y"],
+      [attr.int("K", k), attr.int("N", N), attr.int("bits", 4), attr.int("block_size", p.blockSize)],
+      { domain: "com.microsoft" },
+    );
+    const inits = [
+      makeTensor("B", [N, p.blocks, p.blockSize / 2], p.b),
+      makeTensor("S", [N * p.blocks], p.scales),
+      makeTensor("Z", [p.zeroPoints!.length], p.zeroPoints!),
+    ];
+    const y = await runLinear(linearGraph([node], inits, k, N), a, M, k);
+    const refGraph = linearGraph([makeNode("MatMul", ["A", "W"], ["Y"])], [makeTensor("W", [k, N], transpose(dequantize(qw), N, k))], k, N);
+    const ref = await runLinear(refGraph, a, M, k);
+    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));
+  });
 
   it("refuses bit widths MatMulNBits cannot hold", () => {
     expect(() => packMatMulNBits(quantizeRtn(W, N, K, { bits: 3, groupSize: 32, symmetric: false }))).toThrow(/4- or 8-bit/);

@@ -30,15 +30,21 @@ export interface NBitsPacked {
 
 const nextPow2 = (x: number) => 2 ** Math.ceil(Math.log2(Math.max(1, x)));
 
-/** MatMulNBits block size for a quantized weight: its group, or one power-of-two block spanning K. */
+/** Block sizes onnxruntime 1.30's CPU MatMulNBits accepts (it refuses 512 and up at session creation). */
+export const NBITS_MAX_BLOCK = 256;
+
+/**
+ * MatMulNBits block size for a quantized weight: its group; per-channel, one power-of-two block
+ * spanning K, or blocks of 256 repeating the row's scale when K is longer than that.
+ */
 export function nbitsBlockSize(qw: QuantizedWeight): number {
   if (qw.groupSize < qw.cols) {
-    if (qw.groupSize < 16 || nextPow2(qw.groupSize) !== qw.groupSize) {
-      throw new Error(`MatMulNBits needs a power-of-two block size >= 16, got group size ${qw.groupSize}`);
+    if (qw.groupSize < 16 || qw.groupSize > NBITS_MAX_BLOCK || nextPow2(qw.groupSize) !== qw.groupSize) {
+      throw new Error(`MatMulNBits needs a power-of-two block size from 16 to ${NBITS_MAX_BLOCK}, got group size ${qw.groupSize}`);
     }
     return qw.groupSize;
   }
-  return Math.max(16, nextPow2(qw.cols));
+  return Math.min(NBITS_MAX_BLOCK, Math.max(16, nextPow2(qw.cols)));
 }
 
 export function packMatMulNBits(qw: QuantizedWeight): NBitsPacked {
@@ -49,7 +55,9 @@ export function packMatMulNBits(qw: QuantizedWeight): NBitsPacked {
   const blockSize = nbitsBlockSize(qw);
   const blocks = Math.ceil(K / blockSize);
   const groups = Math.ceil(K / qw.groupSize);
-  if (groups !== blocks) throw new Error(`internal: ${groups} groups but ${blocks} MatMulNBits blocks`);
+  // Per-channel weights longer than the largest block repeat their one scale (and zero) per block.
+  const groupOf = (j: number) => (groups === 1 ? 0 : j);
+  if (groups !== 1 && groups !== blocks) throw new Error(`internal: ${groups} groups but ${blocks} MatMulNBits blocks`);
   const blob = (blockSize * bits) / 8;
   const b = new Uint8Array(N * blocks * blob);
   for (let n = 0; n < N; n++) {
@@ -65,19 +73,21 @@ export function packMatMulNBits(qw: QuantizedWeight): NBitsPacked {
       }
     }
   }
-  const scales = Float32Array.from(qw.scales);
+  const perBlock = (src: Float32Array) => Float32Array.from({ length: N * blocks }, (_, i) => src[Math.floor(i / blocks) * groups + groupOf(i % blocks)]);
+  const scales = perBlock(qw.scales);
   let zeroPoints: Uint8Array | Float32Array | null = null;
   if (!qw.symmetric) {
+    const zeros = perBlock(qw.zeros);
     if (!qw.integerZeros) {
-      zeroPoints = Float32Array.from(qw.zeros);
+      zeroPoints = zeros;
     } else if (bits === 8) {
-      zeroPoints = Uint8Array.from(qw.zeros);
+      zeroPoints = Uint8Array.from(zeros);
     } else {
       const perRow = Math.ceil(blocks / 2);
       zeroPoints = new Uint8Array(N * perRow);
       for (let n = 0; n < N; n++) {
         for (let j = 0; j < blocks; j++) {
-          const z = qw.zeros[n * blocks + j];
+          const z = zeros[n * blocks + j];
           zeroPoints[n * perRow + (j >> 1)] |= (j & 1) === 0 ? z : z << 4;
         }
       }
