@@ -8,7 +8,7 @@ import { ParetoChart } from "./pareto-chart";
 import { useExperiment, useExperiments, usePareto, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
 import { ShareButton } from "./share-button";
-import { Empty, ErrorBox, formatParams, formatTime, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
+import { Empty, ErrorBox, formatTime, paramsSummary, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
 import { useViewParams } from "./view-params";
 
 export function ExperimentsList() {
@@ -166,7 +166,7 @@ export function ExperimentDetailView({ id }: { id: number }) {
               <td>
                 <Link href={`/runs/${r.id}`}>#{r.id}</Link>
               </td>
-              <td>{formatParams(r.params) || <span className="muted">defaults</span>}</td>
+              <td>{paramsSummary(e.methodId, r.params) || <span className="muted">defaults</span>}</td>
               <td>
                 <StatusBadge status={r.status} />
               </td>

@@ -10,7 +10,7 @@ import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart, type Pt } from "./pareto-chart";
 import { useExperiments, usePareto, useRuns } from "./queries";
 import { ShareButton } from "./share-button";
-import { Empty, ErrorBox, formatParams, metricLabel } from "./ui";
+import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
 
 const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes" } as const;
@@ -90,7 +90,7 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
                 {g.front.map((p) => (
                   <Link key={p.runId} href={`/runs/${p.runId}`} title={`${p.methodId} ${formatParams(p.params)}`}>
                     #{p.runId} {p.methodId}
-                    {Object.keys(p.params).length > 0 ? ` ${formatParams(p.params)}` : ""} · {formatMetric(yKey, p.y)} · {formatMetric(lat?.x.key ?? "", p.x)}
+                    {paramsSummary(p.methodId, p.params) ? ` ${paramsSummary(p.methodId, p.params)}` : ""} · {formatMetric(yKey, p.y)} · {formatMetric(lat?.x.key ?? "", p.x)}
                   </Link>
                 ))}
               </td>

@@ -12,12 +12,15 @@ export const RUNTIMES = ["cpu", "webgpu", "wasm", "browser"];
 
 function Select({ name, label, options }: { name: string; label: string; options: { value: string; label: string }[] }) {
   const { params, set } = useViewParams();
+  const value = params.get(name) ?? "";
+  // A value from the URL that the list lacks (a logged run's model id) is still shown as chosen.
+  const all = value && !options.some((o) => o.value === value) ? [...options, { value, label: value }] : options;
   return (
     <label className="field-inline">
       <span>{label}</span>
-      <select aria-label={label} value={params.get(name) ?? ""} onChange={(e) => set({ [name]: e.target.value || null })}>
+      <select aria-label={label} value={value} onChange={(e) => set({ [name]: e.target.value || null })}>
         <option value="">any</option>
-        {options.map((o) => (
+        {all.map((o) => (
           <option key={o.value} value={o.value}>
             {o.label}
           </option>

@@ -54,7 +54,8 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
   );
 }
 
-const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/\.?0+(?= |$)/, "");
+/** Axis ticks in the metric's unit, without trailing zeros ("2.50 MB" -> "2.5 MB"). */
+const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/(\.\d*?)0+(?=\D|$)/, "$1").replace(/\.(?=\D|$)/, "");
 
 /**
  * One Pareto chart: each group's front as a step line with highlighted points, dominated points
@@ -138,7 +139,7 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               isAnimationActive={false}
               onClick={open}
               shape={(props: { cx?: number; cy?: number; payload?: Pt }) => (
-                <circle cx={props.cx} cy={props.cy} r={2.5} fill={groupColor(colorKeys, props.payload?.group ?? "")} fillOpacity={0.22} className="pt-dominated" />
+                <circle cx={props.cx} cy={props.cy} r={2.5} fill={groupColor(colorKeys, props.payload?.group ?? "")} fillOpacity={0.3} className="pt-dominated" />
               )}
             />
             {fronts.map((f) => (

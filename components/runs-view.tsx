@@ -7,7 +7,7 @@ import { METRICS } from "@/lib/metrics";
 import { FiltersBar } from "./filters-bar";
 import { useRuns } from "./queries";
 import { ShareButton } from "./share-button";
-import { Empty, ErrorBox, formatParams, formatTime, metricLabel, MetricValue, ProgressBar, StatusBadge } from "./ui";
+import { Empty, ErrorBox, formatParams, paramsSummary, formatTime, metricLabel, MetricValue, ProgressBar, StatusBadge } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
 
 const DEFAULT_LIMIT = "50";
@@ -123,7 +123,7 @@ export function RunsView() {
                   </td>
                   <td title={formatParams(r.params)}>
                     {r.methodId}
-                    {r.params && Object.keys(r.params).length > 0 && <span className="muted small"> {formatParams(r.params)}</span>}
+                    {paramsSummary(r.methodId, r.params) && <span className="muted small"> {paramsSummary(r.methodId, r.params)}</span>}
                   </td>
                   <td>{r.family}</td>
                   <td>{r.modelId}</td>

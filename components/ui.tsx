@@ -2,6 +2,7 @@
 
 import type { ReactNode } from "react";
 import { ApiError } from "@/lib/api-client";
+import { getMethod } from "@/lib/methods";
 import { formatMetric, getMetric } from "@/lib/metrics";
 
 export function StatusBadge({ status }: { status: string }) {
@@ -64,6 +65,24 @@ export function formatParams(p: Record<string, unknown> | undefined): string {
   return Object.entries(p)
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(",")}]` : String(v)}`)
     .join(" ");
+}
+
+const defaultsCache = new Map<string, Record<string, unknown> | null>();
+
+function methodDefaults(methodId: string): Record<string, unknown> | null {
+  if (!defaultsCache.has(methodId)) {
+    const r = getMethod(methodId)?.params.safeParse({});
+    defaultsCache.set(methodId, r?.success ? (r.data as Record<string, unknown>) : null);
+  }
+  return defaultsCache.get(methodId)!;
+}
+
+/** Only the params that differ from the method's defaults: what tells two runs of a sweep apart. */
+export function paramsSummary(methodId: string, p: Record<string, unknown> | undefined): string {
+  if (!p) return "";
+  const d = methodDefaults(methodId);
+  if (!d) return formatParams(p);
+  return formatParams(Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(d[k]))));
 }
 
 export function ErrorBox({ error }: { error: unknown }) {
