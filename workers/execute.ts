@@ -45,7 +45,7 @@ export function resolveModel(model: ModelRef): ResolvedModel {
   if (!fs.existsSync(modelPath)) throw new Error(`model ${model.id}: ${modelPath} does not exist`);
   const configPath = path.resolve(dir, model.files.config ?? path.join(path.dirname(file), "config.json"));
   const config = readDecoderConfig(configPath);
-  const card = model.card ?? {};
+  const card = model.card ?? readJson(path.resolve(dir, model.files.card ?? path.join(path.dirname(file), "card.json")));
   const shapeOnly = model.source === "shape" || card.shapeOnly === true || config.shapeOnly === true;
   let tokenizerPath: string | null = null;
   if (model.files.tokenizer) {
@@ -54,6 +54,10 @@ export function resolveModel(model: ModelRef): ResolvedModel {
   }
   const cardMax = typeof card.maxPosition === "number" ? card.maxPosition : typeof card.max_position === "number" ? card.max_position : null;
   return { modelPath, tokenizerPath, configPath, shapeOnly, maxPosition: config.maxPosition ?? cardMax };
+}
+
+function readJson(file: string): Record<string, unknown> {
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>) : {};
 }
 
 async function loadTextTokenizer(file: string): Promise<TextTokenizer> {

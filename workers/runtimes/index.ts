@@ -112,7 +112,12 @@ async function loadWasm(): Promise<RuntimeHandle> {
 
 let gpuStats: GpuBufferStats | undefined;
 
+/** Where the NVIDIA container runtime mounts its Vulkan ICD; Dawn does not look there by itself. */
+const NVIDIA_CONTAINER_ICD = "/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json";
+
 async function loadWebGpu(): Promise<RuntimeHandle> {
+  // Must be set before Dawn initialises Vulkan (at create()); an explicit setting wins.
+  if (!process.env.VK_DRIVER_FILES && fs.existsSync(NVIDIA_CONTAINER_ICD)) process.env.VK_DRIVER_FILES = NVIDIA_CONTAINER_ICD;
   const { create, globals } = (await import("webgpu")) as unknown as {
     create(flags: string[]): GPU;
     globals: Record<string, unknown>;
