@@ -1,7 +1,10 @@
 import { sqliteTable, text, integer, real, primaryKey, index } from "drizzle-orm/sqlite-core";
 import { runs } from "./runs";
 
-/** One summary metric of a run; indexed for filter, sort and Pareto queries. */
+/**
+ * One summary metric of a run; indexed for filter, sort and Pareto queries. The table is WITHOUT
+ * ROWID (migration 0001), which drizzle-kit does not model: a migration that rebuilds it must keep that.
+ */
 export const runMetrics = sqliteTable(
   "run_metrics",
   {
