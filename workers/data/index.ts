@@ -104,16 +104,24 @@ export function toJsonl(lines: readonly JsonlLine[]): string {
   return lines.map((l) => JSON.stringify(l)).join("\n") + "\n";
 }
 
-/** Writes <dir>/<name>-<split>.jsonl for every dataset and the validation and test splits. */
+/**
+ * Writes <dir>/<name>-<split>.jsonl for every dataset and the validation and test splits, plus
+ * manifest.json (id, name, task, split, file, description) that registration reads.
+ */
 export function writeDatasets(dir: string, recipe: DataRecipe): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const files: string[] = [];
+  const manifest: Record<string, string>[] = [];
   for (const d of DATASETS)
     for (const split of ["validation", "test"] as const) {
-      const file = path.join(dir, `${d.name}-${split}.jsonl`);
+      const base = `${d.name}-${split}.jsonl`;
+      const file = path.join(dir, base);
       fs.writeFileSync(file, toJsonl(datasetLines(d.name, split, recipe)));
       files.push(file);
+      const extra = d.name === "recall" ? ` ${recipe.recallPairs} pairs per example.` : "";
+      manifest.push({ id: `${d.name}-${split}`, name: `${d.name} (${split})`, task: d.task, split, file: base, description: d.description + extra });
     }
+  fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
   return files;
 }
 
