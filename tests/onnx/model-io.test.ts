@@ -195,6 +195,22 @@ describe("ModelProto IO", () => {
     ]);
   });
 
+  it("keeps INT64_MAX/MIN attributes (Slice's 'to the end') through decode and encode", () => {
+    const model = smallModel();
+    model.graph!.node!.push(makeNode("Identity", ["z"], ["z2"], [attr.ints("marker", [2 ** 63, -(2 ** 63), 5])]));
+    const file = path.join(dir, "int64.onnx");
+    writeModel(model, file);
+    const back = readModel(file);
+    const ints = back.graph!.node!.at(-1)!.attribute![0].ints!;
+    expect(ints).toEqual([2 ** 63, -(2 ** 63), 5]);
+    // and written again, they stay at the int64 limits instead of wrapping around
+    writeModel(back, file);
+    expect(readModel(file).graph!.node!.at(-1)!.attribute![0].ints).toEqual([2 ** 63, -(2 ** 63), 5]);
+    const raw = readFileSync(file);
+    // INT64_MAX as a varint: nine 0xff bytes then 0x7f
+    expect(raw.includes(Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]))).toBe(true);
+  });
+
   it("names what is wrong with a file that is not a model", () => {
     const file = path.join(dir, "junk.onnx");
     writeFileSync(file, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]));
