@@ -18,25 +18,43 @@ interface P extends XY {
   g: string;
 }
 
+/** Values of one metric by run id: a dense array while ids are dense, else a map. */
+function metricColumn(tx: Tx, key: string, maxId: number): (id: number) => number | undefined {
+  const rows = tx.values<[number, number]>(sql`SELECT run_id, value FROM run_metrics WHERE key = ${key}`);
+  if (maxId <= Math.max(1 << 20, rows.length * 4)) {
+    const arr = new Float64Array(maxId + 1).fill(NaN);
+    for (const [id, v] of rows) arr[id] = v;
+    return (id) => (Number.isNaN(arr[id]) ? undefined : arr[id]);
+  }
+  const map = new Map<number, number>(rows);
+  return (id) => map.get(id);
+}
+
 /**
- * Pareto fronts per group for two metrics over every run matching the filter. The points come
- * from one query (x and y joined from run_metrics, the group from runs) and the fronts from an
- * O(n log n) sweep per group; only front runs are then read in full.
+ * Pareto fronts per group for two metrics over every run matching the filter, then an O(n log n)
+ * sweep per group; only front runs are read in full. The points are gathered by a hash join in
+ * memory over three sequential scans (x and y from the covering run_metrics_key_value index, the
+ * filtered runs with their group) rather than one SQL join: SQLite answers a join with a b-tree
+ * search per row, which on 100k runs cost several times more (docs/BENCHMARKS.md, Tracker).
  */
 export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse {
   const dx = metricDirection(q.x);
   const dy = metricDirection(q.y);
-  const rows = tx.values<[number, number, number, string | null]>(sql`SELECT r.id, mx.value, my.value, ${sql.raw(GROUP_COL[q.group])}
-    FROM run_metrics mx
-    JOIN run_metrics my ON my.run_id = mx.run_id AND my.key = ${q.y}
-    JOIN runs r ON r.id = mx.run_id
-    WHERE mx.key = ${q.x} AND ${andAll(runFilterConditions(filter))}`);
+  const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
+  const xOf = metricColumn(tx, q.x, maxId);
+  const yOf = q.y === q.x ? xOf : metricColumn(tx, q.y, maxId);
+  const rows = tx.values<[number, string | null]>(
+    sql`SELECT r.id, ${sql.raw(GROUP_COL[q.group])} FROM runs r WHERE ${andAll(runFilterConditions(filter))}`,
+  );
   const byGroup = new Map<string, P[]>();
-  const all: P[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const [id, x, y, g] = rows[i];
+  const all: P[] = [];
+  for (const [id, g] of rows) {
+    const x = xOf(id);
+    if (x === undefined) continue;
+    const y = yOf(id);
+    if (y === undefined) continue;
     const p = { id, x, y, g: g ?? "unknown" };
-    all[i] = p;
+    all.push(p);
     let list = byGroup.get(p.g);
     if (!list) byGroup.set(p.g, (list = []));
     list.push(p);
@@ -48,7 +66,7 @@ export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()
   const dominated: P[] = [];
   for (const [key, pts] of byGroup) {
     const split = paretoSplit(pts, dx, dy);
-    dominated.push(...split.dominated);
+    for (const p of split.dominated) dominated.push(p);
     groups.push({ key, front: split.front, hypervolume: reference ? hypervolume(split.front, reference, dx, dy) : 0, count: pts.length });
   }
   groups.sort((a, b) => b.hypervolume - a.hypervolume || a.key.localeCompare(b.key));

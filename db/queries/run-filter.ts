@@ -23,10 +23,12 @@ const COLUMN: Record<"family" | "method" | "status" | "model" | "dataset" | "run
 const inList = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
 
 /**
- * The WHERE conditions of a run filter over `runs` aliased as `alias`. Metric ranges go through
- * run_metrics_key_value (key, value, run_id), so each range is one index range scan.
+ * The WHERE conditions of a run filter over `runs` aliased as `alias`. A metric range is either
+ * one range scan of run_metrics_key_value (key, value, run_id) into a set ("in": for queries that
+ * visit every match) or a primary-key lookup per candidate row ("exists": for queries that stop
+ * after a page).
  */
-export function runFilterConditions(f: RunFilter, alias = "r"): SQL[] {
+export function runFilterConditions(f: RunFilter, alias = "r", metricMode: "in" | "exists" = "in"): SQL[] {
   const a = sql.raw(alias);
   const out: SQL[] = [];
   if (!f.includeSynthetic) out.push(sql`${a}.synthetic = 0`);
@@ -38,7 +40,11 @@ export function runFilterConditions(f: RunFilter, alias = "r"): SQL[] {
     out.push(sql`EXISTS (SELECT 1 FROM json_each(${a}.tags) t WHERE t.value IN (${inList(f.tag)}))`);
   }
   for (const m of f.metric) {
-    out.push(sql`${a}.id IN (SELECT run_id FROM run_metrics WHERE key = ${m.key} AND value ${OP_SQL[m.op]} ${m.value})`);
+    out.push(
+      metricMode === "in"
+        ? sql`${a}.id IN (SELECT run_id FROM run_metrics WHERE key = ${m.key} AND value ${OP_SQL[m.op]} ${m.value})`
+        : sql`EXISTS (SELECT 1 FROM run_metrics x WHERE x.run_id = ${a}.id AND x.key = ${m.key} AND x.value ${OP_SQL[m.op]} ${m.value})`,
+    );
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
-import { metricPoints, runEvents, runMetrics, runs } from "../schema";
+import { runEvents, runMetrics, runs } from "../schema";
 import { badRequest, conflict, notFound } from "@/lib/http";
 import { getMethod } from "@/lib/methods";
 import { getMetric, metricDirection } from "@/lib/metrics";
@@ -22,6 +22,7 @@ import type {
 import { LogRunBody as LogRunSchema } from "@/lib/schemas/runs";
 import type { z } from "zod";
 import { andAll, runFilterConditions, whereClause } from "./run-filter";
+import { rawClient } from "./raw";
 
 /** A runs row as SQLite returns it (snake_case, JSON as text). */
 export interface RawRun {
@@ -165,7 +166,10 @@ export function listRuns(
   const dir = sql.raw(desc ? "DESC" : "ASC");
   const cmp = sql.raw(desc ? "<" : ">");
   const cur = page.cursor ? decodeCursor(page.cursor, page.sort) : null;
-  const conds = runFilterConditions(filter);
+  // A page probes only the rows it walks, so a metric range is a per-row lookup there; the total
+  // visits every match, where one index range scan into a set is cheaper.
+  const conds = runFilterConditions(filter, "r", "exists");
+  const countConds = runFilterConditions(filter, "r", "in");
   const limit = page.limit;
 
   let valueSection: (n: number) => (RawRun & { sv: SortValue })[];
@@ -217,7 +221,7 @@ export function listRuns(
   const pageRows = rows.slice(0, limit);
   const last = pageRows[pageRows.length - 1];
   const metrics = metricsByRun(pageRows.map((r) => r.id), tx);
-  const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(conds)}`)!.n;
+  const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(countConds)}`)!.n;
   return {
     runs: pageRows.map((r) => toRunRow(r, metrics.get(r.id)!)),
     nextCursor: more && last ? encodeCursor(page.sort, last.sv, last.id) : null,
@@ -403,11 +407,8 @@ export function retryRun(id: number, tx: Tx = getDb(), now = Date.now()): RunAct
 export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = getDb(), now = Date.now()): { inserted: number } {
   return tx.transaction((t) => {
     getRawRun(id, t);
-    const stmt = t
-      .insert(metricPoints)
-      .values({ runId: sql.placeholder("runId"), key: sql.placeholder("key"), step: sql.placeholder("step"), value: sql.placeholder("value"), ts: sql.placeholder("ts") })
-      .prepare();
-    for (const p of body.points) stmt.run({ runId: id, key: p.key, step: p.step, value: p.value, ts: p.ts ?? now });
+    const stmt = rawClient(t).prepare("INSERT INTO metric_points (run_id, key, step, value, ts) VALUES (?, ?, ?, ?, ?)");
+    for (const p of body.points) stmt.run(id, p.key, p.step, p.value, p.ts ?? now);
     return { inserted: body.points.length };
   });
 }

@@ -27,11 +27,10 @@ afterAll(() => cleanup(dir));
 
 describe("grid expansion", () => {
   it("expands the cartesian product and fills defaults", () => {
-    const rtn = getMethod("quant.rtn")!;
     const { points, details } = expandGrid(rtn, { bits: [2, 4, 8], group_size: [0, 128], symmetric: [true] });
     expect(details).toEqual([]);
     expect(points).toHaveLength(6);
-    expect(points[0]).toEqual({ bits: 2, group_size: 0, symmetric: true, keep_layers: [], format: "auto" });
+    expect(points[0]).toEqual({ ...rtn.params.parse({}), bits: 2, group_size: 0, symmetric: true });
     const combos = new Set(points.map((p) => `${p.bits}/${p.group_size}`));
     expect(combos.size).toBe(6);
   });

@@ -3,6 +3,7 @@ import { POST as postRun, GET as listRuns } from "@/app/api/v1/runs/route";
 import { GET as exportRuns } from "@/app/api/v1/export/route";
 import { csvCell, csvLine } from "@/lib/export/csv";
 import { exportChunks } from "@/db/queries/export";
+import { getMethod } from "@/lib/methods";
 import { emptyFilter } from "@/lib/schemas/filters";
 import { call, cleanup, fields, freshDb, rng } from "./helpers";
 
@@ -101,7 +102,9 @@ describe("GET /api/v1/export", () => {
     const [header, ...body] = rows;
     expect(body).toHaveLength(120);
     expect(header.slice(0, 3)).toEqual(["id", "experimentId", "methodId"]);
-    expect(header.filter((h) => h.startsWith("param."))).toEqual(["param.bits", "param.format", "param.group_size", "param.keep_layers", "param.symmetric"]);
+    const rtnParams = Object.keys(getMethod("quant.rtn")!.params.shape).sort();
+    expect(header.filter((h) => h.startsWith("param."))).toEqual(rtnParams.map((p) => `param.${p}`));
+    expect(rtnParams).toEqual(expect.arrayContaining(["bits", "group_size", "keep_layers"]));
     expect(header.filter((h) => h.startsWith("metric."))).toEqual(["metric.accuracy", "metric.quality_delta", "metric.zz.custom"]);
     expect(body.every((r) => r.length === header.length)).toBe(true);
     const col = (name: string) => header.indexOf(name);

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { getMethod } from "@/lib/methods";
 import { getDb } from "@/db/client";
 import { runs } from "@/db/schema";
 import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
@@ -92,6 +93,8 @@ describe("POST /api/v1/runs", () => {
     const hw = { cpuModel: "AMD EPYC 7B13 64-Core Processor", cpuCores: 2, memoryBytes: 1e9, platform: "linux", nodeVersion: "20", ortVersion: "1.30.0" };
     const b = await call(postRun, "POST", "/api/v1/runs", { body: { methodId: "baseline", modelId: "mx", datasetId: "dx", runtime: "cpu", hardware: hw, metrics: { accuracy: 0.5 } } });
     expect(b.status).toBe(201);
+    // Removed afterwards (even on failure) so the seeded set stays the only data the list tests see.
+    onTestFinished(() => void getDb().$client.prepare("DELETE FROM runs WHERE model_id = 'mx'").run());
     expect(b.json.hardwareKey).toBe("cpu · AMD EPYC 7B13 ×2");
     const r = await call(postRun, "POST", "/api/v1/runs", {
       body: { methodId: "quant.rtn", params: { bits: 8 }, modelId: "mx", datasetId: "dx", runtime: "cpu", hardware: hw, metrics: { accuracy: 0.49, "my.metric": 3 }, tags: ["t1"], notes: "n" },
@@ -101,14 +104,13 @@ describe("POST /api/v1/runs", () => {
     const d = await call(getRun, "GET", `/api/v1/runs/${r.json.id}`, { params: { id: String(r.json.id) } });
     expect(d.status).toBe(200);
     expect(d.json).toMatchObject({ methodId: "quant.rtn", family: "quantization", source: "logged", status: "succeeded", tags: ["t1"], notes: "n", baselineRunId: b.json.id });
-    expect(d.json.params).toEqual({ bits: 8, group_size: 32, symmetric: false, keep_layers: [], format: "auto" });
+    expect(d.json.params).toEqual(getMethod("quant.rtn")!.params.parse({ bits: 8 }));
+    expect(d.json.params).toMatchObject({ bits: 8, group_size: 32, symmetric: false });
     expect(d.json.hardware).toEqual(hw);
     const acc = d.json.metrics.find((m: { key: string }) => m.key === "accuracy");
     expect(acc).toMatchObject({ value: 0.49, label: "Accuracy", unit: "ratio", direction: "higher", known: true });
     expect(d.json.metrics.find((m: { key: string }) => m.key === "my.metric")).toMatchObject({ known: false, direction: "higher" });
     expect(d.json.statusHistory.map((e: { message: string }) => e.message)).toEqual(["logged as succeeded"]);
-    // Clean up so the seeded set stays the only data the list tests see.
-    getDb().$client.prepare("DELETE FROM runs WHERE id IN (?, ?)").run(b.json.id, r.json.id);
   });
 
   const bad: [string, Record<string, unknown>, string[]][] = [
@@ -166,13 +168,13 @@ describe("GET /api/v1/runs filters", () => {
       .values({ methodId: "baseline", family: "baseline", params: {}, modelId: "m", datasetId: "d", runtime: "cpu", status: "succeeded", synthetic: true })
       .returning({ id: runs.id })
       .all();
+    onTestFinished(() => void getDb().$client.prepare("DELETE FROM runs WHERE id = ?").run(row.id));
     const without = await call(listRuns, "GET", "/api/v1/runs?limit=500");
     expect(without.json.total).toBe(seeded.length);
     expect(without.json.runs.map((r: { id: number }) => r.id)).not.toContain(row.id);
     const withSyn = await call(listRuns, "GET", "/api/v1/runs?limit=500&includeSynthetic=1");
     expect(withSyn.json.total).toBe(seeded.length + 1);
     expect(withSyn.json.runs.find((r: { id: number }) => r.id === row.id).synthetic).toBe(true);
-    getDb().$client.prepare("DELETE FROM runs WHERE id = ?").run(row.id);
   });
 
   it.each([
@@ -273,6 +275,7 @@ describe("run detail, patch, cancel, retry", () => {
 
   it("cancel moves queued to canceled once; retry requeues with attempts reset", async () => {
     const id = queued();
+    onTestFinished(() => void getDb().$client.prepare("DELETE FROM runs WHERE id = ?").run(id));
     const c = await call(cancelRun, "POST", `/api/v1/runs/${id}/cancel`, p(id));
     expect(c.status).toBe(200);
     expect(c.json).toEqual({ id, status: "canceled" });
@@ -284,7 +287,6 @@ describe("run detail, patch, cancel, retry", () => {
     const d = await call(getRun, "GET", `/api/v1/runs/${id}`, p(id));
     expect(d.json).toMatchObject({ status: "queued", attempts: 0, finishedAt: null });
     expect(d.json.statusHistory.map((e: { message: string }) => e.message)).toEqual(["canceled (was queued)", "queued for retry (was canceled)"]);
-    getDb().$client.prepare("DELETE FROM runs WHERE id = ?").run(id);
   });
 
   it("refuses to cancel a finished run or retry a logged one (409) and 404s unknown runs", async () => {
