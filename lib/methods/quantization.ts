@@ -4,6 +4,8 @@ import { bits, groupSize, calibSamples } from "./common";
 
 const format = z.enum(["auto", "matmulnbits", "qdq"]).default("auto")
   .describe("auto: MatMulNBits where the runtime has a fused kernel (4/8-bit on cpu/webgpu), else DequantizeLinear");
+const accuracyLevel = z.union([z.literal(0), z.literal(4)]).default(4)
+  .describe("MatMulNBits compute: 4 = activations quantized to int8 per block inside the kernel (the fast cpu path), 0 = float activations (weight-only exact; 8-bit then runs far slower than float32 on cpu)");
 
 export const quantRtn = defineMethod({
   id: "quant.rtn",
@@ -17,6 +19,7 @@ export const quantRtn = defineMethod({
     symmetric: z.boolean().default(false).describe("Symmetric (no zero point) or asymmetric"),
     keep_layers: z.array(z.string().min(1)).default([]).describe("Weight names (substring match) kept in full precision"),
     format,
+    accuracy_level: accuracyLevel,
   }),
   implemented: true,
 });
@@ -36,6 +39,7 @@ export const quantGptq = defineMethod({
     block_size: z.number().int().min(8).max(1024).default(128),
     calib_samples: calibSamples,
     format,
+    accuracy_level: accuracyLevel,
   }),
   implemented: true,
 });
@@ -52,6 +56,7 @@ export const quantAwq = defineMethod({
     alpha_grid: z.number().int().min(2).max(100).default(20).describe("Grid points for alpha in [0, 1]"),
     calib_samples: calibSamples,
     format,
+    accuracy_level: accuracyLevel,
   }),
   implemented: true,
 });
@@ -81,6 +86,7 @@ export const quantHqq = defineMethod({
     iters: z.number().int().min(1).max(200).default(20),
     lp_norm: z.number().min(0.1).max(1).default(0.7),
     format,
+    accuracy_level: accuracyLevel,
   }),
   implemented: true,
 });

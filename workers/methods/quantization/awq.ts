@@ -77,11 +77,12 @@ export default defineExecutor<AwqParams>({
       quantized: quantizeRtn(readRowWeight(model, target), target.n, target.k, spec),
     }));
     applyProgress(ctx, 1);
-    const summary = emitAndWrite(ctx, model, layers, format);
+    const emit = { accuracyLevel: p.accuracy_level };
+    const summary = emitAndWrite(ctx, model, layers, format, emit);
     const gain = searched.reduce((s, x) => s + x.result.errorBest, 0) / Math.max(1e-30, searched.reduce((s, x) => s + x.result.errorRtn, 0));
     const alphas = searched.map((x) => x.result.alpha.toFixed(2)).join(" ");
     return quantResult(summary, layers.length, [
-      describeFormat(format, p.bits, layers),
+      describeFormat(format, p.bits, layers, emit),
       `AWQ: ${groups.length} input groups, alpha grid ${p.alpha_grid}, chosen alphas [${alphas}]; calibration output error ${(100 * gain).toFixed(1)}% of plain RTN's`,
       `scales folded: ${sites.norm} into norm weights, ${sites.linear} into a preceding linear's output columns, ${sites.mul} as an inserted Mul; folded float model matches the original (relative max logit diff ${diff.toExponential(2)})`,
       ...notes,

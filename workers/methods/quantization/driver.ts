@@ -16,7 +16,7 @@ import { readModel, writeModel, type ModelProto } from "../../onnx/model-io";
 import type { ArtifactRef } from "../../types";
 import { captureActivations, type TapStats } from "../calibration";
 import type { MethodContext, MethodResult } from "../types";
-import { emitQuantizedLinear, quantizableLinears, type LinearTarget, type WeightFormat } from "./emit";
+import { emitQuantizedLinear, quantizableLinears, type EmitOptions, type LinearTarget, type WeightFormat } from "./emit";
 import { bitsPerWeight, type QuantizedWeight, type StorageBytes } from "./quant-math";
 
 export interface LoadedModel {
@@ -105,12 +105,18 @@ export function writeRunModel(ctx: MethodContext, model: ModelProto): { path: st
 }
 
 /** Replaces every layer in `layers` by its quantized form in `format` and writes the model. */
-export function emitAndWrite(ctx: MethodContext, model: ModelProto, layers: readonly QuantizedLayer[], format: WeightFormat): WriteSummary {
+export function emitAndWrite(
+  ctx: MethodContext,
+  model: ModelProto,
+  layers: readonly QuantizedLayer[],
+  format: WeightFormat,
+  options: EmitOptions,
+): WriteSummary {
   ctx.reporter.stage("write");
   const storage: StorageBytes = { codes: 0, scales: 0, zeros: 0 };
   let weights = 0;
   for (const { target, quantized } of layers) {
-    const s = emitQuantizedLinear(model, target, quantized, format);
+    const s = emitQuantizedLinear(model, target, quantized, format, options);
     storage.codes += s.codes;
     storage.scales += s.scales;
     storage.zeros += s.zeros;
@@ -120,13 +126,15 @@ export function emitAndWrite(ctx: MethodContext, model: ModelProto, layers: read
   return { path: written.path, storage, weights, bitsEffective: bitsPerWeight(storage, weights), artifacts: written.artifacts };
 }
 
-export function describeFormat(format: WeightFormat, bits: number, layers: readonly QuantizedLayer[]): string {
+export function describeFormat(format: WeightFormat, bits: number, layers: readonly QuantizedLayer[], options: EmitOptions): string {
   const q = layers[0]?.quantized;
   const grouping = q && q.groupSize < q.cols ? `groups of ${q.groupSize} along K` : "per output channel";
+  const zeros = !q || q.symmetric ? "" : q.integerZeros ? ", integer zero points" : ", fractional zero points (integer part stored, the rest as a per-group correction matmul)";
   if (format === "matmulnbits") {
-    return `format matmulnbits: com.microsoft MatMulNBits, ${bits}-bit codes, ${grouping}, float32 scales${q && !q.symmetric ? (q.integerZeros ? ", uint8-packed zero points" : ", float32 zero points") : ""}`;
+    const acc = options.accuracyLevel === 4 ? "accuracy_level 4 (int8 activations per block)" : "accuracy_level 0 (float activations)";
+    return `format matmulnbits: com.microsoft MatMulNBits, ${bits}-bit codes, ${grouping}, float32 scales${zeros}, ${acc}`;
   }
-  return `format qdq: ONNX DequantizeLinear (opset 21) + MatMul, ${bits}-bit codes in ${bits <= 4 ? "4" : "8"}-bit ${q?.symmetric ? "int" : "uint"} containers, ${grouping}`;
+  return `format qdq: ONNX DequantizeLinear (opset 21) + MatMul, ${bits}-bit codes in ${bits <= 4 ? "4" : "8"}-bit ${q?.symmetric ? "int" : "uint"} containers, ${grouping}${zeros}`;
 }
 
 /** The result every weight-only quantizer returns. */

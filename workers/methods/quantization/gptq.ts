@@ -33,9 +33,10 @@ export default defineExecutor<GptqParams>({
       dead += res.deadColumns;
       return { target, quantized: res.quantized };
     });
-    const summary = emitAndWrite(ctx, model, layers, format);
+    const emit = { accuracyLevel: p.accuracy_level };
+    const summary = emitAndWrite(ctx, model, layers, format, emit);
     return quantResult(summary, layers.length, [
-      describeFormat(format, p.bits, layers),
+      describeFormat(format, p.bits, layers, emit),
       `GPTQ: damp ${p.damp}, block ${p.block_size}, ${p.act_order ? "act-order with static groups" : "natural column order"}, ${p.symmetric ? "symmetric" : "asymmetric"}; every layer's Hessian from the float model's activations (one calibration pass, not layer-sequential)`,
       ...(raised.length ? [`damping raised to reach a positive-definite Hessian: ${raised.join(", ")}`] : []),
       ...(dead ? [`${dead} input channels never activated in calibration (weights zeroed, as the reference)`] : []),

@@ -19,7 +19,8 @@ export default defineExecutor<RtnParams>({
       const w = readRowWeight(model, target);
       return { target, quantized: quantizeRtn(w, target.n, target.k, { bits: p.bits, groupSize: p.group_size, symmetric: p.symmetric }) };
     });
-    const summary = emitAndWrite(ctx, model, layers, format);
-    return quantResult(summary, layers.length, [describeFormat(format, p.bits, layers), `RTN ${p.symmetric ? "symmetric" : "asymmetric"}`, ...notes]);
+    const emit = { accuracyLevel: p.accuracy_level };
+    const summary = emitAndWrite(ctx, model, layers, format, emit);
+    return quantResult(summary, layers.length, [describeFormat(format, p.bits, layers, emit), `RTN ${p.symmetric ? "symmetric" : "asymmetric"}`, ...notes]);
   },
 });
