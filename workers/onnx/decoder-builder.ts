@@ -46,7 +46,9 @@ type WeightEmitter = (name: string, dims: number[], data: Float32Array) => Tenso
 export function buildDecoder(configInput: DecoderConfigInput | DecoderConfig, opts: DecoderBuildOptions = {}): ModelProto {
   const config = parseDecoderConfig(configInput);
   if (opts.weights) validateDecoderWeights(config, opts.weights);
-  return buildGraph(config, weightSource(config, opts), (name, dims, data) => makeTensor(name, dims, data));
+  // given weights are copied so a caller that keeps training them cannot change the model
+  const emit: WeightEmitter = (name, dims, data) => makeTensor(name, dims, opts.weights?.has(name) ? data.slice() : data);
+  return buildGraph(config, weightSource(config, opts), emit);
 }
 
 export interface WriteDecoderOptions extends DecoderBuildOptions {
