@@ -1,0 +1,124 @@
+/**
+ * Real worker processes against the test API server: a tiny decoder written with the engine's
+ * builder, a perplexity dataset, and helpers to queue runs, start `workers/main.ts` and wait on
+ * the database.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { eq } from "drizzle-orm";
+import { writeDecoder } from "../../workers/onnx/decoder-builder";
+import { datasets, models, runEvents, runs } from "../../db/schema";
+import type { ApiServer } from "../helpers/api-server";
+
+export const ENROLL = "enroll-token-for-worker-tests";
+
+/** 2 layers, hidden 64: a baseline job (perplexity + latency benchmark) takes about a second here. */
+export function registerTinyModel(api: ApiServer, id = "tiny"): void {
+  const dir = path.join(api.dir, "models", id);
+  const written = writeDecoder(dir, {
+    vocab_size: 300,
+    num_layers: 2,
+    num_heads: 4,
+    num_kv_heads: 2,
+    hidden_size: 64,
+    intermediate_size: 128,
+    max_position: 160,
+  }, { seed: 11 });
+  api.db
+    .insert(models)
+    .values({ id, name: id, kind: "decoder-lm", source: "path", files: { dir, ...written.files }, bytes: written.bytes, params: written.params })
+    .run();
+  const file = path.join(api.dir, `${id}-text.jsonl`);
+  const words = ["the", "model", "runs", "fast", "on", "small", "boxes", "and", "slow", "ones"];
+  const lines = Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }));
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+  api.db.insert(datasets).values({ id: `${id}-text`, name: "text", task: "perplexity", file }).run();
+}
+
+export function queueBaseline(api: ApiServer, over: Partial<typeof runs.$inferInsert> = {}): number {
+  return api.db
+    .insert(runs)
+    .values({ methodId: "baseline", family: "baseline", params: {}, modelId: "tiny", datasetId: "tiny-text", runtime: "cpu", seed: 1, ...over })
+    .returning({ id: runs.id })
+    .get().id;
+}
+
+export const runRow = (api: ApiServer, id: number) => api.db.select().from(runs).where(eq(runs.id, id)).get()!;
+export const events = (api: ApiServer, id: number) => api.db.select().from(runEvents).where(eq(runEvents.runId, id)).all();
+
+export interface WorkerProc {
+  proc: ChildProcess;
+  /** Everything the worker printed so far. */
+  output(): string;
+  /** Resolves with the first match of `re` in the worker's output. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
+  const proc = spawn(
+    process.execPath,
+    ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", ENROLL, "--name", name, "--runtimes", "cpu", "--data-dir", path.join(api.dir, name), ...extraArgs],
+    { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of [...waiters]) {
+      const m = out.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  proc.stdout!.on("data", onData);
+  proc.stderr!.on("data", onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    proc,
+    output: () => out,
+    waitFor(re, timeoutMs = 20_000) {
+      const m = out.match(re);
+      if (m) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        const w = { re, resolve: (x: RegExpMatchArray) => (clearTimeout(t), resolve(x)) };
+        const t = setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`worker ${name} did not print ${re} within ${timeoutMs} ms; output:\n${out}`));
+        }, timeoutMs);
+        waiters.push(w);
+      });
+    },
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Polls `check` (a database read) until it returns a value, or fails with `what`. */
+export async function until<T>(what: string, check: () => T | null | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
