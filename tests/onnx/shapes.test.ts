@@ -7,6 +7,7 @@ import { buildDecoder } from "@/workers/onnx/decoder-builder";
 import { decoderParamCount } from "@/workers/onnx/decoder-config";
 import { getInitializer, modelBytes, readModel } from "@/workers/onnx/model-io";
 import { ensureShapeModel, readShapeCard, shapeModelConfig } from "@/workers/onnx/shapes";
+import { loadTokenizer } from "@/workers/tokenizer/tokenizer";
 import { decoderFeeds, maxAbsDiff } from "./helpers";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "frontier-shapes-"));
@@ -42,6 +43,14 @@ describe("shape-only models", () => {
     const tokenizer = JSON.parse(readFileSync(path.join(cache, "shape-tiny", "tokenizer.json"), "utf8"));
     expect(tokenizer.pre_tokenizer.type).toBe("ByteLevel");
     expect(Object.keys(tokenizer.model.vocab)).toHaveLength(257);
+    // the project's own tokenizer.json loader reads it: bytes in, the same bytes out
+    const tok = loadTokenizer(path.join(cache, "shape-tiny", "tokenizer.json"));
+    const text = "Shape models, wörld!\n";
+    const ids = tok.encode(text);
+    expect(ids).toHaveLength(Buffer.byteLength(text));
+    expect(Math.max(...ids)).toBeLessThan(512);
+    expect(tok.decode(ids)).toBe(text);
+    expect(tok.eosId).toBe(256);
     const meta = readModel(file).metadataProps!.find((p) => p.key === "frontier.shape_only");
     expect(meta?.value).toBe("true");
 
