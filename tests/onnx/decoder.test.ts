@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDecoder, writeDecoder } from "@/workers/onnx/decoder-builder";
 import { decoderParamCount, decoderWeightShapes, parseDecoderConfig, type DecoderConfigInput } from "@/workers/onnx/decoder-config";
 import { encodeModel, findLinearWeights, getInitializer, getOpsetImports, modelBytes, readModel } from "@/workers/onnx/model-io";
+import { fillNormal, fillNormalReference } from "@/workers/onnx/random";
 import { referenceForward } from "@/workers/onnx/reference-forward";
 import { decoderFeeds, logitsRow, maxAbs, maxAbsDiff, testWeights } from "./helpers";
 
@@ -238,5 +239,8 @@ describe("writing and validating decoders", () => {
     expect(std).toBeGreaterThan(0.018);
     expect(std).toBeLessThan(0.022);
     expect(Array.from(getInitializer(a, "layers.1.input_layernorm.weight").data as Float32Array).every((v) => v === 1)).toBe(true);
+    // the inlined generator reproduces the plain one exactly (cached shape models stay valid)
+    const fast = fillNormal(new Float32Array(10001), 0.02, 9, "embed_tokens.weight");
+    expect(fast).toEqual(fillNormalReference(new Float32Array(10001), 0.02, 9, "embed_tokens.weight"));
   });
 });
