@@ -4,7 +4,7 @@ import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../client";
 import { datasets, models, runs } from "../../schema";
 import type { LeasedRun, RuntimeName } from "../../../lib/schemas/workers";
-import { workerHardwareKey, type WorkerRow } from "../workers";
+import { touchWorker, workerHardwareKey, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
 import { leaseDurationMs } from "./config";
 import { reapExpiredLeases } from "./reap-expired-leases";
@@ -52,6 +52,8 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
   return db.transaction(
     (tx) => {
       reapExpiredLeases(tx, now);
+      // An idle worker polling for work is alive too.
+      touchWorker(tx, worker.id, now);
       for (;;) {
         const next = tx
           .select({ id: runs.id })
