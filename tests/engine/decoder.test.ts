@@ -115,6 +115,18 @@ describe("decoder session", () => {
     }
   });
 
+  it("loads a model with external data from bytes, the way the webgpu runtime does", async () => {
+    const ext = `${dir}/ext`;
+    const extModel = writeRandomModel(ext, { seed: 11, externalDataThreshold: 1024 });
+    expect(fs.existsSync(`${ext}/model.onnx.data`)).toBe(true);
+    const fromBytes = await openDecoder(extModel, "wasm", { fromBytes: true });
+    try {
+      expect(maxAbsDiff(await fromBytes.forwardFull(prompt), await cpu.forwardFull(prompt))).toBeLessThan(1e-4);
+    } finally {
+      await fromBytes.release();
+    }
+  });
+
   it("says what is wrong with a file that is not a decoder with past", async () => {
     await expect(openDecoder(`${dir}/missing.onnx`, "cpu")).rejects.toThrow(/not found/);
   });

@@ -22,13 +22,23 @@ export interface OpenDecoderOptions {
   configPath?: string;
   /** Overrides the context limit read from config.json (e.g. from the model card). */
   maxPosition?: number | null;
+  /** Hand the session the file bytes instead of a path (always so under webgpu). */
+  fromBytes?: boolean;
 }
 
 export async function openDecoder(modelPath: string, runtime: Runtime, options: OpenDecoderOptions = {}): Promise<DecoderSession> {
   if (!fs.existsSync(modelPath)) throw new Error(`model file not found: ${modelPath}`);
   const handle = await openRuntime(runtime);
-  // Both packages accept a path; onnxruntime-web resolves external data relative to it in Node.
-  const session = await handle.ort.InferenceSession.create(modelPath, handle.sessionOptions());
+  let session: OrtSession;
+  if (runtime === "webgpu" || options.fromBytes) {
+    // The WebGPU build of onnxruntime-web has its Node file loading compiled out (it would fetch()
+    // the path), so the model and its external data are handed over as bytes.
+    const { model, externalData } = readModelFiles(modelPath);
+    session = await handle.ort.InferenceSession.create(model, { ...handle.sessionOptions(), externalData });
+  } else {
+    // onnxruntime-node and the wasm build read the path and its external data themselves.
+    session = await handle.ort.InferenceSession.create(modelPath, handle.sessionOptions());
+  }
   try {
     const shape = readShape(session, modelPath, options);
     return new DecoderSession(handle, session, shape);
@@ -36,6 +46,31 @@ export async function openDecoder(modelPath: string, runtime: Runtime, options: 
     await session.release();
     throw e;
   }
+}
+
+/** V8's typed-array limit in Node 20 (buffer.constants.MAX_LENGTH): one file must fit in one array. */
+const MAX_ARRAY_BYTES = 2 ** 32;
+
+function readWhole(file: string): Uint8Array {
+  const size = fs.statSync(file).size;
+  if (size >= MAX_ARRAY_BYTES) {
+    throw new Error(`${path.basename(file)} is ${(size / 2 ** 30).toFixed(2)} GiB: the webgpu runtime takes files as one array each, at most 4 GiB`);
+  }
+  const out = new Uint8Array(size);
+  const fd = fs.openSync(file, "r");
+  try {
+    // readSync moves at most 2 GiB per call.
+    for (let off = 0; off < size; ) off += fs.readSync(fd, out, off, Math.min(2 ** 30, size - off), off);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return out;
+}
+
+function readModelFiles(modelPath: string): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+  const dir = path.dirname(modelPath);
+  const externalData = modelStats(modelPath).externalFiles.map((f) => ({ path: path.relative(dir, f).split(path.sep).join("/"), data: readWhole(f) }));
+  return { model: readWhole(modelPath), externalData };
 }
 
 /** Reads a decoder's dimensions from its config (HF or Frontier names) beside the model file. */
