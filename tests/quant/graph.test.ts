@@ -10,6 +10,7 @@ import { hqqQuantize } from "../../workers/methods/quantization/hqq-core";
 import { awqSearch, smoothScales } from "../../workers/methods/quantization/scaling";
 import { relativeMaxDiff } from "../../workers/methods/quantization/awq";
 import { TINY, tinyWeights, tmpDir, tokenSequences, writeTinyDecoder } from "./decoder-fixture";
+import { writeDecoder } from "../../workers/onnx/decoder-builder";
 
 let dir: string;
 let base: string;
@@ -116,6 +117,31 @@ describe("quantized layers inside the decoder graph", () => {
       expect(fs.statSync(qFile).size).toBeLessThan(fs.statSync(base).size);
     });
   }
+});
+
+describe("tied embeddings", () => {
+  it("quantize a copy of the tied head while the embedding lookup keeps float32", async () => {
+    const tiedDir = tmpDir("frontier-quant-tied-");
+    try {
+      const written = writeDecoder(tiedDir, { ...TINY, tie_embeddings: true }, { seed: 2 });
+      const file = path.join(tiedDir, written.files.model);
+      const model = readModel(file);
+      const { targets } = quantizableLinears(model);
+      const head = targets.find((t) => t.tied)!;
+      expect(head).toMatchObject({ weightName: "embed_tokens.weight", k: TINY.hidden_size, n: TINY.vocab_size });
+      expect(() => writeRowWeight(model, head, readRowWeight(model, head))).toThrow(/shared with the embedding/);
+      for (const t of targets) emitQuantizedLinear(model, t, quantizeRtn(readRowWeight(model, t), t.n, t.k, { bits: 8, groupSize: 0, symmetric: true }), "matmulnbits", { accuracyLevel: 0 });
+      expect(model.graph!.node!.filter((n) => n.opType === "MatMulNBits")).toHaveLength(targets.length);
+      expect(model.graph!.node!.some((n) => n.opType === "Transpose" && n.input?.[0] === "embed_tokens.weight")).toBe(false);
+      expect(getInitializer(model, "embed_tokens.weight").dims).toEqual([TINY.vocab_size, TINY.hidden_size]);
+      const q = path.join(tiedDir, "q.onnx");
+      writeModel(model, q);
+      const [a, b] = [await sequenceLogits(file, seqs[0]), await sequenceLogits(q, seqs[0])];
+      expect(relativeMaxDiff(a, b)).toBeLessThan(0.02);
+    } finally {
+      fs.rmSync(tiedDir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("MatMulNBits accuracy levels", () => {

@@ -53,7 +53,8 @@ export default defineExecutor<AwqParams>({
     const { model, targets, notes } = loadTargets(ctx.modelPath);
     const stats = await calibrate(ctx, targets, p.calib_samples, true);
     const spec = { bits: p.bits, groupSize: p.group_size, symmetric: false };
-    const groups = groupByInput(targets);
+    // A tied head shares its float weights with the embedding lookup, so it cannot be rescaled.
+    const groups = groupByInput(targets).filter((g) => g.members.every((m) => !m.tied));
 
     ctx.reporter.stage("search scales");
     const searched = groups.map((group, i) => {
@@ -83,7 +84,7 @@ export default defineExecutor<AwqParams>({
     const alphas = searched.map((x) => x.result.alpha.toFixed(2)).join(" ");
     return quantResult(summary, layers.length, [
       describeFormat(format, p.bits, layers, emit),
-      `AWQ: ${groups.length} input groups, alpha grid ${p.alpha_grid}, chosen alphas [${alphas}]; calibration output error ${(100 * gain).toFixed(1)}% of plain RTN's`,
+      `AWQ: ${groups.length} input groups${targets.some((t) => t.tied) ? " (tied head quantized without scaling)" : ""}, alpha grid ${p.alpha_grid}, chosen alphas [${alphas}]; calibration output error ${(100 * gain).toFixed(1)}% of plain RTN's`,
       `scales folded: ${sites.norm} into norm weights, ${sites.linear} into a preceding linear's output columns, ${sites.mul} as an inserted Mul; folded float model matches the original (relative max logit diff ${diff.toExponential(2)})`,
       ...notes,
     ]);

@@ -58,19 +58,38 @@ const DEFAULT_EMIT: EmitOptions = { accuracyLevel: 4 };
 export interface LinearTarget extends LinearWeight {
   /** The node's activation input. */
   input: string;
+  /**
+   * A tied output head: the MatMul reads Transpose(embedding) and the embedding initializer also
+   * feeds the Gather, so it stays in float32 and the quantized head gets its own copy.
+   */
+  tied?: boolean;
 }
 
 /**
  * The linear layers a weight quantizer may rewrite: MatMul/Gemm nodes whose weight initializer is
- * used by that node only (a tied embedding shared with a Gather is left in full precision).
+ * used by that node only, plus a tied head (MatMul on the transposed embedding), which is quantized
+ * as a separate copy while the embedding itself stays in float32.
  */
 export function quantizableLinears(model: ModelProto): { targets: LinearTarget[]; skipped: string[] } {
   const uses = new Map<string, number>();
+  const producer = new Map<string, NodeProto>();
   for (const node of model.graph?.node ?? []) {
     for (const i of node.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
+    for (const o of node.output ?? []) producer.set(o, node);
   }
   const targets: LinearTarget[] = [];
   const skipped: string[] = [];
+  (model.graph?.node ?? []).forEach((node, nodeIndex) => {
+    if (node.opType !== "MatMul" || (node.domain ?? "") !== "") return;
+    const t = producer.get(node.input?.[1] ?? "");
+    const perm = t && getAttribute(t, "perm")?.ints;
+    if (!t || t.opType !== "Transpose" || !perm || perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return;
+    if ((uses.get(t.output?.[0] ?? "") ?? 0) !== 1) return;
+    const init = findInitializer(model, t.input?.[0] ?? "");
+    if (!init || init.dataType !== DataType.FLOAT || init.dims?.length !== 2) return;
+    const [n, k] = init.dims;
+    targets.push({ node, nodeIndex, op: "MatMul", weightName: init.name ?? "", k, n, transposed: true, input: node.input?.[0] ?? "", tied: true });
+  });
   for (const lin of findLinearWeights(model)) {
     if ((uses.get(lin.weightName) ?? 0) !== 1) {
       skipped.push(`${lin.weightName} (shared by several nodes)`);
@@ -100,6 +119,7 @@ export function readRowWeight(model: ModelProto, lin: LinearWeight): Float32Arra
 
 /** Writes new float weights [N, K] back into the initializer in its stored orientation. */
 export function writeRowWeight(model: ModelProto, lin: LinearWeight, rows: Float32Array): void {
+  if ((lin as LinearTarget).tied) throw new Error(`${lin.weightName} is shared with the embedding lookup; its float values cannot change`);
   const data = lin.transposed ? rows : transpose(rows, lin.n, lin.k);
   setInitializer(model, lin.weightName, lin.transposed ? [lin.n, lin.k] : [lin.k, lin.n], data);
 }
@@ -129,17 +149,25 @@ export function emitQuantizedLinear(
   const split = splitFractionalZeros(quantizedWeight);
   const qw = split.integer;
   const nodes = model.graph?.node ?? [];
-  const index = nodeIndexOf(model, lin.node);
   const [input, , bias] = lin.node.input ?? [];
   const output = lin.node.output?.[0];
   if (!input || !output) throw new Error(`${lin.node.name}: linear node without input or output`);
-  const base = lin.weightName;
+  const tied = (lin as LinearTarget).tied === true;
+  const base = tied ? `${lin.weightName}.tied_head` : lin.weightName;
   const name = lin.node.name ?? output;
   const replacement: NodeProto[] = [];
   const linearOut = bias ? `${output}/nobias` : output;
   let storage: StorageBytes;
 
-  removeInitializer(model, base);
+  if (tied) {
+    // The head's Transpose of the embedding has no other reader (checked when the target was found).
+    const transposeOut = lin.node.input?.[1];
+    const t = nodes.findIndex((n) => n.opType === "Transpose" && n.output?.[0] === transposeOut);
+    if (t >= 0) nodes.splice(t, 1);
+  } else {
+    removeInitializer(model, base);
+  }
+  const index = nodeIndexOf(model, lin.node);
   if (format === "matmulnbits") {
     const p = packMatMulNBits(qw);
     setInitializer(model, `${base}.qweight`, [p.N, p.blocks, (p.blockSize * p.bits) / 8], p.b);
