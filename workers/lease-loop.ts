@@ -55,6 +55,21 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+/**
+ * Retries a report when the server could not be reached (1, 2, 4, 8 s); an answer from the server,
+ * even an error, is final. A finished job's result is worth more than one dropped connection.
+ */
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (e instanceof ApiError || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+    }
+  }
+}
+
 export class LeaseLoop {
   private stopping = new AbortController();
   private stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener("abort", () => resolve(), { once: true }));
@@ -238,22 +253,32 @@ export class LeaseLoop {
         if (logs.length > 0) await beat();
         if (!leaseLost) {
           const r = outcome.result;
-          await client.complete(runId, {
-            leaseToken: lease.leaseToken,
-            metrics: r.metrics,
-            artifacts: r.artifacts,
-            hardware: r.hardware,
-            ...(r.baselineMetrics ? { baselineMetrics: r.baselineMetrics } : {}),
-            notes: r.notes,
-          });
+          try {
+            await withRetries(() =>
+              client.complete(runId, {
+                leaseToken: lease.leaseToken,
+                metrics: r.metrics,
+                artifacts: r.artifacts,
+                hardware: r.hardware,
+                ...(r.baselineMetrics ? { baselineMetrics: r.baselineMetrics } : {}),
+                notes: r.notes,
+              }),
+            );
+          } catch (e) {
+            // A result the server refuses (a NaN metric, a bad key) would be refused again on
+            // every attempt: fail the run with the reason instead of letting the lease expire.
+            if (!(e instanceof ApiError) || e.status !== 400) throw e;
+            await withRetries(() => client.fail(runId, { leaseToken: lease.leaseToken, error: `the server rejected the job's result: ${e.message}`, retryable: false }));
+            log(`run ${runId}: result rejected (${e.message}); run failed`);
+          }
         }
       } else if (outcome.kind === "error" || outcome.kind === "crash") {
         if (logs.length > 0) await beat();
         const retryable = outcome.kind === "crash" || outcome.retryable;
-        const f = await client.fail(runId, { leaseToken: lease.leaseToken, error: outcome.message, retryable });
+        const f = await withRetries(() => client.fail(runId, { leaseToken: lease.leaseToken, error: outcome.message, retryable }));
         log(`run ${runId} attempt ${lease.attempt} failed (${outcome.message}); run is now ${f.status}`);
       } else {
-        const f = await client.fail(runId, { leaseToken: lease.leaseToken, error: "worker shutting down", retryable: true });
+        const f = await withRetries(() => client.fail(runId, { leaseToken: lease.leaseToken, error: "worker shutting down", retryable: true }));
         log(`run ${runId}: job killed after the shutdown grace period; run is now ${f.status}`);
       }
     } catch (e) {
