@@ -57,11 +57,12 @@ export interface WorkerProc {
   stop(): Promise<void>;
 }
 
-export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}): WorkerProc {
+/** `ownGroup`: the worker leads its own process group, so a test can signal it like a terminal does. */
+export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}, ownGroup = false): WorkerProc {
   const proc = spawn(
     process.execPath,
     ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", ENROLL, "--name", name, "--runtimes", "cpu", "--data-dir", path.join(api.dir, name), ...extraArgs],
-    { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: ownGroup },
   );
   let out = "";
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];

@@ -18,8 +18,8 @@ const BEAT_MS = LEASE_MS / 6;
 let api: ApiServer;
 const started: WorkerProc[] = [];
 
-function worker(name: string, args: string[] = [], env: Record<string, string> = {}): WorkerProc {
-  const w = startWorker(api, name, args, env);
+function worker(name: string, args: string[] = [], env: Record<string, string> = {}, ownGroup = false): WorkerProc {
+  const w = startWorker(api, name, args, env, ownGroup);
   started.push(w);
   return w;
 }
@@ -129,6 +129,17 @@ describe("worker process", () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(runRow(api, id).status).toBe("succeeded");
     expect(w.output()).toMatch(/stopping: waiting up to 30000 ms/);
+  });
+
+  it("Ctrl-C (SIGINT to the whole process group) also lets the current job finish", async () => {
+    const id = queueBaseline(api);
+    const w = worker("interrupted", ["--bench-repeats", "40"], {}, true);
+    const pid = await pidOf(w, id);
+    await until("a stage", () => runRow(api, id).stage, 30_000);
+    process.kill(-w.proc.pid!, "SIGINT");
+    expect(await w.exited).toEqual({ code: 0, signal: null });
+    expect(runRow(api, id)).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(isAlive(pid)).toBe(false);
   });
 
   it("SIGTERM past the grace period kills the job and returns the run to the queue, then exits 0", async () => {

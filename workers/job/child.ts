@@ -72,4 +72,7 @@ process.once("message", (msg: ParentMessage) => {
 });
 // A spare child whose worker went away must not linger.
 process.once("disconnect", () => process.exit(0));
+// Ctrl-C in a terminal signals the whole process group; the worker decides whether this job
+// finishes within the shutdown grace period or is killed.
+process.on("SIGINT", () => {});
 void executor.then(() => send({ type: "ready", pid: process.pid }));

@@ -38,7 +38,7 @@ export class JobProcess {
   private stderrTail = "";
   private events: JobEvents = {};
   private started = false;
-  /** Resolves when the child has loaded the executor (or rejects if it died first). */
+  /** Resolves when the child has loaded the executor, or when it died before that (see `done`). */
   readonly ready: Promise<void>;
 
   constructor() {
