@@ -228,13 +228,13 @@ export class DecoderSession implements Decoder {
       present.push(out[`present.${l}.key`], out[`present.${l}.value`]);
     }
     for (const name of Object.keys(out)) {
-      if (name !== "logits" && !name.startsWith("present.")) disposeIfDevice(out[name]);
+      if (name !== "logits" && !name.startsWith("present.")) releaseTensor(out[name]);
     }
     return { logits, present };
   }
 
   private replaceCache(present: OrtTensor[], tokens: number[]): void {
-    for (const t of this.cache) disposeIfDevice(t);
+    for (const t of this.cache) releaseTensor(t);
     this.cache = present;
     this.tokens = tokens;
   }
@@ -263,7 +263,7 @@ export class DecoderSession implements Decoder {
 
   async forwardFull(ids: number[]): Promise<Float32Array> {
     const { logits, present } = await this.forward(ids, this.emptyPast(), 0);
-    for (const t of present) disposeIfDevice(t);
+    for (const t of present) releaseTensor(t);
     return logits;
   }
 
@@ -361,8 +361,12 @@ function sameIds(a: readonly number[], b: readonly number[], n: number): boolean
   return true;
 }
 
-function disposeIfDevice(t: OrtTensor | undefined): void {
-  if (t && t.location === "gpu-buffer") t.dispose();
+/**
+ * Frees a tensor the session no longer needs. Always disposed, not only while on the GPU: a GPU
+ * tensor read back with getData() reports location "cpu" afterwards but still holds its buffer.
+ */
+function releaseTensor(t: OrtTensor | undefined): void {
+  t?.dispose();
 }
 
 export function lastRow(logits: Float32Array, vocab: number): Float32Array {
