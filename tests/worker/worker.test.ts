@@ -62,6 +62,34 @@ describe("worker process", () => {
     expect(row.workerId).toBe(registered.id);
   });
 
+  it("an experiment submitted through the API runs on the worker; the first run measures and stores the baseline, the next reuses it", async () => {
+    // A model of its own: no baseline exists for it yet on this hardware.
+    registerTinyModel(api, "rtn");
+    const created = await fetch(`${api.url}/api/v1/experiments`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "rtn sweep", modelId: "rtn", datasetId: "rtn-text", runtime: "cpu", methodId: "quant.rtn", grid: { bits: [8, 4] } }),
+    });
+    expect(created.status).toBe(201);
+    const { runIds } = (await created.json()) as { runIds: number[] };
+    expect(runIds).toHaveLength(2);
+    worker("sweeper");
+    const [first, second] = await until(
+      "both runs finished",
+      () => {
+        const rows = runIds.map((id) => runRow(api, id));
+        return rows.every((r) => r.status === "succeeded" || r.status === "failed") && rows;
+      },
+      45_000,
+    );
+    expect([first.status, second.status, first.error, second.error]).toEqual(["succeeded", "succeeded", null, null]);
+    const base = runRow(api, first.baselineRunId!);
+    expect(base).toMatchObject({ methodId: "baseline", status: "succeeded", modelId: "rtn", hardwareKey: first.hardwareKey, tags: ["auto-baseline"] });
+    expect(second.baselineRunId).toBe(base.id);
+    expect(metricsOf(base.id).map((m) => m.key)).toEqual(expect.arrayContaining(["perplexity", "decode_ms_per_token"]));
+    expect(metricsOf(second.id).map((m) => m.key)).toEqual(expect.arrayContaining(["perplexity", "speedup", "bits_effective"]));
+  });
+
   it("cancel mid-run: the worker kills the job's process within one heartbeat and the run stays canceled", async () => {
     const id = queueBaseline(api);
     const w = worker("cancel", ["--bench-repeats", "5000"]);
