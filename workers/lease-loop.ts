@@ -55,6 +55,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", onAbort, { once: true });
   });
 
+const MAX_LOGS_PER_BEAT = 500;
+const MAX_LOG_CHARS = 10_000;
+
 /**
  * Retries a report when the server could not be reached (1, 2, 4, 8 s); an answer from the server,
  * even an error, is final. A finished job's result is worth more than one dropped connection.
@@ -164,8 +167,8 @@ export class LeaseLoop {
     const kill = (reason: KillReason) => (job ? job.kill(reason) : (stopBeforeStart ??= reason));
 
     const beat = async () => {
-      const batch = logs;
-      logs = [];
+      // The server takes up to 1000 lines of up to 10,000 characters per heartbeat; the rest waits.
+      const batch = logs.splice(0, MAX_LOGS_PER_BEAT).map((l) => (l.message.length > MAX_LOG_CHARS ? { ...l, message: l.message.slice(0, MAX_LOG_CHARS - 1) + "…" } : l));
       try {
         const r = await client.heartbeat(runId, {
           leaseToken: lease.leaseToken,
@@ -182,12 +185,19 @@ export class LeaseLoop {
           leaseLost = true;
           log(`run ${runId}: lease lost (${e.message}); killing job process ${job?.pid ?? "(not started)"}`);
           kill("lease-lost");
+        } else if (e instanceof ApiError && e.status === 400) {
+          // Sending the same lines again would be refused again and starve the lease: drop them.
+          log(`run ${runId}: heartbeat refused (${e.message}); ${batch.length} log lines dropped`);
         } else {
           // A transient failure: keep the lines for the next beat; the lease outlives several misses.
           logs = batch.concat(logs);
           log(`run ${runId}: heartbeat failed (${(e as Error).message})`);
         }
       }
+    };
+    /** Sends what the job logged since the last beat before the final report (bounded: the server may be down). */
+    const flushLogs = async () => {
+      for (let i = 0; i < 10 && logs.length > 0 && !leaseLost; i++) await beat();
     };
     // Six beats per lease: a run survives several lost heartbeats before its lease can expire.
     const intervalMs = Math.max(100, Math.floor(lease.leaseMs / 6));
@@ -250,7 +260,7 @@ export class LeaseLoop {
       if (leaseLost || (outcome.kind === "killed" && outcome.reason !== "shutdown")) {
         // Canceled or fenced off: the server already knows; nothing to report.
       } else if (outcome.kind === "result") {
-        if (logs.length > 0) await beat();
+        await flushLogs();
         if (!leaseLost) {
           const r = outcome.result;
           try {
@@ -273,7 +283,7 @@ export class LeaseLoop {
           }
         }
       } else if (outcome.kind === "error" || outcome.kind === "crash") {
-        if (logs.length > 0) await beat();
+        await flushLogs();
         const retryable = outcome.kind === "crash" || outcome.retryable;
         const f = await withRetries(() => client.fail(runId, { leaseToken: lease.leaseToken, error: outcome.message, retryable }));
         log(`run ${runId} attempt ${lease.attempt} failed (${outcome.message}); run is now ${f.status}`);
