@@ -6,6 +6,8 @@
  *   npm run zoo:train -- --only zoo-base    # one model (tokenizer and datasets are rebuilt too)
  *   npm run zoo:train -- --data-only        # tokenizer and datasets only
  *   npm run zoo:train -- --out /tmp/zoo --steps 50   # a quick trial somewhere else
+ *   npm run zoo:train -- --only zoo-base --skip-data --no-finalize   # parallel runs share one data build
+ *   npm run zoo:train -- --finalize-only    # agreement with zoo-base, added to the cards
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -20,7 +22,8 @@ import {
   greedyAgreement,
   cardFor,
 } from "../workers/train/zoo";
-import { train } from "../workers/train/trainer";
+import { train, type TrainSpec } from "../workers/train/trainer";
+import { tokenizerFromJson, type Tokenizer } from "../workers/tokenizer/tokenizer";
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,6 +34,9 @@ const out = path.resolve(arg("out") ?? path.join(process.cwd(), "zoo"));
 const only = arg("only")?.split(",");
 const stepsOverride = arg("steps") ? Number(arg("steps")) : undefined;
 const dataOnly = process.argv.includes("--data-only");
+const skipData = process.argv.includes("--skip-data") || process.argv.includes("--finalize-only");
+const finalizeOnly = process.argv.includes("--finalize-only");
+const finalize = !process.argv.includes("--no-finalize");
 if (only) {
   const unknown = only.filter((n) => !ZOO.some((s) => s.name === n));
   if (unknown.length) {
@@ -44,14 +50,35 @@ if (stepsOverride !== undefined && !(Number.isInteger(stepsOverride) && stepsOve
 }
 
 const t0 = Date.now();
-const { tok, json, file: tokFile } = buildTokenizer(out);
-console.log(`tokenizer: ${tok.vocabSize} tokens -> ${tokFile}`);
-const files = buildDatasets(out);
-console.log(`datasets: ${files.length} files -> ${path.join(out, "datasets")}`);
+let tok: Tokenizer;
+let json: Record<string, unknown>;
+if (skipData) {
+  const file = path.join(out, "tokenizer.json");
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: build the data first (--data-only)`);
+  json = JSON.parse(fs.readFileSync(file, "utf8"));
+  tok = tokenizerFromJson(json);
+} else {
+  ({ tok, json } = buildTokenizer(out));
+  console.log(`tokenizer: ${tok.vocabSize} tokens -> ${path.join(out, "tokenizer.json")}`);
+  const files = buildDatasets(out);
+  console.log(`datasets: ${files.length} files -> ${path.join(out, "datasets")}`);
+}
 if (dataOnly) process.exit(0);
 
 const val = curveValidation();
-const specs = ZOO.filter((s) => !only || only.includes(s.name)).map((s) => (stepsOverride ? { ...s, steps: stepsOverride, warmup: Math.min(s.warmup, Math.ceil(stepsOverride / 10)), evalEvery: Math.max(10, Math.ceil(stepsOverride / 4)) } : s));
+const specs = finalizeOnly
+  ? []
+  : ZOO.filter((s) => !only || only.includes(s.name)).map((s): TrainSpec =>
+      stepsOverride
+        ? {
+            ...s,
+            steps: stepsOverride,
+            shortPhase: s.shortPhase && stepsOverride > 1 ? { ...s.shortPhase, steps: Math.floor(stepsOverride / 2) } : undefined,
+            warmup: Math.min(s.warmup, Math.ceil(stepsOverride / 10)),
+            evalEvery: Math.max(10, Math.ceil(stepsOverride / 4)),
+          }
+        : s,
+    );
 for (const spec of specs) {
   const dir = path.join(out, spec.name);
   fs.mkdirSync(dir, { recursive: true });
@@ -66,9 +93,11 @@ for (const spec of specs) {
   console.log(`[${spec.name}] scores ${JSON.stringify(scores)}`);
 }
 
-// Agreement with the base model needs both models on disk; it is added to each card afterwards.
+// Agreement with the base model needs both models on disk; it is added to both cards afterwards.
 const base = path.join(out, "zoo-base", "model.onnx");
-if (fs.existsSync(base)) {
+if (finalize && fs.existsSync(base)) {
+  const baseCardFile = path.join(out, "zoo-base", "card.json");
+  const baseCard = JSON.parse(fs.readFileSync(baseCardFile, "utf8"));
   for (const spec of ZOO) {
     if (spec.name === "zoo-base") continue;
     const model = path.join(out, spec.name, "model.onnx");
@@ -78,7 +107,9 @@ if (fs.existsSync(base)) {
     const card = JSON.parse(fs.readFileSync(cardFile, "utf8"));
     card.agreement_with_base = { ...agree, text: "grammar-test", measure: "greedy next-token agreement, teacher-forced on the text" };
     fs.writeFileSync(cardFile, JSON.stringify(card, null, 2) + "\n");
+    (baseCard.agreement_with ??= {})[spec.name] = card.agreement_with_base;
     console.log(`[${spec.name}] greedy agreement with zoo-base: ${agree.agreement.toFixed(3)} over ${agree.positions} positions`);
   }
+  fs.writeFileSync(baseCardFile, JSON.stringify(baseCard, null, 2) + "\n");
 }
 console.log(`\nzoo built in ${((Date.now() - t0) / 1000).toFixed(0)} s -> ${out}`);

@@ -34,7 +34,7 @@ export interface DatasetSpec {
 export const DATASETS: readonly DatasetSpec[] = [
   { name: "grammar", task: "perplexity", description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers)." },
   { name: "grammar-mc", task: "multiple-choice", description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun." },
-  { name: "recall", task: "recall", description: "Associative recall: key:value pairs (two-digit values), then a query for one key." },
+  { name: "recall", task: "recall", description: "Associative recall: key:value pairs (48 noun keys, 32 one-word values), then a query for one key." },
   { name: "arithmetic", task: "exact-match", description: "Addition of two operands of one to three digits, answer written in full." },
   { name: "copy", task: "exact-match", description: "Copy a sequence of 4-10 uniformly drawn words given in the prompt." },
 ];

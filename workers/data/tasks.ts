@@ -15,7 +15,17 @@ export const RECALL_KEYS: readonly string[] = [
   "man", "woman", "child", "dog", "cat", "teacher", "friend", "house", "book", "city", "car", "tree",
   "student", "doctor", "bird", "girl", "boy", "river", "garden", "king", "farmer", "letter", "table", "window",
   "door", "road", "horse", "ship", "village", "mother", "father", "sister", "brother", "queen", "soldier", "baker",
-  "painter", "singer", "writer", "stone", "apple", "box", "cup", "chair", "song", "picture", "school", "market",
+  "painter", "singer", "writer", "stone", "apple", "box", "cup", "boat", "song", "fox", "school", "market",
+];
+
+/**
+ * Recall values: 32 short adjectives and colours written right after the colon ("dog:red"), so each
+ * value is one token of the zoo tokenizer (tests/zoo checks it) and recall needs a single lookup.
+ */
+export const RECALL_VALUES: readonly string[] = [
+  "red", "blue", "green", "black", "white", "gold", "pink", "gray", "brown", "old", "new", "big",
+  "small", "hot", "cold", "dark", "tall", "fast", "slow", "soft", "hard", "wet", "dry", "loud",
+  "calm", "kind", "rich", "poor", "wild", "shy", "odd", "sad",
 ];
 
 export interface RecallItem {
@@ -24,14 +34,14 @@ export interface RecallItem {
   context: string;
 }
 
-/** n key:value pairs with distinct keys and two-digit values. */
+/** n key:value pairs with distinct keys; values may repeat. */
 export function recallItem(rng: Rng, split: Split, n: number): RecallItem {
   if (n < 1 || n > RECALL_KEYS.length) throw new Error(`recall pair count must be in 1..${RECALL_KEYS.length}, got ${n}`);
   return drawInSplit(
     split,
     () => {
       const keys = rng.sample(RECALL_KEYS.length, n).map((i) => RECALL_KEYS[i]);
-      const pairs = keys.map((k) => [k, String(rng.range(10, 99))] as [string, string]);
+      const pairs = keys.map((k) => [k, rng.pick(RECALL_VALUES)] as [string, string]);
       return { pairs, context: `pairs: ${pairs.map(([k, v]) => `${k}:${v}`).join(" ")}\n` };
     },
     (t) => t.context,

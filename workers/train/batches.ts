@@ -19,6 +19,8 @@ export interface DataMix {
   recallMaxPairs: number;
   /** Fraction of training over which the recall max rises from minPairs+2 to maxPairs. */
   recallCurriculum: number;
+  /** Words per copy example (default 4..10). */
+  copyWords?: [number, number];
 }
 
 export interface Row {
@@ -73,7 +75,8 @@ export class RowSource {
         });
       case "copy":
         return this.packed("copy", () => {
-          const ex = copyExample(copyItem(this.rng, "train"));
+          const [lo, hi] = this.mix.copyWords ?? [4, 10];
+          const ex = copyExample(copyItem(this.rng, "train", lo, hi));
           return [this.tok.encode(ex.prompt), this.tok.encode(ex.answer)];
         });
     }
@@ -116,12 +119,14 @@ export class RowSource {
     const ids: number[] = [];
     const scored: number[] = [];
     const need = this.T + 1;
-    for (;;) {
+    for (let misses = 0; ; ) {
       const [p, a] = make();
       const all = [...p, ...a, this.nl];
       if (ids.length + all.length > need) {
-        if (ids.length === 0) throw new Error(`a ${kind} example of ${all.length} tokens does not fit a row of ${need}`);
-        break;
+        // an empty row redraws (short rows cannot hold the longest examples); a started row ends
+        if (ids.length > 0) break;
+        if (++misses > 50) throw new Error(`${kind} examples of ${all.length} tokens do not fit a row of ${need}`);
+        continue;
       }
       ids.push(...all);
       scored.push(...p.map(() => 0), ...a.map(() => 1), 1);

@@ -9,7 +9,7 @@ import * as ort from "onnxruntime-node";
 import { decoderWeightShapes, parseDecoderConfig, type DecoderConfig, type DecoderConfigInput } from "../onnx/decoder-config";
 import { buildDecoderGraph, initWeights, type Weights } from "./model";
 import { AdamW, lrAt } from "./adamw";
-import { RowSource, makeBatch, type DataMix, type Row, type RowKind } from "./batches";
+import { RowSource, makeBatch, type DataMix, type Row } from "./batches";
 import { Rng } from "../data/rng";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 
@@ -27,6 +27,12 @@ export interface TrainSpec {
   clip: number;
   mix: DataMix;
   evalEvery: number;
+  /**
+   * Optional first phase on short rows (its own static [batch, seq] graph, same weights). Attention
+   * over a short context gives the right position a larger share, so the copy/recall circuits form
+   * sooner (docs/zoo.md). Its steps count toward `steps`; the learning-rate schedule spans both.
+   */
+  shortPhase?: { steps: number; batch: number; seq: number; mix: DataMix };
 }
 
 export interface CurvePoint {
@@ -178,21 +184,28 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
   if (spec.seq > cfg.max_position) throw new Error(`seq ${spec.seq} exceeds max_position ${cfg.max_position}`);
   const log = hooks.log ?? (() => {});
   const t0 = performance.now();
-  const graph = buildDecoderGraph(cfg, spec.batch, spec.seq, "train");
-  const session = await ort.InferenceSession.create(graph.bytes, sessionOptions());
+  const short = spec.shortPhase;
+  if (short && (short.steps >= spec.steps || short.seq > spec.seq)) throw new Error(`[${spec.name}] the short phase must be shorter than the run, in steps and in seq`);
+  const phases = [
+    ...(short ? [{ ...short, from: 0, to: short.steps }] : []),
+    { steps: spec.steps - (short?.steps ?? 0), batch: spec.batch, seq: spec.seq, mix: spec.mix, from: short?.steps ?? 0, to: spec.steps },
+  ];
+  const rng = new Rng(spec.seed ^ 0x5eed);
+  const runners = await Promise.all(
+    phases.map(async (p) => ({
+      ...p,
+      session: await ort.InferenceSession.create(buildDecoderGraph(cfg, p.batch, p.seq, "train").bytes, sessionOptions()),
+      source: new RowSource(tok, p.seq, p.mix, rng),
+    })),
+  );
   const fwd = await ForwardRunner.create(cfg, 16, spec.seq);
   const weights = initWeights(cfg, spec.seed);
   const opt = new AdamW({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: spec.weightDecay, clip: spec.clip }, (n) => !n.endsWith("norm.weight"));
-  const source = new RowSource(tok, spec.seq, spec.mix, new Rng(spec.seed ^ 0x5eed));
   const shapes = decoderWeightShapes(cfg);
   const timing: Timing = { ortRunMs: 0, optimizerMs: 0, dataMs: 0, evalMs: 0, totalMs: 0 };
   const curve: CurvePoint[] = [];
-  const B = spec.batch;
-  const T = spec.seq;
   let tokens = 0;
   let emaLoss = NaN;
-  const lossByKind: Partial<Record<RowKind, number>> = {};
-  void lossByKind;
 
   const doEval = async (step: number, loss: number, lr: number, gradNorm: number) => {
     const te = performance.now();
@@ -206,10 +219,12 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
 
   let lastLoss = NaN;
   for (let step = 0; step < spec.steps; step++) {
+    const phase = runners.find((p) => step < p.to)!;
+    const { session, source, batch: B, seq: T } = phase;
     const lr = lrAt(step, spec.steps, spec.lr, spec.warmup, spec.minLrRatio);
     const td = performance.now();
     const rows: Row[] = [];
-    for (let b = 0; b < B; b++) rows.push(source.next(step / spec.steps));
+    for (let b = 0; b < B; b++) rows.push(source.next((step - phase.from) / phase.steps));
     const batch = makeBatch(rows, T);
     timing.dataMs += performance.now() - td;
 
@@ -236,7 +251,7 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
       const sec = (performance.now() - t0) / 1000;
       const tps = tokens / sec;
       const eta = ((spec.steps - step - 1) * sec) / (step + 1);
-      log(`[${spec.name}] step ${step + 1}/${spec.steps} loss ${loss.toFixed(4)} (ema ${emaLoss.toFixed(4)}) lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(2)} ${tps.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s`);
+      log(`[${spec.name}] step ${step + 1}/${spec.steps} [${B}x${T}] loss ${loss.toFixed(4)} (ema ${emaLoss.toFixed(4)}) lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(2)} ${tps.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s`);
       const evalHere = (step % spec.evalEvery === 0 && step > 0) || step === spec.steps - 1;
       if (!evalHere) curve.push({ step: step + 1, loss, lr, gradNorm, tokens, seconds: sec });
     }
@@ -244,7 +259,7 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
   }
   await doEval(spec.steps, lastLoss, lrAt(spec.steps - 1, spec.steps, spec.lr, spec.warmup, spec.minLrRatio), NaN);
   timing.totalMs = performance.now() - t0;
-  await session.release();
+  for (const r of runners) await r.session.release();
   await fwd.release();
   return { config: cfg, weights, curve, timing, tokensSeen: tokens, finalLoss: lastLoss };
 }
