@@ -100,6 +100,8 @@ describe("lease protocol", () => {
     expect((await post("/api/v1/workers/lease", {}, "bogus")).status).toBe(401);
     expect((await post("/api/v1/workers/lease", { runtimes: ["webgpu"] }, w.token)).status).toBe(400);
 
+    queueRun({ runtime: "cpu", synthetic: true });
+    expect((await post("/api/v1/workers/lease", {}, w.token)).status).toBe(204);
     const wasmRun = queueRun({ runtime: "wasm" });
     const cpuRun = queueRun({ runtime: "cpu", seed: 7 });
     const onlyCpu = await post("/api/v1/workers/lease", { runtimes: ["cpu"] }, w.token);

@@ -62,6 +62,8 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
             and(
               eq(runs.status, "queued"),
               inArray(runs.runtime, runtimes),
+              // Benchmark databases hold synthetic rows; they are never real work.
+              eq(runs.synthetic, false),
               or(isNull(runs.availableAt), lte(runs.availableAt, now)),
             ),
           )
