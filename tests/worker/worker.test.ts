@@ -11,9 +11,9 @@ import { inArray } from "drizzle-orm";
 import { runMetrics, runs, workers } from "../../db/schema";
 import { ENROLL, events, isAlive, queueBaseline, registerTinyModel, runRow, startWorker, until, type WorkerProc } from "./fixtures";
 
-// Heartbeats every 500 ms (lease / 6); a stopped worker loses its lease after 3 s. Shorter leases
-// expired under healthy workers here: the 2-core test box ran at load average 6 (measured 2026-11-27).
-const LEASE_MS = 3000;
+// Heartbeats every 667 ms (lease / 6); a stopped worker loses its lease after 4 s. A 1.5 s lease
+// expired under healthy workers here: the 2-core test box ran at load average 6-18 (2026-11-27).
+const LEASE_MS = 4000;
 const BEAT_MS = LEASE_MS / 6;
 let api: ApiServer;
 const started: WorkerProc[] = [];
