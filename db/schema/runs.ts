@@ -51,8 +51,12 @@ export const runs = sqliteTable(
   (t) => [
     index("runs_status_available").on(t.status, t.availableAt),
     index("runs_experiment").on(t.experimentId),
-    index("runs_method").on(t.methodId),
-    index("runs_family").on(t.family),
+    // (group column, synthetic): covering for counts and for the Pareto scan, which reads run ids
+    // in (group, id) order with synthetic = 0 (docs/BENCHMARKS.md, Tracker).
+    index("runs_method_synthetic").on(t.methodId, t.synthetic),
+    index("runs_family_synthetic").on(t.family, t.synthetic),
+    index("runs_runtime_synthetic").on(t.runtime, t.synthetic),
+    index("runs_hardware_synthetic").on(t.hardwareKey, t.synthetic),
     index("runs_model_dataset_runtime").on(t.modelId, t.datasetId, t.runtime),
     index("runs_created").on(t.createdAt),
   ],
