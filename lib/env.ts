@@ -8,6 +8,9 @@ const EnvSchema = z.object({
   HOST: z.string().default("0.0.0.0"),
   FRONTIER_LOCAL_WORKER: z.enum(["0", "1"]).default("1").describe("Start a local CPU worker with npm start"),
   FRONTIER_ENROLL_TOKEN: z.string().min(16).optional().describe("Token workers present to register"),
+  FRONTIER_LEASE_MS: z.coerce.number().int().positive().optional().describe("Lease duration without a heartbeat (default 60000)"),
+  FRONTIER_RETRY_BASE_MS: z.coerce.number().int().positive().optional().describe("Retry backoff base: 2^attempts × this (default 1000)"),
+  FRONTIER_WORKER_GRACE_MS: z.coerce.number().int().min(0).optional().describe("Worker shutdown grace for the current job (default 30000)"),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
