@@ -168,6 +168,10 @@ function patchDawn(): void {
   const write = g.GPUQueue.prototype.writeBuffer;
   g.GPUQueue.prototype.writeBuffer = function (this: GPUQueue, buffer, offset, data, dataOffset?, size?) {
     let src = data;
+    if (data instanceof SharedArrayBuffer) {
+      // Offsets into an ArrayBuffer count bytes, as they do for the Uint8Array copy.
+      return write.call(this, buffer, offset, new Uint8Array(data).slice(), dataOffset, size);
+    }
     if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
       src = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
       const bpe = (data as unknown as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
