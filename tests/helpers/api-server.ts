@@ -62,8 +62,9 @@ export interface ApiServer {
 }
 
 /**
- * Starts the server on 127.0.0.1 with a fresh database in a temp dir. `env` is applied to this
- * process (route handlers read FRONTIER_* settings from process.env) and restored on close.
+ * Starts the server on 127.0.0.1 with a fresh database in a temp dir (removed on close unless the
+ * caller passed `dir`). `env` is applied to this process (route handlers read FRONTIER_* settings
+ * from process.env) and restored on close.
  */
 export async function startApiServer(opts: { env?: Record<string, string>; dir?: string } = {}): Promise<ApiServer> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "frontier-api-"));
@@ -145,6 +146,8 @@ export async function startApiServer(opts: { env?: Record<string, string>; dir?:
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }
+      // A temp dir this server created (database, models, worker data) goes with it.
+      if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
