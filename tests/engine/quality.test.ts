@@ -69,6 +69,11 @@ describe("exact match and multiple choice on a tiny dataset file", () => {
     expect(r.notes[0]).toMatch(/scored 3 of 3 examples after a shuffle with seed 1/);
   });
 
+  it("generate stops after a stop token, which it includes", async () => {
+    expect(await decoder.generate([A], 10, new Set([0x0a]))).toEqual([0x42, 0x43, 0x44, 0x45, 0x0a]);
+    expect(await decoder.generate([A], 2)).toEqual([0x42, 0x43]);
+  });
+
   it("multiple choice picks the choice with the highest summed log-likelihood", async () => {
     const file = writeJsonl(path.join(dir, "mc.jsonl"), [
       { prompt: "A", choices: ["B", "C"], label: 0 }, // log .5 vs log(.5/39): right
