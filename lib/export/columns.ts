@@ -48,3 +48,35 @@ export function exportCells(run: RunRow, layout: ExportLayout): unknown[] {
   for (const m of layout.metrics) cells.push(run.metrics[m]);
   return cells;
 }
+
+/**
+ * A CSV encoder for one export layout: one CRLF-terminated line per run, without the intermediate
+ * cell array. Text cells repeat a lot (method ids, runtimes, hardware labels), so their encoded
+ * form is memoised; numbers are formatted each time.
+ */
+export function csvRunEncoder(layout: ExportLayout, cell: (v: unknown) => string): (run: RunRow) => string {
+  const memo = new Map<string, string>();
+  const text = (s: string | null): string => {
+    if (s === null) return "";
+    let e = memo.get(s);
+    if (e === undefined) {
+      e = cell(s);
+      if (memo.size < 50_000) memo.set(s, e);
+    }
+    return e;
+  };
+  const num = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? "" : String(v));
+  return (r) => {
+    let line =
+      num(r.id) + "," + num(r.experimentId) + "," + text(r.methodId) + "," + text(r.family) + "," + text(r.modelId) + "," +
+      text(r.datasetId) + "," + text(r.runtime) + "," + text(r.hardwareKey) + "," + text(r.status) + "," + num(r.attempts) + "," +
+      text(r.source) + "," + (r.synthetic ? "true" : "false") + "," + num(r.baselineRunId) + "," + text(r.tags.join(";")) + "," +
+      cell(r.notes) + "," + cell(r.error) + "," + num(r.createdAt) + "," + num(r.startedAt) + "," + num(r.finishedAt);
+    for (const p of layout.params) {
+      const v = r.params[p];
+      line += "," + (typeof v === "string" ? text(v) : cell(v));
+    }
+    for (const m of layout.metrics) line += "," + num(r.metrics[m]);
+    return line + "\r\n";
+  };
+}

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { POST as postRun, GET as listRuns } from "@/app/api/v1/runs/route";
 import { GET as exportRuns } from "@/app/api/v1/export/route";
 import { csvCell, csvLine } from "@/lib/export/csv";
-import { exportChunks } from "@/db/queries/export";
+import { exportChunks, exportLayout } from "@/db/queries/export";
+import { csvRunEncoder, exportCells } from "@/lib/export/columns";
 import { getMethod } from "@/lib/methods";
 import { emptyFilter } from "@/lib/schemas/filters";
 import { call, cleanup, fields, freshDb, rng } from "./helpers";
@@ -143,6 +144,15 @@ describe("GET /api/v1/export", () => {
     const seen = chunks.flat().map((r) => r.id);
     expect(seen).toEqual(ids.filter((_, i) => i % 2 === 1));
     expect(chunks.flat().every((r) => typeof r.metrics.accuracy === "number")).toBe(true);
+  });
+
+  it("encodes each run exactly as the generic cell path does", () => {
+    const filter = emptyFilter();
+    const layout = exportLayout(filter);
+    const encode = csvRunEncoder(layout, csvCell);
+    const runs = [...exportChunks(filter)].flat();
+    expect(runs).toHaveLength(120);
+    for (const r of runs) expect(encode(r)).toBe(csvLine(exportCells(r, layout)));
   });
 
   it("streams JSON as an array of runs with params and metrics objects", async () => {

@@ -1,6 +1,6 @@
 import { exportChunks, exportLayout } from "@/db/queries/export";
-import { csvLine } from "@/lib/export/csv";
-import { exportCells, exportHeader } from "@/lib/export/columns";
+import { csvCell, csvLine } from "@/lib/export/csv";
+import { csvRunEncoder, exportHeader } from "@/lib/export/columns";
 import { handle } from "@/lib/http";
 import { ExportQuery } from "@/lib/schemas/export";
 import { parseRunQuery } from "@/lib/schemas/filters";
@@ -13,6 +13,7 @@ export function GET(req: Request) {
     const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ExportQuery);
     const csv = extra.format === "csv";
     const layout = csv ? exportLayout(filter) : null;
+    const encode = layout ? csvRunEncoder(layout, csvCell) : null;
     const chunks = exportChunks(filter);
     const enc = new TextEncoder();
     let first = true;
@@ -29,7 +30,7 @@ export function GET(req: Request) {
         }
         let out = "";
         for (const run of next.value) {
-          if (layout) out += csvLine(exportCells(run, layout));
+          if (encode) out += encode(run);
           else {
             out += (first ? "\n" : ",\n") + JSON.stringify(run);
             first = false;
