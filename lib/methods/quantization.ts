@@ -37,6 +37,8 @@ export const quantGptq = defineMethod({
     act_order: z.boolean().default(false).describe("Quantize columns in order of decreasing Hessian diagonal"),
     damp: z.number().min(0.0001).max(0.5).default(0.01).describe("Damping as a fraction of mean(diag H)"),
     block_size: z.number().int().min(8).max(1024).default(128),
+    sequential: z.boolean().default(true)
+      .describe("Calibrate each decoder layer on the outputs of the already-quantized layers before it (the reference's order); false: one pass over the float model"),
     calib_samples: calibSamples,
     format,
     accuracy_level: accuracyLevel,

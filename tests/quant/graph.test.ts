@@ -9,6 +9,7 @@ import { dequantize, quantizeRtn } from "../../workers/methods/quantization/quan
 import { hqqQuantize } from "../../workers/methods/quantization/hqq-core";
 import { awqSearch, smoothScales } from "../../workers/methods/quantization/scaling";
 import { relativeMaxDiff } from "../../workers/methods/quantization/awq";
+import { layerBlocks } from "../../workers/methods/quantization/gptq";
 import { TINY, tinyWeights, tmpDir, tokenSequences, writeTinyDecoder } from "./decoder-fixture";
 import { writeDecoder } from "../../workers/onnx/decoder-builder";
 
@@ -41,6 +42,22 @@ describe("linear discovery and calibration capture", () => {
     expect(targets).toHaveLength(7 * TINY.num_layers + 1);
     expect(skipped).toEqual([]);
     expect(stats.size).toBe(4 * TINY.num_layers + 1);
+  });
+
+  it("orders linears into decoder-layer blocks for layer-sequential calibration", async () => {
+    const { targets } = quantizableLinears(readModel(base));
+    const blocks = layerBlocks(targets);
+    expect(blocks.map((b) => b.length)).toEqual([7, 7, 1]);
+    expect(blocks[1].every((t) => t.weightName.startsWith("layers.1."))).toBe(true);
+    expect(blocks[2][0].weightName).toBe("lm_head.weight");
+    // an in-memory model: statistics equal those read from the file, and the model is left as it was
+    const model = readModel(base);
+    const nodesBefore = model.graph!.node!.length;
+    const tap = blocks[1][0];
+    const fromMemory = await captureActivations(model, [{ name: tap.input, k: tap.k }], seqs.slice(0, 2), { gram: false, scratchDir: dir });
+    const fromFile = await captureActivations(base, [{ name: tap.input, k: tap.k }], seqs.slice(0, 2), { gram: false, scratchDir: dir });
+    expect(Array.from(fromMemory.get(tap.input)!.maxAbs)).toEqual(Array.from(fromFile.get(tap.input)!.maxAbs));
+    expect(model.graph!.node!.length).toBe(nodesBefore);
   });
 
   it("captures exactly the first layer's normed input (sum|x|, max|x|, Gram)", () => {

@@ -118,15 +118,19 @@ export function decoderFeeds(session: ort.InferenceSession, model: ModelProto, i
   return feeds;
 }
 
-/** Runs calibration sequences through an instrumented copy of the model and returns per-tap statistics. */
+/**
+ * Runs calibration sequences through an instrumented copy of the model (a file, or a model in
+ * memory, which is left unchanged) and returns per-tap statistics. onnxruntime only evaluates the
+ * nodes the requested statistics depend on, so taps early in the graph cost a partial forward.
+ */
 export async function captureActivations(
-  modelPath: string,
+  source: string | ModelProto,
   taps: readonly Tap[],
   sequences: readonly (readonly number[])[],
   opts: CaptureOptions,
 ): Promise<Map<string, TapStats>> {
   if (sequences.length === 0) throw new Error("calibration needs at least one sequence");
-  const model = readModel(modelPath);
+  const model = typeof source === "string" ? readModel(source) : shallowCopy(source);
   const names = instrumentTaps(model, taps, opts.gram);
   fs.mkdirSync(opts.scratchDir, { recursive: true });
   const file = path.join(opts.scratchDir, `calibration-${process.pid}-${Date.now()}.onnx`);
@@ -172,6 +176,12 @@ export async function captureActivations(
     fs.rmSync(`${file}.data`, { force: true });
   }
   return stats;
+}
+
+/** A copy whose node, output and initializer lists can grow without touching the original's. */
+function shallowCopy(model: ModelProto): ModelProto {
+  const g = model.graph ?? {};
+  return { ...model, graph: { ...g, node: [...(g.node ?? [])], output: [...(g.output ?? [])], initializer: [...(g.initializer ?? [])] } };
 }
 
 /** Mean |x_j| per channel. */
