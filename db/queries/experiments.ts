@@ -34,9 +34,15 @@ export function expandGrid(method: MethodDef, grid: Record<string, unknown[]>): 
       details.push({ field: `grid.${name}`, message: `unknown parameter for ${method.id}${known.length ? ` (known: ${known.join(", ")})` : " (it takes none)"}` });
       continue;
     }
+    const seen = new Map<string, number>();
     grid[name].forEach((v, i) => {
       const r = field.safeParse(v);
       if (!r.success) details.push({ field: `grid.${name}[${i}]`, message: r.error.issues.map((x) => x.message).join("; ") });
+      // A repeated value would queue identical runs that only cost time.
+      const k = JSON.stringify(v);
+      const first = seen.get(k);
+      if (first !== undefined) details.push({ field: `grid.${name}[${i}]`, message: `repeats grid.${name}[${first}]` });
+      else seen.set(k, i);
     });
   }
   const size = names.reduce((n, k) => n * grid[k].length, 1);

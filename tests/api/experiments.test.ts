@@ -39,6 +39,14 @@ describe("grid expansion", () => {
     const { details } = expandGrid(getMethod("quant.rtn")!, { bits: [4, 5, "8"], damp: [0.1] });
     expect(details.map((d) => d.field).sort()).toEqual(["grid.bits[1]", "grid.bits[2]", "grid.damp"]);
   });
+
+  it("refuses a value repeated in one parameter's list", () => {
+    const { details } = expandGrid(getMethod("quant.rtn")!, { bits: [4, 8, 4], keep_layers: [["a"], ["a"]] });
+    expect(details).toEqual([
+      { field: "grid.bits[2]", message: "repeats grid.bits[0]" },
+      { field: "grid.keep_layers[1]", message: "repeats grid.keep_layers[0]" },
+    ]);
+  });
 });
 
 describe("POST /api/v1/experiments", () => {
