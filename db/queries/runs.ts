@@ -189,10 +189,18 @@ export function decodeCursor(cursor: string, sort: string): { value: SortValue; 
  * run does not have, a null column) come last in both directions, so the order is walked in two
  * sections: rows with a value ordered by (value, id) straight off an index, then the rest by id.
  */
+/**
+ * Above this many matching runs a metric sort walks run_metrics_key_value in order (stopping after
+ * a page); at or below it the matching runs are read and sorted, which is cheaper for a selective
+ * filter: a filter matching 448 of 100k runs took 83 ms the first way (benchmark database).
+ */
+export const INDEX_WALK_ABOVE = 5000;
+
 export function listRuns(
   filter: RunFilter,
   page: { sort: string; cursor?: string; limit: number },
   tx: Tx = getDb(),
+  opts: { indexWalkAbove?: number } = {},
 ): RunsPage {
   const desc = page.sort.startsWith("-");
   const name = desc ? page.sort.slice(1) : page.sort;
@@ -204,16 +212,20 @@ export function listRuns(
   const conds = runFilterConditions(filter, "r", "exists");
   const countConds = runFilterConditions(filter, "r", "in");
   const limit = page.limit;
+  const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(countConds)}`)!.n;
 
   let valueSection: (n: number) => (RawRun & { sv: SortValue })[];
   let nullSection: ((n: number, afterId: number | null) => (RawRun & { sv: SortValue })[]) | null;
 
   if (name.startsWith("metric.")) {
     const key = name.slice("metric.".length);
-    // CROSS JOIN pins run_metrics as the outer loop: the page is read in index order and stops
-    // after `limit` matches instead of sorting every matching run.
+    // CROSS JOIN fixes SQLite's join order. Many matches: run_metrics outer, so the page is read
+    // in index order and stops after `limit` matches. Few: runs outer, then sort what matched.
+    const from = sql.raw(
+      total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m",
+    );
     valueSection = (n) =>
-      tx.all(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM run_metrics m CROSS JOIN runs r ON r.id = m.run_id
+      tx.all(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM ${from} ON r.id = m.run_id
         WHERE m.key = ${key} AND ${andAll(conds)}
         ${cur && cur.value !== null ? sql`AND (m.value, m.run_id) ${cmp} (${cur.value}, ${cur.id})` : sql``}
         ORDER BY m.value ${dir}, m.run_id ${dir} LIMIT ${n}`);
@@ -254,7 +266,6 @@ export function listRuns(
   const pageRows = rows.slice(0, limit);
   const last = pageRows[pageRows.length - 1];
   const metrics = metricsByRun(pageRows.map((r) => r.id), tx);
-  const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(countConds)}`)!.n;
   return {
     runs: pageRows.map((r) => toRunRow(r, metrics.get(r.id)!)),
     nextCursor: more && last ? encodeCursor(page.sort, last.sv, last.id) : null,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { getMethod } from "@/lib/methods";
+import { listRuns as listRunsQuery } from "@/db/queries/runs";
+import { emptyFilter } from "@/lib/schemas/filters";
 import { getDb } from "@/db/client";
 import { runs } from "@/db/schema";
 import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
@@ -234,6 +236,21 @@ describe("GET /api/v1/runs sort and cursor pagination", () => {
         expect(got.total).toBe(expected.length);
         expect(got.pages).toBe(Math.max(1, Math.ceil(expected.length / limit)));
       }
+    }
+  });
+
+  it.each(sorts.filter((s) => s.includes("metric.")))("gives the same order when %s walks the metric index instead", (sort) => {
+    // The route walks run_metrics_key_value only above INDEX_WALK_ABOVE matches; force both plans.
+    for (const indexWalkAbove of [0, 1_000_000]) {
+      const ids: number[] = [];
+      let cursor: string | undefined;
+      for (let guard = 0; guard < 100; guard++) {
+        const page = listRunsQuery({ ...emptyFilter(), runtime: ["cpu"] }, { sort, cursor, limit: 9 }, undefined, { indexWalkAbove });
+        ids.push(...page.runs.map((r) => r.id));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(ids).toEqual(expectedOrder(sort, (s) => s.runtime === "cpu"));
     }
   });
 
