@@ -8,6 +8,7 @@ import { POST as postModel } from "@/app/api/v1/models/route";
 import { POST as postDataset } from "@/app/api/v1/datasets/route";
 import { GET as listExperiments, POST as postExperiment } from "@/app/api/v1/experiments/route";
 import { GET as getExperiment } from "@/app/api/v1/experiments/[id]/route";
+import { GET as listRuns } from "@/app/api/v1/runs/route";
 import { call, cleanup, fields, freshDb, snapshot, writeModelDir } from "./helpers";
 
 let dir: string;
@@ -62,6 +63,9 @@ describe("POST /api/v1/experiments", () => {
     expect(detail.json.runs.map((x: { id: number }) => x.id)).toEqual(r.json.runIds);
     const list = await call(listExperiments, "GET", "/api/v1/experiments");
     expect(list.json.experiments[0]).toMatchObject({ id: r.json.id, runCount: 1, statusCounts: { queued: 1 } });
+    const runs = await call(listRuns, "GET", `/api/v1/runs?experiment=${r.json.id}&experiment=99999`);
+    expect(runs.json.runs.map((x: { id: number }) => x.id)).toEqual(r.json.runIds);
+    expect(runs.json.total).toBe(1);
   });
 
   const cases: [string, Record<string, unknown>, string[], RegExp?][] = [

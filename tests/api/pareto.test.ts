@@ -159,6 +159,19 @@ describe("GET /api/v1/pareto", () => {
     }
   });
 
+  it("groups by hardware, runs without a hardware label under \"unknown\"", async () => {
+    getDb().$client.prepare("UPDATE runs SET hardware_key = CASE WHEN id % 2 = 0 THEN 'cpu · box' END").run();
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=hardware");
+    expect(res.status).toBe(200);
+    expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual(["cpu · box", "unknown"]);
+    const both = data.filter((d) => d.lat !== undefined && d.acc !== undefined);
+    for (const g of res.json.groups) {
+      const pts = both.filter((d) => (d.id % 2 === 0) === (g.key === "cpu · box")).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      expect(g.count).toBe(pts.length);
+      expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
+    }
+  });
+
   it("answers an empty result for a metric nobody has", async () => {
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=sparsity");
     expect(res.status).toBe(200);
