@@ -5,7 +5,7 @@ import { useMemo } from "react";
 import { isActive, type ExperimentRun } from "@/lib/api-client";
 import { formatMetric, METRICS } from "@/lib/metrics";
 import { ParetoChart } from "./pareto-chart";
-import { useExperiment, useExperiments, usePareto, useRunAction } from "./queries";
+import { useExperiment, useExperiments, usePareto, useRefreshFrontsOn, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatTime, paramsSummary, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
@@ -95,7 +95,9 @@ function pickAxes(runs: ExperimentRun[]) {
 }
 
 function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[]; live: boolean }) {
-  const axes = pickAxes(runs.filter((r) => r.status === "succeeded"));
+  const succeeded = runs.filter((r) => r.status === "succeeded");
+  const axes = pickAxes(succeeded);
+  useRefreshFrontsOn(succeeded.length);
   const hidden = useMemo(() => new Set<string>(), []);
   const base = { experiment: String(id), status: "succeeded", group: "method" };
   const lat = usePareto({ ...base, x: axes.xl ?? "decode_ms_per_token", y: axes.y ?? "perplexity" }, live);

@@ -8,7 +8,7 @@ import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart, type Pt } from "./pareto-chart";
-import { useExperiments, usePareto, useRuns } from "./queries";
+import { useExperiments, usePareto, useRefreshFrontsOn, useRuns } from "./queries";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
@@ -120,6 +120,7 @@ export function Explorer() {
   const latParams = useMemo(() => ({ ...filters, x: xl, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xl, y, group]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
   const memParams = useMemo(() => ({ ...filters, x: xm, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xm, y, group]);
+  useRefreshFrontsOn((experiments.data ?? []).reduce((n, e) => n + (e.statusCounts.succeeded ?? 0), 0));
   const lat = usePareto(latParams, live);
   const mem = usePareto(memParams, live);
 

@@ -1,6 +1,7 @@
 "use client";
 
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef } from "react";
 import { api, isActive, type RunDetail } from "@/lib/api-client";
 import { qk, type QueryParams } from "@/lib/query-keys";
 
@@ -59,6 +60,20 @@ export const usePareto = (params: QueryParams, live = false) =>
     placeholderData: keepPreviousData,
     refetchInterval: live ? 3000 : false,
   });
+
+/**
+ * Refetches fronts when `finished` (a count of finished runs) changes: polling stops with the last
+ * active run, so the fetch that shows that run's point must be asked for explicitly.
+ */
+export function useRefreshFrontsOn(finished: number) {
+  const qc = useQueryClient();
+  const last = useRef(finished);
+  useEffect(() => {
+    if (last.current === finished) return;
+    last.current = finished;
+    void qc.invalidateQueries({ queryKey: qk.pareto.all });
+  }, [finished, qc]);
+}
 
 /** Anything that changes a run changes lists, experiments and fronts too. */
 function useInvalidateRuns() {

@@ -77,12 +77,16 @@ function methodDefaults(methodId: string): Record<string, unknown> | null {
   return defaultsCache.get(methodId)!;
 }
 
-/** Only the params that differ from the method's defaults: what tells two runs of a sweep apart. */
+/**
+ * A method's leading param (bits, sparsity, budget: the first in its schema) plus every param that
+ * differs from its default: what tells two runs of a sweep apart without repeating all defaults.
+ */
 export function paramsSummary(methodId: string, p: Record<string, unknown> | undefined): string {
   if (!p) return "";
   const d = methodDefaults(methodId);
   if (!d) return formatParams(p);
-  return formatParams(Object.fromEntries(Object.entries(p).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(d[k]))));
+  const lead = Object.keys(d)[0];
+  return formatParams(Object.fromEntries(Object.entries(p).filter(([k, v]) => k === lead || JSON.stringify(v) !== JSON.stringify(d[k]))));
 }
 
 export function ErrorBox({ error }: { error: unknown }) {
