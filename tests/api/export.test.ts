@@ -3,7 +3,9 @@ import { POST as postRun, GET as listRuns } from "@/app/api/v1/runs/route";
 import { GET as exportRuns } from "@/app/api/v1/export/route";
 import { csvCell, csvLine } from "@/lib/export/csv";
 import { exportChunks, exportLayout } from "@/db/queries/export";
-import { csvRunEncoder, exportCells } from "@/lib/export/columns";
+import { csvRunEncoder, exportCells, exportHeader } from "@/lib/export/columns";
+import { ExportQuery } from "@/lib/schemas/export";
+import { parseRunQuery } from "@/lib/schemas/filters";
 import { getMethod } from "@/lib/methods";
 import { emptyFilter } from "@/lib/schemas/filters";
 import { call, cleanup, fields, freshDb, rng } from "./helpers";
@@ -153,6 +155,15 @@ describe("GET /api/v1/export", () => {
     const runs = [...exportChunks(filter)].flat();
     expect(runs).toHaveLength(120);
     for (const r of runs) expect(encode(r)).toBe(csvLine(exportCells(r, layout)));
+  });
+
+  it.each(["", "runtime=cpu&metric.accuracy>=0.4", "tag==cmd"])("streams the same text as the generic cell path, filter %j", async (q) => {
+    const { filter } = parseRunQuery(new URLSearchParams(q), ExportQuery);
+    const layout = exportLayout(filter);
+    const expected = csvLine(exportHeader(layout)) + [...exportChunks(filter)].flat().map((r) => csvLine(exportCells(r, layout))).join("");
+    const res = await call(exportRuns, "GET", `/api/v1/export?${q}`);
+    expect(res.text.split("\r\n").length).toBeGreaterThan(2);
+    expect(res.text).toBe(expected);
   });
 
   it("streams JSON as an array of runs with params and metrics objects", async () => {
