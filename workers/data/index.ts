@@ -34,7 +34,7 @@ export interface DatasetSpec {
 export const DATASETS: readonly DatasetSpec[] = [
   { name: "grammar", task: "perplexity", description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers)." },
   { name: "grammar-mc", task: "multiple-choice", description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun." },
-  { name: "recall", task: "recall", description: "Associative recall: key:value pairs (48 noun keys, 32 one-word values), then a query for one key." },
+  { name: "recall", task: "recall", description: "Associative recall: key-value pairs (48 noun keys, 32 one-word values), then a query for one key." },
   { name: "arithmetic", task: "exact-match", description: "Addition of two operands of one to three digits, answer written in full." },
   { name: "copy", task: "exact-match", description: "Copy a sequence of 4-10 uniformly drawn words given in the prompt." },
 ];
@@ -133,7 +133,7 @@ export function tokenizerCorpus(seed: number, paragraphs: number): string[] {
     out.push(paragraph(rng, "train"));
     if (i % 4 === 0) {
       const item = recallItem(rng, "train", rng.range(2, 16));
-      out.push(item.context + item.pairs.map(([k, v]) => ` ${k}:${v}\n`).join(""));
+      out.push(item.context + item.pairs.map(([k, v]) => ` ${k} ${v}\n`).join(""));
       out.push(copyExample(copyItem(rng, "train")).prompt);
       const a = arithmeticExample(arithmeticItem(rng, "train"));
       out.push(a.prompt + a.answer + "\n");

@@ -19,8 +19,8 @@ export const RECALL_KEYS: readonly string[] = [
 ];
 
 /**
- * Recall values: 32 short adjectives and colours written right after the colon ("dog:red"), so each
- * value is one token of the zoo tokenizer (tests/zoo checks it) and recall needs a single lookup.
+ * Recall values: 32 short adjectives and colours, each one token (with its leading space) of the
+ * zoo tokenizer (tests/zoo checks it).
  */
 export const RECALL_VALUES: readonly string[] = [
   "red", "blue", "green", "black", "white", "gold", "pink", "gray", "brown", "old", "new", "big",
@@ -30,11 +30,17 @@ export const RECALL_VALUES: readonly string[] = [
 
 export interface RecallItem {
   pairs: [string, string][];
-  /** "pairs: dog:42 cat:17 ...\n", the part every query refers back to. */
+  /** "pairs: dog red, cat blue, ...\n", the part every query refers back to. */
   context: string;
 }
 
-/** n key:value pairs with distinct keys; values may repeat. */
+/**
+ * n key-value pairs with distinct keys (values may repeat). The value follows its key directly
+ * ("dog red"), so a query that ends with the key is answered by the token that followed the same
+ * key earlier: one lookup, the pattern the copy task also teaches. (With a separator, "dog:red",
+ * every pair shares the token before its value and the model needs a two-token match; measured in
+ * docs/zoo.md, that format stayed near chance within the zoo's training budget.)
+ */
 export function recallItem(rng: Rng, split: Split, n: number): RecallItem {
   if (n < 1 || n > RECALL_KEYS.length) throw new Error(`recall pair count must be in 1..${RECALL_KEYS.length}, got ${n}`);
   return drawInSplit(
@@ -42,7 +48,7 @@ export function recallItem(rng: Rng, split: Split, n: number): RecallItem {
     () => {
       const keys = rng.sample(RECALL_KEYS.length, n).map((i) => RECALL_KEYS[i]);
       const pairs = keys.map((k) => [k, rng.pick(RECALL_VALUES)] as [string, string]);
-      return { pairs, context: `pairs: ${pairs.map(([k, v]) => `${k}:${v}`).join(" ")}\n` };
+      return { pairs, context: `pairs: ${pairs.map(([k, v]) => `${k} ${v}`).join(", ")}\n` };
     },
     (t) => t.context,
   );
@@ -51,7 +57,7 @@ export function recallItem(rng: Rng, split: Split, n: number): RecallItem {
 /** The evaluation form: the context, then one query whose answer is the value. */
 export function recallExample(item: RecallItem, queryIndex: number): { prompt: string; answer: string } {
   const [k, v] = item.pairs[queryIndex];
-  return { prompt: `${item.context} ${k}:`, answer: v };
+  return { prompt: `${item.context} ${k}`, answer: ` ${v}` };
 }
 
 export interface ArithmeticItem {

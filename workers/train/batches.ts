@@ -105,8 +105,8 @@ export class RowSource {
     for (;;) {
       if (order.length === 0) order = this.rng.shuffle(item.pairs.map((_, i) => i));
       const [k, v] = item.pairs[order.pop()!];
-      const q = this.tok.encode(` ${k}:`);
-      const a = [...this.tok.encode(v), this.nl];
+      const q = this.tok.encode(` ${k}`);
+      const a = [...this.tok.encode(` ${v}`), this.nl];
       if (ids.length + q.length + a.length > need) break;
       ids.push(...q, ...a);
       scored.push(...q.map(() => 0), ...a.map(() => 1));

@@ -178,7 +178,18 @@ export interface TrainHooks {
   onEval?: (p: CurvePoint) => void;
 }
 
-export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet, hooks: TrainHooks = {}): Promise<TrainResult> {
+/** Where a continued run starts: the weights of an earlier run and its step and token counts. */
+export interface TrainStart {
+  weights: Weights;
+  step: number;
+  tokens: number;
+}
+
+/**
+ * Trains from the seeded initialisation, or from `start` (a continuation: fresh optimizer state and
+ * its own schedule, curve steps and token counts carried on from the earlier run).
+ */
+export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet, hooks: TrainHooks = {}, start?: TrainStart): Promise<TrainResult> {
   const cfg = parseDecoderConfig(spec.config);
   if (cfg.vocab_size < tok.vocabSize) throw new Error(`vocab_size ${cfg.vocab_size} is below the tokenizer's ${tok.vocabSize}`);
   if (spec.seq > cfg.max_position) throw new Error(`seq ${spec.seq} exceeds max_position ${cfg.max_position}`);
@@ -199,22 +210,23 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
     })),
   );
   const fwd = await ForwardRunner.create(cfg, 16, spec.seq);
-  const weights = initWeights(cfg, spec.seed);
+  const weights: Weights = start ? new Map([...start.weights].map(([k, v]) => [k, v.slice()])) : initWeights(cfg, spec.seed);
+  const stepOffset = start?.step ?? 0;
   const opt = new AdamW({ beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: spec.weightDecay, clip: spec.clip }, (n) => !n.endsWith("norm.weight"));
   const shapes = decoderWeightShapes(cfg);
   const timing: Timing = { ortRunMs: 0, optimizerMs: 0, dataMs: 0, evalMs: 0, totalMs: 0 };
   const curve: CurvePoint[] = [];
-  let tokens = 0;
+  let tokens = start?.tokens ?? 0;
   let emaLoss = NaN;
 
   const doEval = async (step: number, loss: number, lr: number, gradNorm: number) => {
     const te = performance.now();
     const scores = await evaluate(fwd, weights, tok, val);
     timing.evalMs += performance.now() - te;
-    const p: CurvePoint = { step, loss, lr, gradNorm, tokens, seconds: (performance.now() - t0) / 1000, eval: scores };
+    const p: CurvePoint = { step: step + stepOffset, loss, lr, gradNorm, tokens, seconds: (performance.now() - t0) / 1000, eval: scores };
     curve.push(p);
     hooks.onEval?.(p);
-    log(`[${spec.name}] eval step ${step}: ${Object.entries(scores).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`);
+    log(`[${spec.name}] eval step ${step + stepOffset}: ${Object.entries(scores).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`);
   };
 
   let lastLoss = NaN;
@@ -253,7 +265,7 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
       const eta = ((spec.steps - step - 1) * sec) / (step + 1);
       log(`[${spec.name}] step ${step + 1}/${spec.steps} [${B}x${T}] loss ${loss.toFixed(4)} (ema ${emaLoss.toFixed(4)}) lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(2)} ${tps.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s`);
       const evalHere = (step % spec.evalEvery === 0 && step > 0) || step === spec.steps - 1;
-      if (!evalHere) curve.push({ step: step + 1, loss, lr, gradNorm, tokens, seconds: sec });
+      if (!evalHere) curve.push({ step: step + 1 + stepOffset, loss, lr, gradNorm, tokens, seconds: sec });
     }
     if (step % spec.evalEvery === 0 && step > 0) await doEval(step + 1, loss, lr, gradNorm);
   }
