@@ -16,6 +16,7 @@ import { filterParams, useViewParams } from "./view-params";
 const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes" } as const;
 /** Front points are sent in full; dominated ones are sampled so 100k runs never reach the browser. */
 const MAX_DOMINATED = "2000";
+const RECENT = { limit: "100" };
 
 function groupOf(r: RunSummary, by: ParetoGroupBy): string {
   if (by === "method") return r.methodId;
@@ -124,8 +125,8 @@ export function Explorer() {
   const lat = usePareto(latParams, live);
   const mem = usePareto(memParams, live);
 
-  // A recent sample tells the pickers which metrics runs actually carry.
-  const recent = useRuns({ ...filters, limit: "200" });
+  // The latest runs tell the pickers which metrics runs actually carry (and whether there are any).
+  const recent = useRuns(RECENT);
   const seen = useMemo(() => {
     const s = new Set<string>();
     for (const r of recent.data?.runs ?? []) for (const k of Object.keys(r.metrics)) s.add(k);
@@ -134,7 +135,7 @@ export function Explorer() {
 
   const methodFilter = filters.method;
   const wantsBaselines = !methodFilter || (Array.isArray(methodFilter) ? methodFilter : [methodFilter]).includes("baseline");
-  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "500" });
+  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "200" });
   const baselines = useMemo(() => {
     const toPts = (x: string): Pt[] =>
       wantsBaselines
@@ -151,7 +152,7 @@ export function Explorer() {
   );
   const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
 
-  const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0;
+  const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0 && !params.has("includeSynthetic");
   if (emptyDb && !readOnly) return <FirstRun />;
 
   return (

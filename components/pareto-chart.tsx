@@ -2,7 +2,7 @@
 
 import { useRouter } from "next/navigation";
 import { memo, useMemo, useRef } from "react";
-import { CartesianGrid, ComposedChart, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis } from "recharts";
+import { CartesianGrid, ComposedChart, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis, useXAxisScale, useYAxisScale } from "recharts";
 import type { FrontPoint, ParetoResponse } from "@/lib/api-client";
 import { formatMetric, metricDirection } from "@/lib/metrics";
 import { downloadPng, downloadSvg } from "./chart-export";
@@ -58,6 +58,68 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
 const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/(\.\d*?)0+(?=\D|$)/, "$1").replace(/\.(?=\D|$)/, "");
 
 /**
+ * Dominated points drawn as one SVG path per colour (a zero-length round-capped segment per point)
+ * instead of one React element each: 2,000 sampled points as recharts shapes took a 1.8 s main-thread
+ * task on a filter change (scripts/bench-dashboard.ts, 2-core box under load); one path is cheap.
+ * A click picks the nearest point within 6 px.
+ */
+function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys: string[]; onOpen: (runId: number) => void }) {
+  const xs = useXAxisScale();
+  const ys = useYAxisScale();
+  const { paths, pix } = useMemo(() => {
+    const byColor = new Map<string, string[]>();
+    const pix: { x: number; y: number; runId: number }[] = [];
+    if (!xs || !ys) return { paths: [], pix };
+    for (const p of points) {
+      const x = xs(p.x);
+      const y = ys(p.y);
+      if (x === undefined || y === undefined || !Number.isFinite(x) || !Number.isFinite(y)) continue;
+      const c = groupColor(colorKeys, p.group);
+      let d = byColor.get(c);
+      if (!d) byColor.set(c, (d = []));
+      d.push(`M${x.toFixed(1)} ${y.toFixed(1)}h0`);
+      pix.push({ x, y, runId: p.runId });
+    }
+    return { paths: [...byColor].map(([color, d]) => ({ color, d: d.join("") })), pix };
+  }, [points, colorKeys, xs, ys]);
+  const click = (e: React.MouseEvent<SVGGElement>) => {
+    const svg = (e.currentTarget as SVGGElement).ownerSVGElement;
+    if (!svg) return;
+    const box = svg.getBoundingClientRect();
+    const mx = e.clientX - box.left;
+    const my = e.clientY - box.top;
+    let best: { d: number; runId: number } | null = null;
+    for (const p of pix) {
+      const d = (p.x - mx) ** 2 + (p.y - my) ** 2;
+      if (d <= 36 && (!best || d < best.d)) best = { d, runId: p.runId };
+    }
+    if (best) onOpen(best.runId);
+  };
+  return (
+    <g className="dominated-layer" data-points={pix.length} onClick={click} style={{ cursor: "pointer" }}>
+      {paths.map((p) => (
+        <path key={p.color} d={p.d} stroke={p.color} strokeOpacity={0.35} strokeWidth={5} strokeLinecap="round" fill="none" />
+      ))}
+    </g>
+  );
+}
+
+/** Axis range over every drawn point (fronts, baselines and the dominated sample), padded 4%. */
+function extent(values: number[], log: boolean): [number, number] | ["auto", "auto"] {
+  const v = log ? values.filter((x) => x > 0) : values;
+  if (v.length === 0) return ["auto", "auto"];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const x of v) {
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  if (log) return [lo / 1.15, hi * 1.15];
+  const pad = (hi - lo) * 0.04 || Math.abs(hi) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}
+
+/**
  * One Pareto chart: each group's front as a step line with highlighted points, dominated points
  * faded, baselines drawn as black-edged diamonds. Memoized so a hover elsewhere does not redraw
  * thousands of points.
@@ -89,10 +151,15 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
     const baselines = allBaselines.filter((b) => !hidden.has(b.group) && visible(b));
     return { fronts, dominated, baselines };
   }, [data, allBaselines, hidden, logX, logY]);
+  const domains = useMemo(() => {
+    const all = [...fronts.flatMap((f) => f.points), ...dominated, ...baselines];
+    return { x: extent(all.map((p) => p.x), logX), y: extent(all.map((p) => p.y), logY) };
+  }, [fronts, dominated, baselines, logX, logY]);
 
+  const openRun = (runId: number) => router.push(`/runs/${runId}`);
   const open = (p: unknown) => {
     const runId = (p as { payload?: Pt })?.payload?.runId ?? (p as Pt)?.runId;
-    if (runId !== undefined) router.push(`/runs/${runId}`);
+    if (runId !== undefined) openRun(runId);
   };
 
   return (
@@ -116,8 +183,8 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               dataKey="x"
               name={metricLabel(xKey)}
               scale={logX ? "log" : "auto"}
-              domain={["auto", "auto"]}
-              allowDataOverflow={logX}
+              domain={domains.x}
+              allowDataOverflow
               tickFormatter={axisTick(xKey)}
               label={{ value: `${metricLabel(xKey)} ${metricDirection(xKey) === "lower" ? "← better" : "→ better"}`, position: "bottom", offset: 10 }}
             />
@@ -126,22 +193,14 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               dataKey="y"
               name={metricLabel(yKey)}
               scale={logY ? "log" : "auto"}
-              domain={["auto", "auto"]}
-              allowDataOverflow={logY}
+              domain={domains.y}
+              allowDataOverflow
               tickFormatter={axisTick(yKey)}
               width={70}
               label={{ value: `${metricLabel(yKey)} ${metricDirection(yKey) === "lower" ? "↓ better" : "↑ better"}`, angle: -90, position: "left", offset: 5, style: { textAnchor: "middle" } }}
             />
             <Tooltip content={<PointTooltip xKey={xKey} yKey={yKey} />} isAnimationActive={false} cursor={{ strokeDasharray: "3 3" }} />
-            <Scatter
-              name="dominated"
-              data={dominated}
-              isAnimationActive={false}
-              onClick={open}
-              shape={(props: { cx?: number; cy?: number; payload?: Pt }) => (
-                <circle cx={props.cx} cy={props.cy} r={2.5} fill={groupColor(colorKeys, props.payload?.group ?? "")} fillOpacity={0.3} className="pt-dominated" />
-              )}
-            />
+            <DominatedLayer points={dominated} colorKeys={colorKeys} onOpen={openRun} />
             {fronts.map((f) => (
               <Line
                 key={`line-${f.key}`}

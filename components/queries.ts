@@ -99,9 +99,7 @@ export function usePatchRun(id: number) {
   const invalidate = useInvalidateRuns();
   return useMutation({
     mutationFn: (body: { tags?: string[]; notes?: string | null }) => api.patchRun(id, body),
-    onSuccess: (run: RunDetail) => {
-      if (run && typeof run === "object" && "id" in run) qc.setQueryData(qk.runs.detail(id), (old: RunDetail | undefined) => ({ ...old, ...run }));
-    },
+    onSuccess: (run: RunDetail) => qc.setQueryData(qk.runs.detail(id), run),
     onSettled: invalidate,
   });
 }

@@ -241,7 +241,7 @@ export function RunDetailView({ id }: { id: number }) {
             </table>
           )}
         </div>
-        <Annotations key={`${r.tags.join(",")}|${r.notes ?? ""}`} run={r} />
+        <Annotations key={r.id} run={r} />
       </div>
       <Logs run={r} />
     </div>

@@ -18,7 +18,7 @@ test("the explorer draws each family's front, fades dominated runs and marks the
   await expect(chart(page, "latency")).toHaveAttribute("data-front-points", "5");
   await expect(chart(page, "latency")).toHaveAttribute("data-dominated-points", "3");
   await expect(chart(page, "latency").locator(".pt-front")).toHaveCount(5);
-  await expect(chart(page, "latency").locator(".pt-dominated")).toHaveCount(3);
+  await expect(chart(page, "latency").locator(".dominated-layer")).toHaveAttribute("data-points", "3");
   await expect(chart(page, "latency").locator(".pt-baseline")).toHaveCount(1);
   await expect(chart(page, "memory").locator(".pt-baseline")).toHaveCount(1);
   await expect(page.getByTestId("legend").getByRole("button")).toHaveText(["baseline", "pruning", "quantization"]);
