@@ -104,19 +104,45 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
   );
 }
 
-/** Axis range over every drawn point (fronts, baselines and the dominated sample), padded 4%. */
-function extent(values: number[], log: boolean): [number, number] | ["auto", "auto"] {
-  const v = log ? values.filter((x) => x > 0) : values;
-  if (v.length === 0) return ["auto", "auto"];
+/**
+ * Axis range and ticks over every drawn point (fronts, baselines and the dominated sample), rounded
+ * out to a 1-2-5 step (linear) or to decades (log) so the ticks read as round numbers.
+ */
+export function niceAxis(values: number[], log: boolean): { domain: [number, number] | ["auto", "auto"]; ticks?: number[] } {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const x of v) {
+  for (const x of values) {
+    if (!Number.isFinite(x) || (log && x <= 0)) continue;
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
-  if (log) return [lo / 1.15, hi * 1.15];
-  const pad = (hi - lo) * 0.04 || Math.abs(hi) * 0.05 || 1;
-  return [lo - pad, hi + pad];
+  if (lo > hi) return { domain: ["auto", "auto"] };
+  // A margin keeps points off the frame, where half of each marker would be clipped.
+  if (log) {
+    lo /= 1.1;
+    hi *= 1.1;
+    const a = Math.floor(Math.log10(lo));
+    const b = Math.ceil(Math.log10(hi)) + (lo === hi ? 1 : 0);
+    const ticks: number[] = [];
+    for (let e = a; e <= b; e++) for (const m of b - a <= 2 ? [1, 2, 5] : [1]) if (m * 10 ** e <= 10 ** b) ticks.push(m * 10 ** e);
+    return { domain: [10 ** a, 10 ** b], ticks };
+  }
+  if (lo === hi) {
+    const d = Math.abs(lo) * 0.1 || 1;
+    lo -= d;
+    hi += d;
+  }
+  const margin = (hi - lo) * 0.03;
+  lo -= margin;
+  hi += margin;
+  const raw = (hi - lo) / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const start = Math.floor(lo / step) * step;
+  const end = Math.ceil(hi / step) * step;
+  const ticks: number[] = [];
+  for (let t = start; t <= end + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
+  return { domain: [ticks[0], ticks[ticks.length - 1]], ticks };
 }
 
 /**
@@ -153,7 +179,7 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
   }, [data, allBaselines, hidden, logX, logY]);
   const domains = useMemo(() => {
     const all = [...fronts.flatMap((f) => f.points), ...dominated, ...baselines];
-    return { x: extent(all.map((p) => p.x), logX), y: extent(all.map((p) => p.y), logY) };
+    return { x: niceAxis(all.map((p) => p.x), logX), y: niceAxis(all.map((p) => p.y), logY) };
   }, [fronts, dominated, baselines, logX, logY]);
 
   const openRun = (runId: number) => router.push(`/runs/${runId}`);
@@ -183,7 +209,8 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               dataKey="x"
               name={metricLabel(xKey)}
               scale={logX ? "log" : "auto"}
-              domain={domains.x}
+              domain={domains.x.domain}
+              ticks={domains.x.ticks}
               allowDataOverflow
               tickFormatter={axisTick(xKey)}
               label={{ value: `${metricLabel(xKey)} ${metricDirection(xKey) === "lower" ? "← better" : "→ better"}`, position: "bottom", offset: 10 }}
@@ -193,7 +220,8 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               dataKey="y"
               name={metricLabel(yKey)}
               scale={logY ? "log" : "auto"}
-              domain={domains.y}
+              domain={domains.y.domain}
+              ticks={domains.y.ticks}
               allowDataOverflow
               tickFormatter={axisTick(yKey)}
               width={70}
