@@ -10,20 +10,31 @@ import { ErrorBox } from "./ui";
 
 export const DEMO_MODEL = "zoo-base";
 
-/** The zoo datasets the demo evaluates on: those the model card names, else the ones named zoo-*. */
+const TASK_ORDER = ["perplexity", "multiple-choice", "exact-match", "recall"];
+/** Datasets per demo: enough for two fronts, few enough that the sweep finishes while you watch. */
+const DEMO_DATASETS = 2;
+
+/**
+ * The zoo datasets the demo evaluates on: the test splits the model card scored (its `scores` are
+ * keyed by dataset family, e.g. grammar -> grammar-test), else any registered test split; a
+ * perplexity set first, then one of another task.
+ */
 function demoDatasets(model: ModelInfo, datasets: DatasetInfo[]): DatasetInfo[] {
-  const named = model.card?.datasets;
-  if (Array.isArray(named)) {
-    const ids = new Set(named.map((d) => (typeof d === "string" ? d : (d as { id?: string })?.id)).filter(Boolean));
-    const hit = datasets.filter((d) => ids.has(d.id));
-    if (hit.length > 0) return hit;
+  const scores = model.card?.scores;
+  const scored = scores && typeof scores === "object" ? Object.keys(scores).map((k) => `${k}-test`) : [];
+  let pool = datasets.filter((d) => scored.includes(d.id));
+  if (pool.length === 0) pool = datasets.filter((d) => d.split === "test");
+  const picked: DatasetInfo[] = [];
+  for (const task of TASK_ORDER) {
+    const d = pool.find((x) => x.task === task);
+    if (d && picked.length < DEMO_DATASETS) picked.push(d);
   }
-  return datasets.filter((d) => d.id.startsWith("zoo"));
+  return picked;
 }
 
 /**
- * The demo sweep: the baseline plus every implemented quantization method over its bit widths, on
- * each zoo dataset. Each method is one experiment (one method + grid), all submitted for real.
+ * The demo sweep: the baseline plus every implemented quantization method over bit widths, on the
+ * demo datasets. Each method is one experiment (one method + grid), all submitted for real.
  */
 export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], methods: MethodInfo[], runtime: RuntimeName) {
   const out: Parameters<typeof api.createExperiment>[0][] = [];
@@ -40,7 +51,8 @@ export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], metho
         datasetId: d.id,
         runtime,
         methodId: m.id,
-        grid: hasBits ? { bits: [8, 4, 3, 2] } : {},
+        // RTN sweeps every width; the slower calibrated methods take the two most telling ones.
+      grid: hasBits ? { bits: m.id === "quant.rtn" ? [8, 4, 3, 2] : [4, 3] } : {},
       });
     }
   }

@@ -1,6 +1,6 @@
 "use client";
 
-import { usePathname, useRouter, useSearchParams } from "next/navigation";
+import { usePathname, useSearchParams } from "next/navigation";
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
 import { FILTER_KEYS } from "@/lib/schemas/filters";
 import { toSearchParams } from "@/lib/share-state";
@@ -43,14 +43,16 @@ export function FixedViewParams({ query, children }: { query: Record<string, str
 export function useViewParams(): ViewParams {
   const fixed = useContext(FixedContext);
   const sp = useSearchParams();
-  const router = useRouter();
   const pathname = usePathname();
   const set = useCallback(
     (u: ParamUpdates) => {
       const next = apply(new URLSearchParams(sp.toString()), u).toString();
-      router.replace(next ? `${pathname}?${next}` : pathname, { scroll: false });
+      // The native history API syncs useSearchParams without a server round trip for the page
+      // (router.push would refetch the route's server payload on every filter change), and a
+      // history entry per change lets Back undo a filter.
+      window.history.pushState(null, "", next ? `${pathname}?${next}` : pathname);
     },
-    [sp, router, pathname],
+    [sp, pathname],
   );
   return useMemo(
     () => fixed ?? { params: new URLSearchParams(sp.toString()), set, readOnly: false },

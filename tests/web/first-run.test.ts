@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { demoExperiments } from "@/components/first-run";
+import type { DatasetInfo, MethodInfo, ModelInfo } from "@/lib/api-client";
+import { METHODS } from "@/lib/methods";
+
+const ds = (id: string, task: DatasetInfo["task"], split: string): DatasetInfo =>
+  ({ id, name: id, task, file: `${id}.jsonl`, sha256: null, size: 1, split, description: null, createdAt: 0 });
+const datasets = [
+  ds("arithmetic-test", "exact-match", "test"),
+  ds("grammar-validation", "perplexity", "validation"),
+  ds("grammar-test", "perplexity", "test"),
+  ds("grammar-mc-test", "multiple-choice", "test"),
+  ds("mine", "perplexity", "test"),
+];
+const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, arithmetic: {} } } } as unknown as ModelInfo;
+const methods = METHODS.map((m) => ({ id: m.id, family: m.family, label: m.label, implemented: m.implemented })) as MethodInfo[];
+
+describe("first-run demo sweep", () => {
+  const plan = demoExperiments(model, datasets, methods, "cpu");
+
+  it("runs the baseline and every implemented quantization method on two scored test splits", () => {
+    expect([...new Set(plan.map((e) => e.datasetId))]).toEqual(["grammar-test", "grammar-mc-test"]);
+    const quant = METHODS.filter((m) => m.family === "quantization" && m.implemented).map((m) => m.id);
+    for (const d of ["grammar-test", "grammar-mc-test"]) {
+      expect(plan.filter((e) => e.datasetId === d).map((e) => e.methodId)).toEqual(["baseline", ...quant]);
+    }
+    expect(plan.every((e) => e.modelId === "zoo-base" && e.runtime === "cpu")).toBe(true);
+  });
+
+  it("sweeps RTN over every width and only grids that each method's schema accepts", () => {
+    const rtn = plan.find((e) => e.methodId === "quant.rtn");
+    if (rtn) expect(rtn.grid).toEqual({ bits: [8, 4, 3, 2] });
+    for (const e of plan) {
+      const def = METHODS.find((m) => m.id === e.methodId)!;
+      for (const [k, values] of Object.entries(e.grid ?? {})) for (const v of values) expect(def.params.safeParse({ [k]: v }).success).toBe(true);
+    }
+  });
+
+  it("never plans an unimplemented method", () => {
+    const unimplemented = new Set(METHODS.filter((m) => !m.implemented).map((m) => m.id));
+    expect(plan.some((e) => unimplemented.has(e.methodId))).toBe(false);
+  });
+});
