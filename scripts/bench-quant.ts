@@ -123,6 +123,8 @@ async function main() {
     ["GPTQ 4-bit g32", "quant.gptq", { bits: 4, group_size: 32, calib_samples: 32 }],
     ["GPTQ 3-bit g32", "quant.gptq", { bits: 3, group_size: 32, calib_samples: 32 }],
     ["GPTQ 3-bit g128", "quant.gptq", { bits: 3, group_size: 128, calib_samples: 32 }],
+    ["GPTQ 3-bit g32 one pass", "quant.gptq", { bits: 3, group_size: 32, calib_samples: 32, sequential: false }],
+    ["GPTQ 3-bit g32 act-order", "quant.gptq", { bits: 3, group_size: 32, calib_samples: 32, act_order: true }],
     ["AWQ 4-bit g32", "quant.awq", { bits: 4, group_size: 32, calib_samples: 32 }],
     ["AWQ 3-bit g32", "quant.awq", { bits: 3, group_size: 32, calib_samples: 32 }],
     ["HQQ 4-bit g32", "quant.hqq", { bits: 4, group_size: 32 }],
