@@ -8,6 +8,7 @@
  *   npm run zoo:train -- --out /tmp/zoo --steps 50   # a quick trial somewhere else
  *   npm run zoo:train -- --only zoo-base --skip-data --no-finalize   # parallel runs share one data build
  *   npm run zoo:train -- --finalize-only    # agreement with zoo-base, added to the cards
+ *   npm run zoo:train -- --only zoo-base --skip-data --resume   # only the continuation schedule
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -21,6 +22,8 @@ import {
   scoreModel,
   greedyAgreement,
   cardFor,
+  continueRun,
+  loadWrittenRun,
 } from "../workers/train/zoo";
 import { train, type TrainSpec } from "../workers/train/trainer";
 import { tokenizerFromJson, type Tokenizer } from "../workers/tokenizer/tokenizer";
@@ -37,6 +40,7 @@ const dataOnly = process.argv.includes("--data-only");
 const skipData = process.argv.includes("--skip-data") || process.argv.includes("--finalize-only");
 const finalizeOnly = process.argv.includes("--finalize-only");
 const finalize = !process.argv.includes("--no-finalize");
+const resume = process.argv.includes("--resume");
 if (only) {
   const unknown = only.filter((n) => !ZOO.some((s) => s.name === n));
   if (unknown.length) {
@@ -83,7 +87,9 @@ for (const spec of specs) {
   const dir = path.join(out, spec.name);
   fs.mkdirSync(dir, { recursive: true });
   console.log(`\n== ${spec.name}: ${spec.steps} steps, batch ${spec.batch} x ${spec.seq}`);
-  const result = await train(spec, tok, val, { log: (l) => console.log(l), onEval: () => {} });
+  // --resume: the first schedule is already on disk (model, curve, card); run only the continuation
+  const first = resume && spec.continuation ? loadWrittenRun(dir) : await train(spec, tok, val, { log: (l) => console.log(l) });
+  const result = await continueRun(spec, first, tok, val, (l) => console.log(l));
   writeCurve(dir, result.curve);
   const written = exportModel(dir, result, json);
   console.log(`[${spec.name}] exported ${written.files.model} (${written.bytes} bytes, ${written.params} params)`);

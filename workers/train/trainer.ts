@@ -33,6 +33,11 @@ export interface TrainSpec {
    * sooner (docs/zoo.md). Its steps count toward `steps`; the learning-rate schedule spans both.
    */
   shortPhase?: { steps: number; batch: number; seq: number; mix: DataMix };
+  /**
+   * A second schedule that continues from this run's final weights with a fresh AdamW state, its own
+   * warmup and cosine decay, and a data stream seeded with seed + 1.
+   */
+  continuation?: { steps: number; lr: number; warmup: number; minLrRatio: number; batch: number; seq: number; mix: DataMix };
 }
 
 export interface CurvePoint {

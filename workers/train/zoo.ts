@@ -11,7 +11,8 @@ import { writeDatasets, datasetLines, tokenizerCorpus, DATASETS, type DataRecipe
 import { trainBpe } from "../tokenizer/train-bpe";
 import { tokenizerFromJson, type Tokenizer } from "../tokenizer/tokenizer";
 import { writeDecoder } from "../onnx/decoder-builder";
-import { decoderParamCount } from "../onnx/decoder-config";
+import { decoderParamCount, decoderWeightShapes, parseDecoderConfig } from "../onnx/decoder-config";
+import { readModel, getInitializer } from "../onnx/model-io";
 import { openDecoder } from "../eval/decoder-session";
 import { evaluateDataset } from "../eval/quality";
 import { train, type TrainSpec, type ValidationSet, type CurvePoint, type TrainResult } from "./trainer";
@@ -115,6 +116,55 @@ function argmax(x: Float32Array, off: number, V: number): number {
   return best;
 }
 
+/** Runs a spec's continuation from the weights of its first schedule; curves and timings are merged. */
+export async function continueRun(spec: TrainSpec, first: TrainResult, tok: Tokenizer, val: ValidationSet, log: (l: string) => void): Promise<TrainResult> {
+  const c = spec.continuation;
+  if (!c) return first;
+  const second = await train(
+    { ...spec, ...c, shortPhase: undefined, continuation: undefined, seed: spec.seed + 1 },
+    tok,
+    val,
+    { log },
+    { weights: first.weights, step: spec.steps, tokens: first.tokensSeen },
+  );
+  const t = (k: keyof TrainResult["timing"]) => first.timing[k] + second.timing[k];
+  return {
+    ...second,
+    curve: [...first.curve, ...second.curve],
+    timing: { ortRunMs: t("ortRunMs"), optimizerMs: t("optimizerMs"), dataMs: t("dataMs"), evalMs: t("evalMs"), totalMs: t("totalMs") },
+  };
+}
+
+/**
+ * The first schedule's result as written to `dir` by an earlier build (model.onnx, curve.csv and
+ * card.json), so that a continuation can start without retraining it.
+ */
+export function loadWrittenRun(dir: string): TrainResult {
+  const card = JSON.parse(fs.readFileSync(path.join(dir, "card.json"), "utf8"));
+  const config = parseDecoderConfig(card.config);
+  const model = readModel(path.join(dir, "model.onnx"));
+  const weights = new Map<string, Float32Array>();
+  for (const name of decoderWeightShapes(config).keys()) weights.set(name, getInitializer(model, name).data as Float32Array);
+  const [header, ...rows] = fs.readFileSync(path.join(dir, "curve.csv"), "utf8").trim().split("\n");
+  const cols = header.split(",");
+  const curve: CurvePoint[] = rows.map((r) => {
+    const v = r.split(",");
+    const num = (k: string) => Number(v[cols.indexOf(k)]);
+    const evalScores: Record<string, number> = {};
+    for (const k of cols.slice(6)) if (v[cols.indexOf(k)] !== "") evalScores[k] = num(k);
+    return { step: num("step"), loss: num("loss"), lr: num("lr"), gradNorm: num("grad_norm"), tokens: num("tokens"), seconds: num("seconds"), ...(Object.keys(evalScores).length ? { eval: evalScores } : {}) };
+  });
+  const split = card.training.time_split_seconds;
+  return {
+    config,
+    weights,
+    curve,
+    timing: { ortRunMs: split.ort_training_step * 1000, optimizerMs: split.adamw_js * 1000, dataMs: split.data_generation * 1000, evalMs: split.curve_evaluation * 1000, totalMs: card.training.seconds * 1000 },
+    tokensSeen: card.training.tokens,
+    finalLoss: card.training.final_train_loss,
+  };
+}
+
 export function machineConditions(): Record<string, unknown> {
   return {
     cpu: os.cpus()[0]?.model ?? "unknown",
@@ -142,7 +192,9 @@ export function cardFor(spec: TrainSpec, result: TrainResult, scores: Record<str
       loss: "every token on grammar rows; answer tokens and their closing newline on recall, arithmetic and copy rows; each row weighted equally",
     },
     training: {
-      steps: spec.steps,
+      steps: spec.steps + (spec.continuation?.steps ?? 0),
+      short_phase: spec.shortPhase ?? null,
+      continuation: spec.continuation ? { ...spec.continuation, seed: spec.seed + 1, from_step: spec.steps, optimizer_state: "fresh" } : null,
       batch: spec.batch,
       seq: spec.seq,
       tokens: result.tokensSeen,
