@@ -1,11 +1,11 @@
 "use client";
 
 import Link from "next/link";
-import { useMemo } from "react";
+import { Fragment, useMemo, useState } from "react";
 import { isActive, type ExperimentRun } from "@/lib/api-client";
 import { formatMetric, METRICS } from "@/lib/metrics";
 import { ParetoChart } from "./pareto-chart";
-import { useExperiment, useExperiments, usePareto, useRefreshFrontsOn, useRunAction } from "./queries";
+import { useExperiment, useExperiments, usePareto, useRefreshFrontsOn, useRun, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatTime, paramsSummary, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
@@ -112,8 +112,26 @@ function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[
   );
 }
 
+/** One run's log lines inline (fetched only while open; live while the run is). */
+function RunLogs({ id }: { id: number }) {
+  const run = useRun(id);
+  const events = run.data?.events ?? [];
+  return (
+    <div className="logs" data-testid={`logs-${id}`}>
+      {run.isLoading && <div className="log">loading…</div>}
+      {run.data && events.length === 0 && <div className="log">no log lines yet</div>}
+      {events.map((e) => (
+        <div key={e.id} className={`log log-${e.level}`}>
+          <span className="muted">{formatTime(e.ts).slice(11)}</span> <span className="log-level">{e.level}</span> {e.message}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 export function ExperimentDetailView({ id }: { id: number }) {
   const exp = useExperiment(id);
+  const [open, setOpen] = useState<number | null>(null);
   const { readOnly } = useViewParams();
   const cancel = useRunAction("cancel");
   if (exp.isLoading) return <Loading what={`experiment #${id}`} />;
@@ -164,7 +182,8 @@ export function ExperimentDetailView({ id }: { id: number }) {
         </thead>
         <tbody>
           {runs.map((r) => (
-            <tr key={r.id} data-run-id={r.id}>
+            <Fragment key={r.id}>
+            <tr data-run-id={r.id}>
               <td>
                 <Link href={`/runs/${r.id}`}>#{r.id}</Link>
               </td>
@@ -192,8 +211,21 @@ export function ExperimentDetailView({ id }: { id: number }) {
                 </td>
               ))}
               <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
-              <td>{!readOnly && <RunActions id={r.id} status={r.status} />}</td>
+              <td>
+                <button type="button" className="secondary small" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
+                  Logs
+                </button>{" "}
+                {!readOnly && <RunActions id={r.id} status={r.status} />}
+              </td>
             </tr>
+            {open === r.id && (
+              <tr className="logs-row">
+                <td colSpan={7 + metricKeys.length}>
+                  <RunLogs id={r.id} />
+                </td>
+              </tr>
+            )}
+            </Fragment>
           ))}
         </tbody>
       </table>

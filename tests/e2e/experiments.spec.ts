@@ -87,10 +87,12 @@ test("a sweep submitted through the form runs on the worker and finishes, live",
   await page.getByRole("button", { name: /^Submit/ }).click();
   await expect(page).toHaveURL(/\/experiments\/\d+$/);
   const id = page.url().split("/").pop();
-  const rows = page.getByTestId("experiment-runs").locator("tbody tr");
+  const rows = page.getByTestId("experiment-runs").locator("tbody tr[data-run-id]");
   await expect(rows).toHaveCount(expected);
   await expect(page.getByText(`${expected} of ${expected} runs finished`)).toBeVisible({ timeout: 200_000 });
   for (let i = 0; i < expected; i++) await expect(rows.nth(i).locator("[data-status]")).toHaveAttribute("data-status", "succeeded");
+  await rows.first().getByRole("button", { name: "Logs" }).click();
+  await expect(page.locator("[data-testid^=logs-]")).toContainText("succeeded");
   await expect(page.getByRole("heading", { name: "Pareto fronts of finished runs" })).toBeVisible();
   await expect(page.locator(".pt-front").first()).toBeVisible();
 
