@@ -28,6 +28,7 @@ test("a share link opens the same view read-only in a fresh browser, and says so
   const visitor = await browser.newContext();
   const shared = await visitor.newPage();
   await shared.goto(url);
+  await expect(shared).toHaveURL(new RegExp(`/shared/${token}$`));
   await expect(shared.getByTestId("shared-banner")).toContainText("Read-only shared view");
   await expect(shared.getByLabel("Colour by")).toHaveValue("method");
   await expect(shared.getByLabel("Latency")).toHaveValue("latency_ms_p50");
@@ -38,7 +39,8 @@ test("a share link opens the same view read-only in a fresh browser, and says so
   await page.getByRole("button", { name: "Revoke" }).click();
   await expect(page.getByText("revoked", { exact: true })).toBeVisible();
   expect((await request.get(`/api/v1/share/${token}`)).status()).toBe(410);
-  await shared.reload();
+  expect((await request.get(url)).status()).toBe(410);
+  await shared.reload(); // the open view sends the visitor back to the link, which says why
   await expect(shared.getByTestId("share-gone")).toContainText("This shared view is gone");
   await expect(shared.getByTestId("share-gone")).toContainText("revoked");
   await visitor.close();
@@ -59,7 +61,8 @@ test("a shared runs table keeps its filters and sort", async ({ page, browser })
 });
 
 test("an unknown share token says no such view", async ({ page }) => {
-  await page.goto(`/s/${"x".repeat(32)}`);
+  const res = await page.goto(`/s/${"x".repeat(32)}`);
+  expect(res?.status()).toBe(404);
   await expect(page.getByTestId("share-gone")).toHaveAttribute("data-state", "missing");
 });
 
