@@ -117,9 +117,8 @@ export function Explorer() {
 
   const experiments = useExperiments();
   const live = !readOnly && (experiments.data ?? []).some((e) => (e.statusCounts.queued ?? 0) + (e.statusCounts.leased ?? 0) + (e.statusCounts.running ?? 0) > 0);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // Keyed by the filters' JSON: `filters` is a new object on every render.
   const latParams = useMemo(() => ({ ...filters, x: xl, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xl, y, group]);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const memParams = useMemo(() => ({ ...filters, x: xm, y, group, maxDominated: MAX_DOMINATED }), [filterKey, xm, y, group]);
   useRefreshFrontsOn((experiments.data ?? []).reduce((n, e) => n + (e.statusCounts.succeeded ?? 0), 0));
   const lat = usePareto(latParams, live);

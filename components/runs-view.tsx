@@ -41,6 +41,7 @@ function SortHeader({ sortKey, children }: { sortKey: string; children: React.Re
 export function RunsView() {
   const { params, set, readOnly } = useViewParams();
   const filters = filterParams(params);
+  // Keyed by the query string: `params` is a new object on every render.
   const apiParams = useMemo(() => {
     const p: Record<string, string | string[]> = { ...filters, limit: params.get("limit") ?? DEFAULT_LIMIT };
     const sort = params.get("sort");
@@ -48,7 +49,6 @@ export function RunsView() {
     const cursor = params.get("cursor");
     if (cursor) p.cursor = cursor;
     return p;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [params.toString()]);
   const runs = useRuns(apiParams);
   const [selected, setSelected] = useState<number[]>([]);
