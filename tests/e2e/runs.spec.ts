@@ -51,7 +51,9 @@ test("filter, sort and paginate through the URL", async ({ page }) => {
   await expect(page.getByTestId("runs-total")).toHaveText("4 runs match"); // 10, 10.05, 10.4, 10.6
 });
 
-test("run detail shows params, metrics with deltas vs its baseline, hardware and history; tags and notes save", async ({ page, request }) => {
+test("run detail shows params, metrics with deltas vs its baseline, hardware, history and time series; tags and notes save", async ({ page, request }) => {
+  const points = Array.from({ length: 30 }, (_, step) => ({ key: "loss", step, value: 3 * 0.9 ** step + 0.5 }));
+  expect((await request.post(`/api/v1/runs/${ids[2]}/metrics`, { data: { points } })).status()).toBe(201);
   await page.goto(`/runs/${ids[2]}`);
   await expect(page.getByRole("heading", { name: `Run #${ids[2]} quant.rtn` })).toBeVisible();
   const metrics = page.getByTestId("metrics");
@@ -60,6 +62,9 @@ test("run detail shows params, metrics with deltas vs its baseline, hardware and
   await expect(page.getByTestId("baseline-link")).toHaveAttribute("href", `/runs/${ids[0]}`);
   await expect(page.getByText("e2e test CPU")).toBeVisible();
   await expect(page.getByRole("heading", { name: "Status history" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Time series" })).toBeVisible();
+  await expect(page.getByLabel("series")).toHaveValue("loss");
+  await expect(page.locator(".recharts-line-curve")).toBeVisible();
 
   await page.getByLabel("tags").fill("e2e, int4");
   await page.getByLabel("notes").fill("looks good");
