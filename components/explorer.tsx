@@ -201,8 +201,15 @@ export function Explorer() {
       </div>
       {lat.data && lat.data.total === 0 && mem.data && mem.data.total === 0 ? (
         <Empty>
-          No run has both {metricLabel(y)} and {metricLabel(xl)} or {metricLabel(xm)}
-          {Object.keys(filters).length > 0 ? " under these filters" : ""}. Pick other axes above{readOnly ? "" : <>, or <Link href="/experiments/new">submit an experiment</Link></>}.
+          {live ? (
+            <>Runs are in flight: each front appears here as its runs finish (see <Link href="/experiments">experiments</Link> for progress).</>
+          ) : (
+            <>
+              No run has both {metricLabel(y)} and {metricLabel(xl)} or {metricLabel(xm)}
+              {Object.keys(filters).length > 0 ? " under these filters" : ""}. Pick other axes above
+              {readOnly ? "" : <>, or <Link href="/experiments/new">submit an experiment</Link></>}.
+            </>
+          )}
         </Empty>
       ) : (
         <div className="charts">
