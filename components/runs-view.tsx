@@ -93,13 +93,13 @@ export function RunsView() {
               <tr>
                 <th aria-label="select" />
                 <SortHeader sortKey="id">ID</SortHeader>
-                <th>Status</th>
-                <th>Method</th>
-                <th>Family</th>
-                <th>Model</th>
-                <th>Dataset</th>
-                <th>Runtime</th>
-                <th>Hardware</th>
+                <SortHeader sortKey="status">Status</SortHeader>
+                <SortHeader sortKey="methodId">Method</SortHeader>
+                <SortHeader sortKey="family">Family</SortHeader>
+                <SortHeader sortKey="modelId">Model</SortHeader>
+                <SortHeader sortKey="datasetId">Dataset</SortHeader>
+                <SortHeader sortKey="runtime">Runtime</SortHeader>
+                <SortHeader sortKey="hardwareKey">Hardware</SortHeader>
                 {cols.map((k) => (
                   <SortHeader key={k} sortKey={`metric.${k}`}>
                     {metricLabel(k)}

@@ -46,6 +46,10 @@ test("filter, sort and paginate through the URL", async ({ page }) => {
   await expect(page).toHaveURL(/sort=-metric.perplexity/);
   await expect(rows(page).nth(0)).toHaveAttribute("data-run-id", String(ids[7])); // 19.5
 
+  await page.getByTitle("sort by methodId").click();
+  await expect(page).toHaveURL(/sort=-methodId/);
+  await expect(rows(page)).toHaveCount(2);
+
   // A metric range filter, as the API reads it.
   await page.goto(`/runs?model=${MODEL}&metric.perplexity<=11`);
   await expect(page.getByTestId("runs-total")).toHaveText("4 runs match"); // 10, 10.05, 10.4, 10.6
