@@ -9,6 +9,7 @@
  *   npm run zoo:train -- --only zoo-base --skip-data --no-finalize   # parallel runs share one data build
  *   npm run zoo:train -- --finalize-only    # agreement with zoo-base, added to the cards
  *   npm run zoo:train -- --only zoo-base --skip-data --resume   # only the continuation schedule
+ *   npm run zoo:train -- --skip-data --rescore   # rerun the harness on every dataset into the cards
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -41,6 +42,7 @@ const skipData = process.argv.includes("--skip-data") || process.argv.includes("
 const finalizeOnly = process.argv.includes("--finalize-only");
 const finalize = !process.argv.includes("--no-finalize");
 const resume = process.argv.includes("--resume");
+const rescore = process.argv.includes("--rescore");
 if (only) {
   const unknown = only.filter((n) => !ZOO.some((s) => s.name === n));
   if (unknown.length) {
@@ -68,6 +70,21 @@ if (skipData) {
   console.log(`datasets: ${files.length} files -> ${path.join(out, "datasets")}`);
 }
 if (dataOnly) process.exit(0);
+
+if (rescore) {
+  // scores only: the harness over every dataset again, e.g. after a dataset was added
+  for (const spec of ZOO.filter((s) => !only || only.includes(s.name))) {
+    const dir = path.join(out, spec.name);
+    const cardFile = path.join(dir, "card.json");
+    if (!fs.existsSync(cardFile)) continue;
+    const card = JSON.parse(fs.readFileSync(cardFile, "utf8"));
+    const scores = await scoreModel(path.join(dir, "model.onnx"), out, tok);
+    card.scores = { harness: card.scores?.harness, eval_seed: card.scores?.eval_seed, ...scores };
+    fs.writeFileSync(cardFile, JSON.stringify(card, null, 2) + "\n");
+    console.log(`[${spec.name}] rescored ${JSON.stringify(scores)}`);
+  }
+  process.exit(0);
+}
 
 const val = curveValidation();
 const specs = finalizeOnly

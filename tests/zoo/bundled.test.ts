@@ -25,7 +25,7 @@ describe("registerBundled", () => {
     const db = openDb(path.join(root, "frontier.db"));
     const first = registerBundled(db, root);
     expect(first.models).toBe(1);
-    expect(first.datasets).toBe(10);
+    expect(first.datasets).toBe(12);
     registerBundled(db, root);
     registerBundled(db, root);
     const m = db.select().from(models).all();
@@ -34,7 +34,7 @@ describe("registerBundled", () => {
     expect(m[0].files).toMatchObject({ dir: path.join(root, "zoo", "zoo-test"), model: "model.onnx", tokenizer: "tokenizer.json" });
     expect(m[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     const d = db.select().from(datasets).all();
-    expect(d).toHaveLength(10);
+    expect(d).toHaveLength(12);
     const recall = d.find((x) => x.id === "recall-test")!;
     expect(recall).toMatchObject({ task: "recall", split: "test", file: path.join(root, "zoo", "datasets", "recall-test.jsonl") });
     expect(recall.size).toBe(fs.statSync(recall.file).size);

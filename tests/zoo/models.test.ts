@@ -63,7 +63,7 @@ describe.each(ZOO.map((s) => s.name))("committed model %s", (name) => {
     const config = parseDecoderConfig(card.config);
     expect(card.params).toBe(decoderParamCount(config));
     expect(card.data.recall_eval_pairs).toBeGreaterThanOrEqual(4);
-    for (const d of ["grammar", "grammar-mc", "recall", "arithmetic", "copy"]) expect(card.scores[d].test.eval_examples).toBe(200);
+    for (const d of ["grammar", "grammar-mc", "recall", "recall-16", "arithmetic", "copy"]) expect(card.scores[d].test.eval_examples).toBe(200);
     expect(card.scores.grammar.test.perplexity).toBeLessThan(config.vocab_size / 4);
     if (name !== "zoo-base") expect(card.agreement_with_base.agreement).toBeGreaterThan(0);
     expect(fs.readFileSync(path.join(dir, "curve.csv"), "utf8").split("\n")[0]).toMatch(/^step,loss,lr/);

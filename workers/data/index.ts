@@ -35,6 +35,7 @@ export const DATASETS: readonly DatasetSpec[] = [
   { name: "grammar", task: "perplexity", description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers)." },
   { name: "grammar-mc", task: "multiple-choice", description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun." },
   { name: "recall", task: "recall", description: "Associative recall: key-value pairs (48 noun keys, 32 one-word values), then a query for one key." },
+  { name: "recall-16", task: "recall", description: "Associative recall as in recall, with 16 key-value pairs per example (longer than any training row's 12)." },
   { name: "arithmetic", task: "exact-match", description: "Addition of two operands of one to three digits, answer written in full." },
   { name: "copy", task: "exact-match", description: "Copy a sequence of 4-10 uniformly drawn words given in the prompt." },
 ];
@@ -75,8 +76,9 @@ export function datasetLines(name: string, split: Split, recipe: DataRecipe): Js
         push(item.prompt + item.choices.join("|"), item);
         break;
       }
-      case "recall": {
-        const item = recallItem(rng, split, recipe.recallPairs);
+      case "recall":
+      case "recall-16": {
+        const item = recallItem(rng, split, name === "recall" ? recipe.recallPairs : 16);
         const q = rng.int(item.pairs.length);
         const ex = recallExample(item, q);
         // distance: how many pairs sit between the queried one and the query
