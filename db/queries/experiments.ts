@@ -14,7 +14,7 @@ import {
 } from "@/lib/schemas/experiments";
 import { getDataset } from "./datasets";
 import { getModel } from "./models";
-import { metricsByRun } from "./runs";
+import { metricsByRun, reapBeforeRead } from "./runs";
 
 type Detail = { field: string; message: string };
 
@@ -178,6 +178,7 @@ export function listExperiments(tx: Tx = getDb()): ExperimentRow[] {
 
 /** One experiment with a summary of each of its runs. */
 export function getExperiment(id: number, tx: Tx = getDb()): ExperimentDetail {
+  reapBeforeRead(tx);
   const e = tx.get<RawExperiment>(sql`SELECT * FROM experiments WHERE id = ${id}`);
   if (!e) throw notFound(`experiment ${id}`);
   const rs = tx.all<{

@@ -23,6 +23,7 @@ import { LogRunBody as LogRunSchema } from "@/lib/schemas/runs";
 import type { z } from "zod";
 import { andAll, runFilterConditions, whereClause } from "./run-filter";
 import { rawClient } from "./raw";
+import { reapExpiredLeases } from "./leases";
 
 /** A runs row as SQLite returns it (snake_case, JSON as text). */
 export interface RawRun {
@@ -196,12 +197,25 @@ export function decodeCursor(cursor: string, sort: string): { value: SortValue; 
  */
 export const INDEX_WALK_ABOVE = 5000;
 
+/**
+ * Workers reap expired leases whenever they call the server; with none alive, a run whose worker
+ * died would read "running" forever, so the run list, run page and experiment page reap first. With
+ * no lease expired this is one index range seek per active status (runs_status_lease) and writes
+ * nothing.
+ */
+export function reapBeforeRead(tx: Tx): void {
+  tx.transaction((t) => {
+    reapExpiredLeases(t);
+  });
+}
+
 export function listRuns(
   filter: RunFilter,
   page: { sort: string; cursor?: string; limit: number },
   tx: Tx = getDb(),
   opts: { indexWalkAbove?: number } = {},
 ): RunsPage {
+  reapBeforeRead(tx);
   const desc = page.sort.startsWith("-");
   const name = desc ? page.sort.slice(1) : page.sort;
   const dir = sql.raw(desc ? "DESC" : "ASC");
@@ -281,6 +295,7 @@ function getRawRun(id: number, tx: Tx): RawRun {
 
 /** A run with everything its page shows: params, labelled metrics, history, logs, artifacts. */
 export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
+  reapBeforeRead(tx);
   const r = getRawRun(id, tx);
   const metricRows = tx.all<{ key: string; value: number }>(sql`SELECT key, value FROM run_metrics WHERE run_id = ${id} ORDER BY key`);
   const events = tx.all<{ id: number; ts: number; level: string; message: string }>(

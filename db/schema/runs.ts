@@ -50,6 +50,9 @@ export const runs = sqliteTable(
   },
   (t) => [
     index("runs_status_available").on(t.status, t.availableAt),
+    // Expired leases are reaped before the run list, run page and experiment page are read: a range
+    // seek per active status that finds nothing when no lease expired.
+    index("runs_status_lease").on(t.status, t.leaseExpiresAt),
     index("runs_experiment").on(t.experimentId),
     // (group column, synthetic): covering for counts and for the Pareto scan, which reads run ids
     // in (group, id) order with synthetic = 0 (docs/BENCHMARKS.md, Tracker).

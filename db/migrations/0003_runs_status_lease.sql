@@ -1,0 +1,1 @@
+CREATE INDEX `runs_status_lease` ON `runs` (`status`,`lease_expires_at`);
