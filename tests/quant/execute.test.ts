@@ -28,7 +28,7 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 let runId = 0;
-async function run(methodId: string, params: Record<string, unknown>): Promise<JobResult> {
+async function run(methodId: string, params: Record<string, unknown>, runtime: JobSpec["runtime"] = "cpu"): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
   const spec: JobSpec = {
@@ -44,7 +44,7 @@ async function run(methodId: string, params: Record<string, unknown>): Promise<J
       card: null,
     },
     dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
-    runtime: "cpu",
+    runtime,
     seed: 1,
     workDir,
     baseline: null,
@@ -109,6 +109,15 @@ describe("quantization methods end to end through executeJob", () => {
     // plus the group-sum matrices shared per input width
     expect(r.metrics.bits_effective).toBeGreaterThan(4 + 1 + 4 / 32 + 1);
     expect(r.metrics.bits_effective).toBeLessThan(6.6);
+    await expectLoadableModel(r);
+  });
+
+  it("on the wasm runtime 4-bit goes to DequantizeLinear, which onnxruntime-web loads and runs", async () => {
+    const r = await run("quant.rtn", { bits: 4, group_size: 32 }, "wasm");
+    expect(r.notes.join("\n")).toMatch(/format qdq/);
+    expect(r.hardware.runtime).toBe("wasm");
+    expect(Number.isFinite(r.metrics.perplexity)).toBe(true);
+    expect(r.metrics.perplexity).not.toBe(r.baselineMetrics!.perplexity);
     await expectLoadableModel(r);
   });
 
