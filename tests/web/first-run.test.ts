@@ -10,18 +10,19 @@ const datasets = [
   ds("grammar-validation", "perplexity", "validation"),
   ds("grammar-test", "perplexity", "test"),
   ds("grammar-mc-test", "multiple-choice", "test"),
+  ds("recall-test", "recall", "test"),
   ds("mine", "perplexity", "test"),
 ];
-const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, arithmetic: {} } } } as unknown as ModelInfo;
+const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, recall: {}, arithmetic: {} } } } as unknown as ModelInfo;
 const methods = METHODS.map((m) => ({ id: m.id, family: m.family, label: m.label, implemented: m.implemented })) as MethodInfo[];
 
 describe("first-run demo sweep", () => {
   const plan = demoExperiments(model, datasets, methods, "cpu");
 
   it("runs the baseline and every implemented quantization method on two scored test splits", () => {
-    expect([...new Set(plan.map((e) => e.datasetId))]).toEqual(["grammar-test", "grammar-mc-test"]);
+    expect([...new Set(plan.map((e) => e.datasetId))]).toEqual(["grammar-test", "recall-test"]);
     const quant = METHODS.filter((m) => m.family === "quantization" && m.implemented).map((m) => m.id);
-    for (const d of ["grammar-test", "grammar-mc-test"]) {
+    for (const d of ["grammar-test", "recall-test"]) {
       expect(plan.filter((e) => e.datasetId === d).map((e) => e.methodId)).toEqual(["baseline", ...quant]);
     }
     expect(plan.every((e) => e.modelId === "zoo-base" && e.runtime === "cpu")).toBe(true);
