@@ -164,9 +164,32 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     calibrationBatches: async (n, seqLen) => {
       if (!tokenizer) throw new Error("calibration needs the model's tokenizer, and this model has none");
       if (model.shapeOnly) throw new Error("calibration on a shape-only model (random weights) is meaningless; use a trained model");
-      const { scored, rest } = splitExamples(dataset.examples as Parameters<typeof exampleText>[0][], spec.seed, opts.quality.maxExamples);
-      const r = calibrationFrom([...rest, ...scored].map(exampleText), tokenizer, n, seqLen);
-      if (r.usedScored(rest.length)) reporter.log(`calibration needed ${r.examplesUsed} examples; ${r.examplesUsed - rest.length} of them are also scored`, "warn");
+      const { scored, rest } = splitExamples(dataset.examples as CalibrationExample[], spec.seed, opts.quality.maxExamples);
+      const calib = spec.calibration ? readDataset(spec.calibration) : null;
+      // The validation split is scored by no run on this dataset; the job's own unscored examples
+      // follow it in case it is small.
+      const unscored = [...(calib ? splitExamples(calib.examples as CalibrationExample[], spec.seed, 0).rest : []), ...rest];
+      const from = calib
+        ? `dataset ${spec.calibration!.id} (validation split of ${spec.dataset.id})`
+        : `dataset ${spec.dataset.id}, examples the evaluation does not score (no validation split registered)`;
+      let r: CalibrationSet;
+      let source = from;
+      try {
+        r = calibrationFrom(unscored.map(exampleText), tokenizer, n, seqLen);
+      } catch (e) {
+        if (!(e instanceof CalibrationTooShort) || scored.length === 0) throw e;
+        // Too little unscored text for one sequence: calibrating on scored examples is the only way
+        // the method can run, and the run says so.
+        r = calibrationFrom([...unscored, ...scored].map(exampleText), tokenizer, n, seqLen);
+        source = `${from}, plus examples the evaluation also scores`;
+        reporter.log(`calibration: unscored text (${e.tokens} tokens) cannot form one sequence; it also uses scored examples`, "warn");
+      }
+      const line = `calibration: ${source}: ${r.batches.length} sequences x ${r.seqLen} tokens from ${r.examplesUsed} examples`;
+      reporter.log(line);
+      if (!notes.includes(line)) notes.push(line);
+      if (r.batches.length < n || r.seqLen < seqLen) {
+        reporter.log(`calibration asked for ${n} x ${seqLen} = ${n * seqLen} tokens; the text has ${r.tokens}, so it uses ${r.batches.length} x ${r.seqLen}`, "warn");
+      }
       return r.batches;
     },
   };
@@ -214,11 +237,38 @@ export function deltas(task: JobSpec["dataset"]["task"], run: Record<string, num
   return out;
 }
 
+type CalibrationExample = Parameters<typeof exampleText>[0];
+
+/** Shortest calibration sequence worth running: below it, attention statistics are mostly the first tokens'. */
+export const MIN_CALIBRATION_SEQ = 16;
+
+export class CalibrationTooShort extends Error {
+  constructor(
+    readonly tokens: number,
+    n: number,
+    seqLen: number,
+    minLen: number,
+  ) {
+    super(`calibration text has ${tokens} tokens in all, fewer than one sequence of ${minLen} (asked for ${n} x ${seqLen} = ${n * seqLen})`);
+  }
+}
+
+export interface CalibrationSet {
+  batches: number[][];
+  /** Tokens per sequence: `seqLen`, or fewer when the text is shorter than one sequence. */
+  seqLen: number;
+  /** Tokens the texts read gave (at most n x seqLen). */
+  tokens: number;
+  examplesUsed: number;
+}
+
 /**
  * Cuts the token stream of `texts` (each preceded by the end-of-text token when there is one) into
- * `n` windows of `seqLen` tokens, in order.
+ * `n` windows of `seqLen` tokens, in order. Text short of n x seqLen tokens gives as many full
+ * windows as it holds, or one window of all of it when that is under `seqLen` but at least
+ * MIN_CALIBRATION_SEQ (or `seqLen`, if smaller); less than that throws CalibrationTooShort.
  */
-export function calibrationFrom(texts: string[], tokenizer: TextTokenizer, n: number, seqLen: number) {
+export function calibrationFrom(texts: string[], tokenizer: TextTokenizer, n: number, seqLen: number): CalibrationSet {
   if (!(n >= 1 && seqLen >= 2)) throw new Error(`calibration needs n >= 1 and seqLen >= 2 (got ${n}, ${seqLen})`);
   const stream: number[] = [];
   let examplesUsed = 0;
@@ -228,9 +278,11 @@ export function calibrationFrom(texts: string[], tokenizer: TextTokenizer, n: nu
     stream.push(...tokenizer.encode(t));
     examplesUsed++;
   }
-  if (stream.length < n * seqLen) {
-    throw new Error(`dataset has ${stream.length} tokens in all; calibration asked for ${n} x ${seqLen} = ${n * seqLen}`);
-  }
-  const batches = Array.from({ length: n }, (_, i) => stream.slice(i * seqLen, (i + 1) * seqLen));
-  return { batches, examplesUsed, usedScored: (restCount: number) => examplesUsed > restCount };
+  const tokens = Math.min(stream.length, n * seqLen);
+  const minLen = Math.min(MIN_CALIBRATION_SEQ, seqLen);
+  if (tokens < minLen) throw new CalibrationTooShort(tokens, n, seqLen, minLen);
+  const len = Math.min(seqLen, tokens);
+  const count = Math.min(n, Math.floor(tokens / len));
+  const batches = Array.from({ length: count }, (_, i) => stream.slice(i * len, (i + 1) * len));
+  return { batches, seqLen: len, tokens, examplesUsed };
 }

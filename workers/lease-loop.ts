@@ -217,6 +217,7 @@ export class LeaseLoop {
         params: lease.params,
         model: lease.model,
         dataset: lease.dataset,
+        calibration: lease.calibration ?? null,
         runtime: lease.runtime,
         seed: lease.seed,
         workDir,

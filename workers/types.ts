@@ -29,6 +29,11 @@ export interface JobSpec {
   params: Record<string, unknown>;
   model: ModelRef;
   dataset: DatasetRef;
+  /**
+   * The validation split registered for `dataset`: calibration (GPTQ, AWQ, ...) draws from it
+   * instead of the evaluated split. Absent or null when there is none.
+   */
+  calibration?: DatasetRef | null;
   runtime: Runtime;
   seed: number;
   /** A fresh directory the job may write artifacts into. */

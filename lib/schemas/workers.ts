@@ -86,6 +86,11 @@ export const LeasedRun = z.object({
   params: z.record(z.string(), z.unknown()),
   model: ModelRefSchema,
   dataset: DatasetRefSchema,
+  /**
+   * The registered validation split of `dataset`, which calibration-based methods draw from so they
+   * never calibrate on test examples; null when none is registered. Optional for older servers.
+   */
+  calibration: DatasetRefSchema.nullable().optional(),
   runtime: RuntimeSchema,
   seed: z.number().int(),
   baseline: z.object({ runId: z.number().int(), metrics: z.record(z.string(), z.number()) }).nullable(),

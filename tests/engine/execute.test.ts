@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import { calibrationFrom, deltas, executeJob, type EngineOptions } from "@/workers/execute";
+import { CalibrationTooShort, calibrationFrom, deltas, executeJob, type EngineOptions } from "@/workers/execute";
 import { modelStats } from "@/workers/eval/model-stats";
 import { initializerBytes, modelBytes, readModel } from "@/workers/onnx/model-io";
 import { loadTokenizer } from "@/workers/tokenizer/tokenizer";
@@ -138,11 +138,28 @@ describe("model statistics", () => {
 });
 
 describe("calibration batches", () => {
-  it("cut the token stream into n windows of seqLen and refuse when there is too little text", () => {
+  it("cut the token stream into n windows of seqLen, in order", () => {
     const tok = loadTokenizer(path.join(bigramDir, "tokenizer.json"));
     const { batches, examplesUsed } = calibrationFrom(["ABCD", "EFGH", "IJKL"], tok, 2, 4);
     expect(batches).toEqual([[256, 65, 66, 67], [68, 256, 69, 70]]);
     expect(examplesUsed).toBe(2);
-    expect(() => calibrationFrom(["AB"], tok, 2, 4)).toThrow(/3 tokens in all; calibration asked for 2 x 4 = 8/);
+  });
+
+  it("use as many full windows as short text holds, one shorter window below seqLen, and refuse below the minimum", () => {
+    const tok = loadTokenizer(path.join(bigramDir, "tokenizer.json"));
+    // 3 texts of 8 characters: 27 tokens with the end-of-text marks, 2 full windows of 10
+    const three = ["ABCDEFGH", "IJKLMNOP", "QRSTUVWX"];
+    const few = calibrationFrom(three, tok, 5, 10);
+    expect(few.batches.map((b) => b.length)).toEqual([10, 10]);
+    expect(few).toMatchObject({ seqLen: 10, tokens: 27, examplesUsed: 3 });
+    const one = calibrationFrom(three, tok, 4, 64);
+    expect(one.batches).toHaveLength(1);
+    expect(one.seqLen).toBe(27);
+    expect(one.batches[0].slice(0, 3)).toEqual([256, 65, 66]);
+    expect(() => calibrationFrom(["ABCDEFG"], tok, 2, 64)).toThrow(CalibrationTooShort);
+    expect(() => calibrationFrom(["ABCDEFG"], tok, 2, 64)).toThrow(/8 tokens in all, fewer than one sequence of 16 \(asked for 2 x 64 = 128\)/);
+    // asked for windows under the minimum, the minimum is the window asked for
+    expect(calibrationFrom(["ABCDE"], tok, 2, 4).batches).toEqual([[256, 65, 66, 67]]);
+    expect(() => calibrationFrom(["AB"], tok, 2, 4)).toThrow(/3 tokens in all, fewer than one sequence of 4 \(asked for 2 x 4 = 8\)/);
   });
 });

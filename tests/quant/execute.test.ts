@@ -27,8 +27,29 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
+/** Short subject-verb agreement items, as the zoo's multiple-choice splits have: a few hundred tokens in all. */
+function writeMultipleChoice(file: string, count: number, seed: number): string {
+  const rng = new Rng(seed);
+  const nouns = ["cat", "model", "group", "scale"];
+  const lines = Array.from({ length: count }, () => {
+    const plural = rng.next() < 0.5;
+    const label = rng.next() < 0.5 ? 0 : 1;
+    const right = plural ? "are" : "is";
+    const wrong = plural ? "is" : "are";
+    return JSON.stringify({ prompt: `the ${rng.pick(nouns)}${plural ? "s" : ""} near the ${rng.pick(nouns)} `, choices: label === 0 ? [right, wrong] : [wrong, right], label });
+  });
+  fs.writeFileSync(file, lines.join("\n") + "\n");
+  return file;
+}
+
 let runId = 0;
-async function run(methodId: string, params: Record<string, unknown>, runtime: JobSpec["runtime"] = "cpu"): Promise<JobResult> {
+async function run(
+  methodId: string,
+  params: Record<string, unknown>,
+  runtime: JobSpec["runtime"] = "cpu",
+  data: Pick<JobSpec, "dataset" | "calibration"> = { dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null } },
+  log: JobReporter["log"] = () => {},
+): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
   const spec: JobSpec = {
@@ -43,13 +64,13 @@ async function run(methodId: string, params: Record<string, unknown>, runtime: J
       sha256: null,
       card: null,
     },
-    dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
+    ...data,
     runtime,
     seed: 1,
     workDir,
     baseline: null,
   };
-  return executeJob(spec, reporter, engine);
+  return executeJob(spec, { ...reporter, log }, engine);
 }
 
 async function expectLoadableModel(r: JobResult) {
@@ -83,6 +104,28 @@ describe("quantization methods end to end through executeJob", () => {
     expect(r.metrics.bits_effective).toBeCloseTo(4 + 32 / 32 + 4 / 32, 6);
     expect(Number.isFinite(r.metrics.quality_delta)).toBe(true);
     await expectLoadableModel(r);
+  });
+
+  it("quant.gptq calibrates on the validation split of a small multiple-choice test set, with fewer sequences than asked", async () => {
+    const test = { id: "mc-test", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-test.jsonl"), 12, 4), sha256: null };
+    const validation = { id: "mc-validation", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-validation.jsonl"), 10, 5), sha256: null };
+    const logs: string[] = [];
+    const r = await run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 8 }, "cpu", { dataset: test, calibration: validation }, (m, level) => logs.push(`${level ?? "info"}: ${m}`));
+    const notes = r.notes.join("\n");
+    // 10 items of about 27 bytes each, plus end-of-text marks: 2 windows of the model's 128 positions
+    expect(notes).toMatch(/calibration: dataset mc-validation \(validation split of mc-test\): 2 sequences x 128 tokens from 10 examples/);
+    expect(notes).toMatch(/2 sequences x 128 tokens/);
+    expect(logs.join("\n")).toMatch(/warn: calibration asked for 8 x 128 = 1024 tokens; the text has 2\d\d, so it uses 2 x 128/);
+    expect(Number.isFinite(r.metrics.accuracy)).toBe(true);
+    await expectLoadableModel(r);
+  });
+
+  it("without a validation split, calibration says it fell back to scored examples rather than failing", async () => {
+    const test = { id: "mc-small", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-small.jsonl"), 12, 6), sha256: null };
+    const logs: string[] = [];
+    const r = await run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 4, sequential: false }, "cpu", { dataset: test, calibration: null }, (m, level) => logs.push(`${level ?? "info"}: ${m}`));
+    expect(r.notes.join("\n")).toMatch(/calibration: dataset mc-small, examples the evaluation does not score \(no validation split registered\), plus examples the evaluation also scores: 2 sequences x 128 tokens from 12 examples/);
+    expect(logs.join("\n")).toMatch(/warn: calibration: unscored text \(0 tokens\) cannot form one sequence/);
   });
 
   it("quant.awq 4-bit folds its scales and checks equivalence before quantizing", async () => {

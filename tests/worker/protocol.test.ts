@@ -122,6 +122,36 @@ describe("lease protocol", () => {
     expect(statusEvents(cpuRun)[0]).toMatch(/leased by worker lessee \(attempt 1 of 3\)/);
   });
 
+  it("carries the validation split of the run's dataset as calibration, matched by name or id, and none for a validation run", async () => {
+    clearRuns();
+    const w = await register("calibrated");
+    api.db
+      .insert(datasets)
+      .values([
+        { id: "grammar-mc-test", name: "grammar-mc (test)", task: "multiple-choice", split: "test", file: "data/grammar-mc-test.jsonl" },
+        { id: "grammar-mc-validation", name: "grammar-mc (validation)", task: "multiple-choice", split: "validation", file: "data/grammar-mc-validation.jsonl" },
+        // same family prefix, other task and other family: never the sibling
+        { id: "grammar-validation", name: "grammar (validation)", task: "perplexity", split: "validation", file: "data/grammar-validation.jsonl" },
+        { id: "grammar-mc-extra-validation", name: "grammar-mc-extra (validation)", task: "multiple-choice", split: "validation", file: "data/x.jsonl" },
+        // names that do not follow the "(split)" pattern pair up by id
+        { id: "wiki-test", name: "Wiki held-out", task: "perplexity", split: "test", file: "data/wiki-test.jsonl" },
+        { id: "wiki-validation", name: "Wiki dev", task: "perplexity", split: "validation", file: "data/wiki-validation.jsonl" },
+      ])
+      .run();
+    const lease = async (datasetId: string) => {
+      const id = queueRun({ datasetId });
+      const r = await post("/api/v1/workers/lease", {}, w.token);
+      expect(r.status).toBe(200);
+      expect(r.json.run.runId).toBe(id);
+      return r.json.run;
+    };
+    const mc = await lease("grammar-mc-test");
+    expect(mc.calibration).toEqual({ id: "grammar-mc-validation", task: "multiple-choice", file: `${process.cwd()}/data/grammar-mc-validation.jsonl`, sha256: null });
+    expect((await lease("wiki-test")).calibration?.id).toBe("wiki-validation");
+    expect((await lease("grammar-mc-validation")).calibration).toBeNull();
+    expect((await lease("d1")).calibration).toBeNull();
+  });
+
   it("never hands one run to two workers", async () => {
     clearRuns();
     const ids = [queueRun(), queueRun(), queueRun()];

@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
 import { startApiServer, type ApiServer } from "../helpers/api-server";
 import { inArray } from "drizzle-orm";
-import { runMetrics, runs, workers } from "../../db/schema";
+import fs from "node:fs";
+import path from "node:path";
+import { datasets, runMetrics, runs, workers } from "../../db/schema";
 import { ENROLL, events, isAlive, queueBaseline, registerTinyModel, runRow, startWorker, until, type WorkerProc } from "./fixtures";
 
 // Heartbeats every 667 ms (lease / 6); a stopped worker loses its lease after 4 s. A 1.5 s lease
@@ -88,6 +90,33 @@ describe("worker process", () => {
     expect(second.baselineRunId).toBe(base.id);
     expect(metricsOf(base.id).map((m) => m.key)).toEqual(expect.arrayContaining(["perplexity", "decode_ms_per_token"]));
     expect(metricsOf(second.id).map((m) => m.key)).toEqual(expect.arrayContaining(["perplexity", "speedup", "bits_effective"]));
+  });
+
+  it("a GPTQ run on a test split calibrates on the registered validation split the lease carries, and its events say so", async () => {
+    registerTinyModel(api, "cal");
+    const words = ["a", "small", "model", "reads", "the", "dev", "split", "only"];
+    const file = (split: string, lines: number) => {
+      const f = path.join(api.dir, `cal-${split}.jsonl`);
+      const rows = Array.from({ length: lines }, (_, i) => JSON.stringify({ text: Array.from({ length: 30 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ") }));
+      fs.writeFileSync(f, rows.join("\n") + "\n");
+      return f;
+    };
+    api.db
+      .insert(datasets)
+      .values([
+        { id: "cal-test", name: "cal (test)", task: "perplexity", split: "test", file: file("test", 8) },
+        { id: "cal-validation", name: "cal (validation)", task: "perplexity", split: "validation", file: file("validation", 3) },
+      ])
+      .run();
+    const id = queueBaseline(api, { methodId: "quant.gptq", family: "quantization", modelId: "cal", datasetId: "cal-test", params: { bits: 4, group_size: 32, calib_samples: 4, sequential: false } });
+    worker("calibrator");
+    const row = await until("gptq run finished", () => ["succeeded", "failed"].includes(runRow(api, id).status) && runRow(api, id), 60_000);
+    expect(row.error).toBeNull();
+    expect(row.status).toBe("succeeded");
+    const text = eventText(id).join("\n");
+    // 3 lines of about 100 bytes: fewer tokens than 4 windows of the model's 160 positions
+    expect(text).toMatch(/info: calibration: dataset cal-validation \(validation split of cal-test\): [12] sequences x 160 tokens from 3 examples/);
+    expect(text).toMatch(/warn: calibration asked for 4 x 160 = 640 tokens; the text has \d+, so it uses [12] x 160/);
   });
 
   it("cancel mid-run: the worker kills the job's process within one heartbeat and the run stays canceled", async () => {

@@ -43,8 +43,10 @@ export interface MethodContext {
   /** Latency and memory metrics of a model on the job's runtime. */
   benchmark(modelPath: string, options?: Partial<BenchmarkOptions>): Promise<MeasuredMetrics>;
   /**
-   * `n` token sequences of exactly `seqLen` tokens for calibration, drawn (seeded) from dataset
-   * examples that the quality evaluation does not score; throws when the dataset has too little text.
+   * Up to `n` token sequences of `seqLen` tokens for calibration, drawn (seeded) from the
+   * validation split the lease names, else from dataset examples the quality evaluation does not
+   * score. Short text gives fewer sequences (or one shorter one, at least 16 tokens) with a warning;
+   * throws only when not even that can be formed.
    */
   calibrationBatches(n: number, seqLen: number): Promise<number[][]>;
 }

@@ -24,10 +24,46 @@ function resolveModel(tx: Tx, run: RunRow, root: string): LeasedRun["model"] | s
   return { id: m.id, kind: m.kind, source: m.source, files, sha256: m.sha256, card: m.card ?? null };
 }
 
-function resolveDataset(tx: Tx, run: RunRow, root: string): LeasedRun["dataset"] | string {
+type DatasetRow = typeof datasets.$inferSelect;
+
+const datasetRef = (d: DatasetRow, root: string): LeasedRun["dataset"] => ({ id: d.id, task: d.task, file: absolute(root, d.file), sha256: d.sha256 });
+
+function resolveDataset(tx: Tx, run: RunRow, root: string): DatasetRow | string {
   const d = tx.select().from(datasets).where(eq(datasets.id, run.datasetId)).get();
   if (!d) return `dataset ${run.datasetId} is not registered`;
-  return { id: d.id, task: d.task, file: absolute(root, d.file), sha256: d.sha256 };
+  return d;
+}
+
+/** `s` without a trailing split marker: "grammar-mc (test)" and "grammar-mc-test" both give "grammar-mc". */
+function stripSplit(s: string, split: string | null): string {
+  if (!split) return s.trim();
+  const lower = s.toLowerCase();
+  const tag = split.toLowerCase();
+  for (const suffix of [` (${tag})`, `(${tag})`, `-${tag}`, `_${tag}`, `.${tag}`]) {
+    if (lower.endsWith(suffix)) return s.slice(0, s.length - suffix.length).trim();
+  }
+  return s.trim();
+}
+
+/**
+ * The registered validation split of `d`: a dataset with split "validation" and the same task whose
+ * name or id, with its split marker removed, equals `d`'s. Registration names the pair that way
+ * (the zoo's "grammar-mc (test)" / "grammar-mc (validation)", ids grammar-mc-test /
+ * grammar-mc-validation), and nothing else links two splits. A run on a validation split gets
+ * none: its own unscored examples are the only ones it may calibrate on.
+ */
+export function validationSplitOf(tx: Tx, d: DatasetRow): DatasetRow | null {
+  if (d.split?.toLowerCase() === "validation") return null;
+  const name = stripSplit(d.name, d.split);
+  const id = stripSplit(d.id, d.split);
+  const candidates = tx
+    .select()
+    .from(datasets)
+    .where(and(sql`lower(${datasets.split}) = 'validation'`, eq(datasets.task, d.task)))
+    .orderBy(asc(datasets.id))
+    .all();
+  const sameName = candidates.find((c) => c.id !== d.id && name !== "" && stripSplit(c.name, c.split) === name);
+  return sameName ?? candidates.find((c) => c.id !== d.id && id !== "" && stripSplit(c.id, c.split) === id) ?? null;
 }
 
 export interface ClaimOptions {
@@ -101,6 +137,7 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
           continue;
         }
 
+        const validation = validationSplitOf(tx, dataset);
         const runtime = run.runtime as RuntimeName;
         const hwKey = workerHardwareKey(worker, runtime);
         const baseline = hwKey
@@ -118,7 +155,8 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
           methodId: run.methodId,
           params: run.params,
           model,
-          dataset,
+          dataset: datasetRef(dataset, root),
+          calibration: validation ? datasetRef(validation, root) : null,
           runtime,
           seed: run.seed ?? 0,
           baseline,

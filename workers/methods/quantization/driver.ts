@@ -57,7 +57,7 @@ export async function calibrate(ctx: MethodContext, targets: readonly LinearTarg
     batches,
     { gram, scratchDir: ctx.workDir, onProgress: (d, n) => ctx.reporter.progress(0.4 + 0.02 * (d / n)) },
   );
-  ctx.reporter.log(`calibration: ${samples} sequences x ${seqLen} tokens, ${stats.size} distinct linear inputs`);
+  ctx.reporter.log(`calibration: ${batches.length} sequences x ${batches[0].length} tokens, ${stats.size} distinct linear inputs`);
   return stats;
 }
 

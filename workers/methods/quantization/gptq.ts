@@ -87,7 +87,7 @@ export default defineExecutor<GptqParams>({
         (p.sequential
           ? `${blocks.length} layer-sequential calibration passes (each on the model with the earlier layers quantized)`
           : "every layer's Hessian from the float model's activations (one calibration pass)") +
-        `, ${p.calib_samples} sequences x ${seqLen} tokens`,
+        `, ${batches.length} sequences x ${batches[0].length} tokens`,
       ...(raised.length ? [`damping raised to reach a positive-definite Hessian: ${raised.join(", ")}`] : []),
       ...(dead ? [`${dead} input channels never activated in calibration (weights zeroed, as the reference)`] : []),
       ...notes,
