@@ -184,7 +184,8 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
         source = `${from}, plus examples the evaluation also scores`;
         reporter.log(`calibration: unscored text (${e.tokens} tokens) cannot form one sequence; it also uses scored examples`, "warn");
       }
-      const line = `calibration: ${source}: ${r.batches.length} sequences x ${r.seqLen} tokens from ${r.examplesUsed} examples`;
+      const count = `${r.batches.length} sequence${r.batches.length === 1 ? "" : "s"}`;
+      const line = `calibration: ${source}: ${count} x ${r.seqLen} tokens from ${r.examplesUsed} examples`;
       reporter.log(line);
       if (!notes.includes(line)) notes.push(line);
       if (r.batches.length < n || r.seqLen < seqLen) {
