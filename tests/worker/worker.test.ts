@@ -176,9 +176,11 @@ describe("worker process", () => {
     await b.stop();
   });
 
+  // 150 timed requests: with 40 the whole job took 633 ms on a quiet box (2026-11-27), finishing
+  // before the first heartbeat (667 ms) could report a stage, so the signal came after the job.
   it("SIGTERM lets the current job finish, then exits 0", async () => {
     const id = queueBaseline(api);
-    const w = worker("graceful", ["--bench-repeats", "40"]);
+    const w = worker("graceful", ["--bench-repeats", "150"]);
     await pidOf(w, id);
     await until("a stage", () => runRow(api, id).stage, 30_000);
     w.proc.kill("SIGTERM");
@@ -190,7 +192,7 @@ describe("worker process", () => {
 
   it("Ctrl-C (SIGINT to the whole process group) also lets the current job finish", async () => {
     const id = queueBaseline(api);
-    const w = worker("interrupted", ["--bench-repeats", "40"], {}, true);
+    const w = worker("interrupted", ["--bench-repeats", "150"], {}, true);
     const pid = await pidOf(w, id);
     await until("a stage", () => runRow(api, id).stage, 30_000);
     process.kill(-w.proc.pid!, "SIGINT");
