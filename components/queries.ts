@@ -61,6 +61,15 @@ export const usePareto = (params: QueryParams, live = false) =>
     refetchInterval: live ? 3000 : false,
   });
 
+/** One request for several charts (same y, group and filter; one x each), `data.charts` in `xs` order. */
+export const useParetoCharts = (params: QueryParams, xs: string[], live = false) =>
+  useQuery({
+    queryKey: qk.pareto.charts(params, xs),
+    queryFn: () => api.paretoCharts(params, xs),
+    placeholderData: keepPreviousData,
+    refetchInterval: live ? 3000 : false,
+  });
+
 /**
  * Refetches fronts when `finished` (a count of finished runs) changes: polling stops with the last
  * active run, so the fetch that shows that run's point must be asked for explicitly.

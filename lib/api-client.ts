@@ -21,14 +21,14 @@ export type { ModelRow as ModelInfo } from "./schemas/models";
 export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
 export type { RunRow as RunSummary, RunDetail, RunsPage, MetricValue, RunEvent, RunArtifact, MetricSeriesResponse, RunActionResponse, LogRunBody } from "./schemas/runs";
 export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
-export type { ParetoResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
+export type { ParetoResponse, ParetoChartsResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
 
 import type { MethodsResponse } from "./schemas/methods";
 import type { ModelsResponse } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
 import type { ExperimentsResponse, ExperimentDetail, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
-import type { ParetoResponse } from "./schemas/pareto";
+import type { ParetoChartsResponse, ParetoResponse } from "./schemas/pareto";
 
 export const ACTIVE_STATUSES = ["queued", "leased", "running"] as const;
 export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).includes(s);
@@ -101,6 +101,11 @@ export const api = {
   cancelRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/cancel`),
   retryRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/retry`),
   pareto: (params: QueryParams) => request<ParetoResponse>("GET", `/pareto${toQueryString(params)}`),
+  /** Several charts in one call: `xs` against the same y, group and filter. */
+  paretoCharts: (params: QueryParams, xs: string[]) =>
+    request<ParetoChartsResponse | ParetoResponse>("GET", `/pareto${toQueryString({ ...params, x: xs.join(",") })}`).then((r): ParetoChartsResponse =>
+      "charts" in r ? r : { charts: [r] },
+    ),
   createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
   revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),
 };

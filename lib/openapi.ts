@@ -18,7 +18,7 @@ import {
   RunsPage,
   RunsPageQuery,
 } from "./schemas/runs";
-import { ParetoQuery, ParetoResponse } from "./schemas/pareto";
+import { ParetoChartsResponse, ParetoQuery, ParetoResponse } from "./schemas/pareto";
 import { ExportQuery } from "./schemas/export";
 import {
   CompleteBody,
@@ -78,7 +78,7 @@ export const OPERATIONS: Operation[] = [
   { method: "post", path: "/api/v1/runs/{id}/retry", summary: "Queue a failed or canceled run again", tag: "runs", pathParams: id, ok: { status: 200, schema: RunActionResponse } },
   { method: "get", path: "/api/v1/runs/{id}/metrics", summary: "A run's time series", tag: "runs", pathParams: id, query: MetricSeriesQuery, ok: { status: 200, schema: MetricSeriesResponse } },
   { method: "post", path: "/api/v1/runs/{id}/metrics", summary: "Append up to 10,000 time-series points", tag: "runs", pathParams: id, body: MetricPointsBody, ok: { status: 201, schema: MetricPointsResponse } },
-  { method: "get", path: "/api/v1/pareto", summary: "Pareto fronts per group with hypervolumes", tag: "analysis", query: ParetoQuery, runFilter: true, ok: { status: 200, schema: ParetoResponse } },
+  { method: "get", path: "/api/v1/pareto", summary: "Pareto fronts per group with hypervolumes (x=a,b: one chart per x metric in one call)", tag: "analysis", query: ParetoQuery, runFilter: true, ok: { status: 200, schema: z.union([ParetoResponse, ParetoChartsResponse]) } },
   { method: "get", path: "/api/v1/export", summary: "Every matching run as CSV or JSON (streamed)", tag: "analysis", query: ExportQuery, runFilter: true, ok: { status: 200, media: "text/csv" } },
   { method: "get", path: "/api/v1/workers", summary: "Registered workers and their runtimes", tag: "workers", ok: { status: 200, media: "application/json" } },
   { method: "post", path: "/api/v1/workers/register", summary: "Enroll a worker (enrollment token as bearer)", tag: "workers", auth: true, body: WorkerRegisterBody, ok: { status: 201, schema: WorkerRegisterResponse } },

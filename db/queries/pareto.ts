@@ -5,7 +5,7 @@ import { getDb, type Tx } from "../client";
 import { metricDirection } from "@/lib/metrics";
 import { evenSample, hypervolume, paretoFrontIndices, type XY } from "@/lib/pareto";
 import type { RunFilter } from "@/lib/schemas/filters";
-import type { FrontPoint, ParetoGroupBy, ParetoQuery, ParetoResponse } from "@/lib/schemas/pareto";
+import type { FrontPoint, ParetoChartsResponse, ParetoGroupBy, ParetoQuery, ParetoResponse } from "@/lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 
@@ -45,19 +45,26 @@ function metricColumn(client: Database.Database, key: string, maxId: number): (i
  * memory over sequential scans (x and y from the covering run_metrics_key_value index, the
  * filtered runs with their group) rather than one SQL join: SQLite answers a join with a b-tree
  * search per row, which on 100k runs cost several times more (docs/BENCHMARKS.md, Tracker).
+ *
+ * One x metric answers a single chart; several (`x=a,b`) answer `{ charts }`, one per x in the order
+ * asked, reading the y column, the filtered runs and their groups once for all of them.
  */
-export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse {
+export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse | ParetoChartsResponse {
+  const charts = paretoChartsFor(filter, q, tx);
+  return q.x.length === 1 ? charts[0] : { charts };
+}
+
+/** One chart per x metric of `q`, in order. */
+export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse[] {
   const client = rawClient(tx);
   // One read transaction, so the separate scans see the same snapshot.
   return client.transaction(() => paretoIn(client, filter, q, tx))();
 }
 
-function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, tx: Tx): ParetoResponse {
-  const dx = metricDirection(q.x);
+function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, tx: Tx): ParetoResponse[] {
   const dy = metricDirection(q.y);
   const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
-  const xOf = metricColumn(client, q.x, maxId);
-  const yOf = q.y === q.x ? xOf : metricColumn(client, q.y, maxId);
+  const yOf = metricColumn(client, q.y, maxId);
   const where = andAll(runFilterConditions(filter));
   const g = sql.raw(GROUP_COL[q.group]);
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
@@ -67,39 +74,76 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   const idsSql = new SQLiteSyncDialect().sqlToQuery(sql`SELECT r.id FROM runs r WHERE ${where} ORDER BY ${g}, r.synthetic, r.id`);
   const runIds = client.prepare(idsSql.sql).pluck(true).all(...idsSql.params) as number[];
   if (runIds.length !== counts.reduce((n, c) => n + c[1], 0)) throw new Error("runs changed during a Pareto read");
+  // Group keys once (NULL and a literal "unknown" share one entry) and each run's group index.
+  const keys: string[] = [];
+  const runGroup = new Int32Array(runIds.length);
+  let at = 0;
+  for (const [groupValue, n] of counts) {
+    const key = groupValue ?? "unknown";
+    let gi = keys.indexOf(key);
+    if (gi < 0) gi = keys.push(key) - 1;
+    runGroup.fill(gi, at, at + n);
+    at += n;
+  }
+  // The y values of the filtered runs, looked up once for every chart.
+  const ys = new Float64Array(runIds.length);
+  for (let i = 0; i < runIds.length; i++) ys[i] = yOf(runIds[i]) ?? NaN;
 
+  const columns = new Map([[q.y, yOf]]);
+  const column = (key: string) => columns.get(key) ?? columns.set(key, metricColumn(client, key, maxId)).get(key)!;
+  const charts = q.x.map((x) => chartFor(column(x), x, dy, q, keys, runIds, runGroup, ys));
+  const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
+  return charts.map((c, i) => ({
+    x: { key: q.x[i], direction: metricDirection(q.x[i]) },
+    y: { key: q.y, direction: dy },
+    group: q.group,
+    reference: c.reference,
+    groups: c.groups.map((gr) => ({
+      key: gr.key,
+      front: gr.front.map((p) => ({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y })),
+      hypervolume: gr.hypervolume,
+      count: gr.count,
+    })),
+    dominated: c.dominated,
+    dominatedTotal: c.dominatedTotal,
+    total: c.total,
+  }));
+}
+
+function chartFor(
+  xOf: (id: number) => number | undefined,
+  xKey: string,
+  dy: "higher" | "lower",
+  q: ParetoQuery,
+  keys: string[],
+  runIds: number[],
+  runGroup: Int32Array,
+  ys: Float64Array,
+) {
+  const dx = metricDirection(xKey);
   // Columnar per group (ids, x, y), and every point as a (group, index) pair: no object per point
   // until the answer is built.
-  const cols: { key: string; ids: number[]; xs: number[]; ys: number[] }[] = [];
+  const cols = keys.map((key) => ({ key, ids: [] as number[], xs: [] as number[], ys: [] as number[] }));
   const ptGroup: number[] = [];
   const ptIndex: number[] = [];
   let wx = -Infinity, wy = -Infinity; // worst per axis, as "lower is better" values
   const sx = dx === "lower" ? 1 : -1;
   const sy = dy === "lower" ? 1 : -1;
-  let at = 0;
-  for (const [groupValue, n] of counts) {
-    const key = groupValue ?? "unknown";
-    // NULL and a literal "unknown" group share one entry
-    let gi = cols.findIndex((c) => c.key === key);
-    if (gi < 0) {
-      gi = cols.length;
-      cols.push({ key, ids: [], xs: [], ys: [] });
-    }
+  for (let i = 0; i < runIds.length; i++) {
+    const y = ys[i];
+    if (Number.isNaN(y)) continue;
+    const id = runIds[i];
+    const x = xOf(id);
+    if (x === undefined) continue;
+    const gi = runGroup[i];
     const c = cols[gi];
-    for (const end = at + n; at < end; at++) {
-      const id = runIds[at];
-      const x = xOf(id);
-      if (x === undefined) continue;
-      const y = yOf(id);
-      if (y === undefined) continue;
-      ptGroup.push(gi);
-      ptIndex.push(c.ids.length);
-      c.ids.push(id);
-      c.xs.push(x);
-      c.ys.push(y);
-      if (sx * x > wx) wx = sx * x;
-      if (sy * y > wy) wy = sy * y;
-    }
+    ptGroup.push(gi);
+    ptIndex.push(c.ids.length);
+    c.ids.push(id);
+    c.xs.push(x);
+    c.ys.push(y);
+    if (sx * x > wx) wx = sx * x;
+    if (sy * y > wy) wy = sy * y;
   }
   const total = ptGroup.length;
   const reference =
@@ -124,23 +168,7 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
     const i = ptIndex[p];
     return { runId: c.ids[i], x: c.xs[i], y: c.ys[i], group: c.key };
   });
-
-  const details = frontDetails(groups.flatMap((g) => g.front.map((p) => p.id)), tx);
-  return {
-    x: { key: q.x, direction: dx },
-    y: { key: q.y, direction: dy },
-    group: q.group,
-    reference,
-    groups: groups.map((g) => ({
-      key: g.key,
-      front: g.front.map((p) => ({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y })),
-      hypervolume: g.hypervolume,
-      count: g.count,
-    })),
-    dominated: sample,
-    dominatedTotal: dominated.length,
-    total,
-  };
+  return { reference, groups, dominated: sample, dominatedTotal: dominated.length, total };
 }
 
 type Detail = Omit<FrontPoint, "runId" | "x" | "y">;

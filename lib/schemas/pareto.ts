@@ -9,9 +9,25 @@ const num = z
   .refine((s) => s.trim() !== "" && Number.isFinite(Number(s)), "must be a finite number")
   .transform(Number);
 
+export const MAX_X = 4;
+
 /** The axis keys of GET /api/v1/pareto (the filter keys are in filters.ts). */
 export const ParetoQuery = z.object({
-  x: metricKeySchema,
+  /**
+   * One x metric, or several separated by commas: one chart per x against the same y, group and
+   * filter, answered as `{ charts: [...] }` so the y column, the groups and the filter are read once.
+   */
+  x: z
+    .string()
+    .superRefine((s, ctx) => {
+      const keys = s.split(",");
+      if (keys.length > MAX_X) ctx.addIssue({ code: "custom", message: `at most ${MAX_X} x metrics, separated by commas` });
+      for (const k of keys) {
+        const r = metricKeySchema.safeParse(k);
+        if (!r.success) ctx.addIssue({ code: "custom", message: `${JSON.stringify(k)}: ${r.error.issues[0].message}` });
+      }
+    })
+    .transform((s) => s.split(",")),
   y: metricKeySchema,
   group: z.enum(PARETO_GROUPS).default("family"),
   refX: num.optional(),
@@ -65,3 +81,7 @@ export const ParetoResponse = z.object({
   total: z.number().int(),
 });
 export type ParetoResponse = z.infer<typeof ParetoResponse>;
+
+/** The answer to GET /api/v1/pareto with several x metrics: one chart per x, in the order asked. */
+export const ParetoChartsResponse = z.object({ charts: z.array(ParetoResponse) });
+export type ParetoChartsResponse = z.infer<typeof ParetoChartsResponse>;

@@ -94,7 +94,7 @@ describe("lib/pareto", () => {
 describe("GET /api/v1/pareto", () => {
   let dir: string;
   const FAMILIES = ["baseline", "quantization", "pruning"];
-  const data: { id: number; family: string; runtime: string; lat?: number; acc?: number }[] = [];
+  const data: { id: number; family: string; runtime: string; lat?: number; acc?: number; mem?: number }[] = [];
 
   beforeAll(() => {
     dir = freshDb();
@@ -116,6 +116,10 @@ describe("GET /api/v1/pareto", () => {
         if (m.length) tx.insert(runMetrics).values(m).run();
         data.push(row);
       }
+      // A second x metric from its own generator, so the single-x fixtures above stay as they were.
+      const r2 = rng(7);
+      const mem = data.flatMap((row) => (r2() < 0.9 ? [{ runId: row.id, key: "model_bytes", value: (row.mem = Math.round(r2() * 1e6)) }] : []));
+      tx.insert(runMetrics).values(mem).run();
     });
   });
   afterAll(() => cleanup(dir));
@@ -172,6 +176,29 @@ describe("GET /api/v1/pareto", () => {
     }
   });
 
+  it("answers several x metrics in one call, each chart equal to its single-x answer", async () => {
+    const q = "y=accuracy&group=family&maxDominated=40&family=pruning&family=quantization";
+    const res = await call(getPareto, "GET", `/api/v1/pareto?x=latency_ms_p50,model_bytes,sparsity&${q}`);
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.json)).toEqual(["charts"]);
+    expect(res.json.charts.map((c: { x: { key: string } }) => c.x.key)).toEqual(["latency_ms_p50", "model_bytes", "sparsity"]);
+    for (const [i, x] of ["latency_ms_p50", "model_bytes", "sparsity"].entries()) {
+      const single = await call(getPareto, "GET", `/api/v1/pareto?x=${x}&${q}`);
+      expect(single.status).toBe(200);
+      expect(res.json.charts[i]).toEqual(single.json);
+    }
+    // the memory chart against the O(n^2) definition
+    const mem = res.json.charts[1];
+    expect(mem.x).toEqual({ key: "model_bytes", direction: "lower" });
+    const both = data.filter((d) => d.family !== "baseline" && d.mem !== undefined && d.acc !== undefined);
+    expect(mem.total).toBe(both.length);
+    for (const g of mem.groups) {
+      const pts = both.filter((d) => d.family === g.key).map((d) => ({ id: d.id, x: d.mem!, y: d.acc! }));
+      expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
+    }
+    expect(res.json.charts[2]).toMatchObject({ total: 0, groups: [], dominated: [] });
+  });
+
   it("answers an empty result for a metric nobody has", async () => {
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=sparsity");
     expect(res.status).toBe(200);
@@ -183,6 +210,8 @@ describe("GET /api/v1/pareto", () => {
     ["x=latency_ms_p50&y=accuracy&group=colour", "group"],
     ["x=latency_ms_p50&y=accuracy&refX=abc", "refX"],
     ["x=bad key&y=accuracy", "x"],
+    ["x=latency_ms_p50,&y=accuracy", "x"],
+    ["x=a,b,c,d,e&y=accuracy", "x"],
     ["x=latency_ms_p50&y=accuracy&bogus=1", "bogus"],
   ])("400 naming the field for %s", async (q, field) => {
     const res = await call(getPareto, "GET", `/api/v1/pareto?${q}`);
