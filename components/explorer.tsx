@@ -1,8 +1,8 @@
 "use client";
 
 import Link from "next/link";
-import { useMemo } from "react";
-import type { ParetoResponse, RunSummary } from "@/lib/api-client";
+import { useMemo, useState } from "react";
+import type { ParetoChartsResponse, ParetoResponse, RunsPage, RunSummary } from "@/lib/api-client";
 import { formatMetric, METRICS, type MetricGroup } from "@/lib/metrics";
 import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
@@ -89,7 +89,9 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
               <td className="num">{memByKey.get(g.key)?.hypervolume.toPrecision(4) ?? "—"}</td>
               <td className="front-list">
                 {g.front.map((p) => (
-                  <Link key={p.runId} href={`/runs/${p.runId}`} title={`${p.methodId} ${formatParams(p.params)}`}>
+                  // No prefetch: each visible link would render its run page on the server, dozens per
+                  // view, competing with the Pareto request for the same cores on every filter change.
+                  <Link key={p.runId} href={`/runs/${p.runId}`} prefetch={false} title={`${p.methodId} ${formatParams(p.params)}`}>
                     #{p.runId} {p.methodId}
                     {paramsSummary(p.methodId, p.params) ? ` ${paramsSummary(p.methodId, p.params)}` : ""} · {formatMetric(yKey, p.y)} · {formatMetric(lat?.x.key ?? "", p.x)}
                   </Link>
@@ -113,7 +115,10 @@ export function Explorer() {
   const group = (PARETO_GROUPS as readonly string[]).includes(params.get("group") ?? "") ? (params.get("group") as ParetoGroupBy) : "family";
   const logX = params.get("logx") === "1";
   const logY = params.get("logy") === "1";
-  const hidden = useMemo(() => new Set(params.getAll("hide")), [params]);
+  // Keyed by the values: `params` is new on every URL change, and a new set would redraw both charts
+  // with the old data before the new request even starts.
+  const hideKey = params.getAll("hide").join("\n");
+  const hidden = useMemo(() => new Set(hideKey ? hideKey.split("\n") : []), [hideKey]);
 
   const experiments = useExperiments();
   const live = !readOnly && (experiments.data ?? []).some((e) => (e.statusCounts.queued ?? 0) + (e.statusCounts.leased ?? 0) + (e.statusCounts.running ?? 0) > 0);
@@ -125,8 +130,6 @@ export function Explorer() {
   // charts no longer compete for the server's cores (two concurrent requests on 2 cores: 423 ms
   // median each, scripts/bench-dashboard.ts). One answer also means one redraw per change.
   const charts = useParetoCharts(paretoParams, xs, live);
-  const lat = { data: charts.data?.charts[0], isFetching: charts.isFetching, error: charts.error };
-  const mem = { data: charts.data?.charts[1], isFetching: charts.isFetching, error: charts.error };
 
   // The latest runs tell the pickers which metrics runs actually carry (and whether there are any).
   const recent = useRuns(RECENT);
@@ -139,15 +142,30 @@ export function Explorer() {
   const methodFilter = filters.method;
   const wantsBaselines = !methodFilter || (Array.isArray(methodFilter) ? methodFilter : [methodFilter]).includes("baseline");
   const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "200" });
+
+  // The charts show the fronts and baselines of one view together: the last state where both
+  // answers are for the current query. Swapping them in as they arrive meant two redraws of every
+  // chart per filter change (one per answer), each a main-thread task of 100-200 ms on 100k runs.
+  const ready = !charts.isPending && !charts.isPlaceholderData && !baselineRuns.isPending && !baselineRuns.isPlaceholderData;
+  const [shown, setShown] = useState<{ c?: ParetoChartsResponse; b?: RunsPage; wantsBaselines: boolean }>({ wantsBaselines });
+  if (ready && (shown.c !== charts.data || shown.b !== baselineRuns.data || shown.wantsBaselines !== wantsBaselines)) {
+    setShown({ c: charts.data, b: baselineRuns.data, wantsBaselines });
+  }
+  const lat = { data: shown.c?.charts[0], error: charts.error };
+  const mem = { data: shown.c?.charts[1], error: charts.error };
+  const fetching = charts.isFetching || baselineRuns.isFetching;
+
+  // The axes of the fronts shown, so baselines never appear against another view's axes.
+  const [by, yk, xlk, xmk] = shown.c?.charts.length === 2 ? [shown.c.charts[0].group, shown.c.charts[0].y.key, shown.c.charts[0].x.key, shown.c.charts[1].x.key] : [group, y, xl, xm];
   const baselines = useMemo(() => {
     const toPts = (x: string): Pt[] =>
-      wantsBaselines
-        ? (baselineRuns.data?.runs ?? [])
-            .filter((r) => r.metrics[x] !== undefined && r.metrics[y] !== undefined)
-            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[y], group: groupOf(r, group), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
+      shown.wantsBaselines
+        ? (shown.b?.runs ?? [])
+            .filter((r) => r.metrics[x] !== undefined && r.metrics[yk] !== undefined)
+            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[yk], group: groupOf(r, by), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
         : [];
-    return { lat: toPts(xl), mem: toPts(xm) };
-  }, [baselineRuns.data, wantsBaselines, xl, xm, y, group]);
+    return { lat: toPts(xlk), mem: toPts(xmk) };
+  }, [shown, by, yk, xlk, xmk]);
 
   const colorKeys = useMemo(
     () => [...new Set([...(lat.data?.groups ?? []), ...(mem.data?.groups ?? [])].map((g) => g.key))].sort(),
@@ -186,7 +204,7 @@ export function Explorer() {
         <label className="field-inline">
           <input type="checkbox" checked={logY} onChange={(e) => set({ logy: e.target.checked ? "1" : null })} /> log y
         </label>
-        {(lat.isFetching || mem.isFetching) && <span className="muted">updating…</span>}
+        {fetching && <span className="muted">updating…</span>}
       </div>
       <FiltersBar />
       <ErrorBox error={lat.error ?? mem.error} />
