@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useMemo, useState } from "react";
-import type { ParetoChartsResponse, ParetoResponse, RunsPage, RunSummary } from "@/lib/api-client";
+import type { ParetoResponse, RunsPage, RunSummary } from "@/lib/api-client";
 import { formatMetric, METRICS, type MetricGroup } from "@/lib/metrics";
 import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
@@ -147,7 +147,7 @@ export function Explorer() {
   // answers are for the current query. Swapping them in as they arrive meant two redraws of every
   // chart per filter change (one per answer), each a main-thread task of 100-200 ms on 100k runs.
   const ready = !charts.isPending && !charts.isPlaceholderData && !baselineRuns.isPending && !baselineRuns.isPlaceholderData;
-  const [shown, setShown] = useState<{ c?: ParetoChartsResponse; b?: RunsPage; wantsBaselines: boolean }>({ wantsBaselines });
+  const [shown, setShown] = useState<{ c?: { charts: ParetoResponse[] }; b?: RunsPage; wantsBaselines: boolean }>({ wantsBaselines });
   if (ready && (shown.c !== charts.data || shown.b !== baselineRuns.data || shown.wantsBaselines !== wantsBaselines)) {
     setShown({ c: charts.data, b: baselineRuns.data, wantsBaselines });
   }

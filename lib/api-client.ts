@@ -28,7 +28,7 @@ import type { ModelsResponse } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
 import type { ExperimentsResponse, ExperimentDetail, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
-import type { ParetoChartsResponse, ParetoResponse } from "./schemas/pareto";
+import { expandChart, type ParetoChartsResponse, type ParetoResponse } from "./schemas/pareto";
 
 export const ACTIVE_STATUSES = ["queued", "leased", "running"] as const;
 export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).includes(s);
@@ -103,8 +103,8 @@ export const api = {
   pareto: (params: QueryParams) => request<ParetoResponse>("GET", `/pareto${toQueryString(params)}`),
   /** Several charts in one call: `xs` against the same y, group and filter. */
   paretoCharts: (params: QueryParams, xs: string[]) =>
-    request<ParetoChartsResponse | ParetoResponse>("GET", `/pareto${toQueryString({ ...params, x: xs.join(",") })}`).then((r): ParetoChartsResponse =>
-      "charts" in r ? r : { charts: [r] },
+    request<ParetoChartsResponse | ParetoResponse>("GET", `/pareto${toQueryString({ ...params, x: xs.join(",") })}`).then((r): { charts: ParetoResponse[] } =>
+      "charts" in r ? { charts: r.charts.map(expandChart) } : { charts: [r] },
     ),
   createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
   revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),

@@ -5,7 +5,7 @@ import { getDb, type Tx } from "../client";
 import { metricDirection } from "@/lib/metrics";
 import { evenSample, hypervolume, paretoFrontIndices, type XY } from "@/lib/pareto";
 import type { RunFilter } from "@/lib/schemas/filters";
-import type { FrontPoint, ParetoChartsResponse, ParetoGroupBy, ParetoQuery, ParetoResponse } from "@/lib/schemas/pareto";
+import type { FrontPoint, ParetoChart, ParetoChartsResponse, ParetoGroupBy, ParetoQuery, ParetoResponse } from "@/lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 
@@ -51,7 +51,16 @@ function metricColumn(client: Database.Database, key: string, maxId: number): (i
  */
 export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse | ParetoChartsResponse {
   const charts = paretoChartsFor(filter, q, tx);
-  return q.x.length === 1 ? charts[0] : { charts };
+  return q.x.length === 1 ? charts[0] : { charts: charts.map(columnar) };
+}
+
+function columnar(c: ParetoResponse): ParetoChart {
+  const index = new Map(c.groups.map((g, i) => [g.key, i]));
+  const d = c.dominated;
+  return {
+    ...c,
+    dominated: { runId: d.map((p) => p.runId), x: d.map((p) => p.x), y: d.map((p) => p.y), group: d.map((p) => index.get(p.group)!) },
+  };
 }
 
 /** One chart per x metric of `q`, in order. */
