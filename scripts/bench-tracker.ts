@@ -30,6 +30,7 @@ const { getDb, closeDb } = await import("../db/client");
 const { METHODS } = await import("../lib/methods");
 const runsRoute = await import("../app/api/v1/runs/route");
 const paretoRoute = await import("../app/api/v1/pareto/route");
+const { paretoColumnCache } = await import("../db/queries/pareto");
 const exportRoute = await import("../app/api/v1/export/route");
 const pointsRoute = await import("../app/api/v1/runs/[id]/metrics/route");
 
@@ -156,15 +157,36 @@ async function main() {
   const first = (await (await runsRoute.GET(url(queries[0]))).json()) as { nextCursor: string; total: number };
   const nextMs = (await timed(() => runsRoute.GET(url(`${queries[0]}&cursor=${first.nextCursor}`)))).ms;
 
-  // GET /pareto over every run.
+  // GET /pareto over every run. Metric columns are cached until the next write, so a repeated
+  // request reads them from memory: "cold" empties the cache before each request (the first
+  // request after any write), "warm" repeats the request with the columns cached (filtering and
+  // fronts are recomputed either way).
   const pq = "/api/v1/pareto?includeSynthetic=1&x=latency_ms_p50&y=accuracy&group=family";
   await timed(() => paretoRoute.GET(url(pq)));
+  const paretoColdMs: number[] = [];
+  const paretoColdCpu: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    paretoColumnCache.clear();
+    const r = await timed(() => paretoRoute.GET(url(pq)));
+    paretoColdMs.push(r.ms);
+    paretoColdCpu.push(r.cpuMs);
+  }
   const paretoMs: number[] = [];
   const paretoCpu: number[] = [];
   for (let i = 0; i < 7; i++) {
     const r = await timed(() => paretoRoute.GET(url(pq)));
     paretoMs.push(r.ms);
     paretoCpu.push(r.cpuMs);
+  }
+  // The explorer's request: two charts at once, on a filter change (a different family each time,
+  // so the filter and the fronts are new while the three columns are warm), and cold.
+  const two = "/api/v1/pareto?includeSynthetic=1&x=decode_ms_per_token,model_bytes&y=accuracy&group=family";
+  const twoColdMs: number[] = [];
+  const twoWarmMs: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    paretoColumnCache.clear();
+    twoColdMs.push((await timed(() => paretoRoute.GET(url(`${two}&family=${families[i % 5]}`)))).ms);
+    twoWarmMs.push((await timed(() => paretoRoute.GET(url(`${two}&family=${families[(i + 1) % 5]}`)))).ms);
   }
   const paretoBody = (await (await paretoRoute.GET(url(pq))).json()) as { total: number; groups: { front: unknown[] }[] };
   const pq2 = "/api/v1/pareto?includeSynthetic=1&x=model_bytes&y=perplexity&group=hardware";
@@ -206,7 +228,12 @@ async function main() {
     fillSeconds: fillMs / 1000,
     loadAverage: os.loadavg(),
     runsPage: { requests: pageMs.length, p50ms: median(pageMs), p95ms: pct(pageMs, 95), maxMs: Math.max(...pageMs), cpuP50ms: median(pageCpu), cpuP95ms: pct(pageCpu, 95), secondPageMs: nextMs },
-    pareto: { medianMs: median(paretoMs), cpuMedianMs: median(paretoCpu), points: paretoBody.total, frontPoints: paretoBody.groups.reduce((n, g) => n + g.front.length, 0), byHardwareMedianMs: median(pareto2Ms) },
+    pareto: {
+      coldMedianMs: median(paretoColdMs),
+      coldCpuMedianMs: median(paretoColdCpu),
+      medianMs: median(paretoMs),
+      cpuMedianMs: median(paretoCpu),
+      twoChartsFilterChange: { coldMedianMs: median(twoColdMs), warmMedianMs: median(twoWarmMs) }, points: paretoBody.total, frontPoints: paretoBody.groups.reduce((n, g) => n + g.front.length, 0), byHardwareMedianMs: median(pareto2Ms) },
     csvExport: { medianMs: median(csvMs), cpuMedianMs: median(csvCpu), runsMs: csvMs, bytes: csvBytes },
     ingest: { pointsPerSecond: ingestRate, pointsPerCpuSecond: ingestRateCpu, medianBatchMs: median(batchMs), batches: batchMs.length },
   };
@@ -214,7 +241,10 @@ async function main() {
   const ok = (b: boolean) => (b ? "ok" : "MISSED");
   console.log(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} cores`);
   console.log(`runs page p50 ${results.runsPage.p50ms.toFixed(1)} ms, p95 ${results.runsPage.p95ms.toFixed(1)} ms (cpu p50 ${results.runsPage.cpuP50ms.toFixed(1)} ms) (target p50 <= 50): ${ok(results.runsPage.p50ms <= 50)}`);
-  console.log(`pareto median ${results.pareto.medianMs.toFixed(1)} ms (cpu ${results.pareto.cpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(results.pareto.medianMs <= 150)}`);
+  const pr = results.pareto;
+  console.log(`pareto cold (columns read from SQLite) median ${pr.coldMedianMs.toFixed(1)} ms (cpu ${pr.coldCpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.coldMedianMs <= 150)}`);
+  console.log(`pareto warm (columns cached, fronts recomputed) median ${pr.medianMs.toFixed(1)} ms (cpu ${pr.cpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.medianMs <= 150)}`);
+  console.log(`pareto two charts on a filter change: cold median ${pr.twoChartsFilterChange.coldMedianMs.toFixed(1)} ms, warm median ${pr.twoChartsFilterChange.warmMedianMs.toFixed(1)} ms (target <= 200)`);
   console.log(`csv export median ${(results.csvExport.medianMs / 1000).toFixed(2)} s (cpu ${(results.csvExport.cpuMedianMs / 1000).toFixed(2)} s) (target <= 3): ${ok(results.csvExport.medianMs <= 3000)}`);
   console.log(`ingest ${Math.round(ingestRate)} points/s (per cpu-second ${Math.round(ingestRateCpu)}) (target >= 100000): ${ok(ingestRate >= 100_000)}`);
   closeDb();

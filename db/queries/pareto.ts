@@ -21,8 +21,42 @@ interface P extends XY {
   g: string;
 }
 
+type Column = (id: number) => number | undefined;
+
+/**
+ * Metric columns already read, per connection, valid for one database version: the pair
+ * (`PRAGMA data_version`, `total_changes()`). data_version moves when another connection commits,
+ * total_changes() when this one writes (a statement that changes no row moves neither, so the
+ * lease reaping before reads does not empty the cache), so any write makes every cached column
+ * unreachable and an answer is never built from values older than the snapshot it reads. Only the
+ * columns are kept: the filter, the groups and the fronts are computed anew on every request.
+ */
+interface ColumnCache {
+  version: string;
+  columns: Map<string, Column>; // insertion order is recency order
+}
+const MAX_CACHED_COLUMNS = 16; // 16 dense columns over 100k runs: about 13 MB
+const columnCaches = new WeakMap<Database.Database, ColumnCache>();
+// WeakMap has no clear(): bumping this generation, part of every version, orphans all entries.
+let cleared = 0;
+
+/** Switches the metric column cache off (or back on) and empties it: for tests and benchmarks. */
+export const paretoColumnCache = {
+  enabled: true,
+  clear(client?: Database.Database): void {
+    if (client) columnCaches.delete(client);
+    else cleared++;
+  },
+};
+
+function dbVersion(client: Database.Database): string {
+  const dv = client.pragma("data_version", { simple: true }) as number;
+  const tc = client.prepare("SELECT total_changes()").pluck(true).get() as number;
+  return `${cleared}:${dv}:${tc}`;
+}
+
 /** Values of one metric by run id: a dense array while ids are dense, else a map. */
-function metricColumn(client: Database.Database, key: string, maxId: number): (id: number) => number | undefined {
+function metricColumn(client: Database.Database, key: string, maxId: number): Column {
   // Two single-column reads in the same index order: plucked scalars cost a fraction of one array
   // per row (90k rows: 13 + 14 ms CPU against 70-110 ms, measured on the benchmark machine).
   const q = "FROM run_metrics WHERE key = ? ORDER BY value, run_id";
@@ -66,14 +100,43 @@ function columnar(c: ParetoResponse): ParetoChart {
 /** One chart per x metric of `q`, in order. */
 export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse[] {
   const client = rawClient(tx);
+  // Inside a caller's transaction the version cannot be trusted: total_changes() does not go back
+  // when uncommitted writes are rolled back, so values read there could outlive them.
+  const before = paretoColumnCache.enabled && !client.inTransaction ? dbVersion(client) : null;
   // One read transaction, so the separate scans see the same snapshot.
-  return client.transaction(() => paretoIn(client, filter, q, tx))();
+  return client.transaction(() => paretoIn(client, filter, q, tx, before))();
 }
 
-function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, tx: Tx): ParetoResponse[] {
+/**
+ * The cached columns for this read, or null to read every column afresh. The version read before
+ * the transaction must equal the one read once its snapshot is taken (after the first SELECT): a
+ * commit landing in between would otherwise tag this snapshot's columns with a newer version.
+ */
+function cacheFor(client: Database.Database, before: string | null): ColumnCache | null {
+  if (before === null || dbVersion(client) !== before) return null;
+  let cache = columnCaches.get(client);
+  if (!cache || cache.version !== before) columnCaches.set(client, (cache = { version: before, columns: new Map() }));
+  return cache;
+}
+
+function cachedColumn(cache: ColumnCache | null, client: Database.Database, key: string, maxId: number): Column {
+  if (!cache) return metricColumn(client, key, maxId);
+  let col = cache.columns.get(key);
+  if (col) {
+    cache.columns.delete(key);
+  } else {
+    col = metricColumn(client, key, maxId);
+    if (cache.columns.size >= MAX_CACHED_COLUMNS) cache.columns.delete(cache.columns.keys().next().value!);
+  }
+  cache.columns.set(key, col);
+  return col;
+}
+
+function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, tx: Tx, before: string | null): ParetoResponse[] {
   const dy = metricDirection(q.y);
   const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
-  const yOf = metricColumn(client, q.y, maxId);
+  const cache = cacheFor(client, before);
+  const yOf = cachedColumn(cache, client, q.y, maxId);
   const where = andAll(runFilterConditions(filter));
   const g = sql.raw(GROUP_COL[q.group]);
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
@@ -99,7 +162,7 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   for (let i = 0; i < runIds.length; i++) ys[i] = yOf(runIds[i]) ?? NaN;
 
   const columns = new Map([[q.y, yOf]]);
-  const column = (key: string) => columns.get(key) ?? columns.set(key, metricColumn(client, key, maxId)).get(key)!;
+  const column = (key: string) => columns.get(key) ?? columns.set(key, cachedColumn(cache, client, key, maxId)).get(key)!;
   const charts = q.x.map((x) => chartFor(column(x), x, dy, q, keys, runIds, runGroup, ys));
   const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
   return charts.map((c, i) => ({
