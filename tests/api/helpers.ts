@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { closeDb, getDb } from "@/db/client";
+import { seededRng } from "@/workers/eval/dataset";
 
 /** Points FRONTIER_DB at a fresh file in a new temp dir (one per test file) and returns the dir. */
 export function freshDb(): string {
@@ -56,17 +57,8 @@ export function fields(json: { details?: { field: string }[] }): string[] {
   return (json.details ?? []).map((d) => d.field);
 }
 
-/** A seeded PRNG (mulberry32) so random test data is reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (the harness's mulberry32) so random test data is reproducible. */
+export const rng = seededRng;
 
 /** A model directory in the optimum layout: model.onnx (ModelProto bytes) and tokenizer.json. */
 export function writeModelDir(root: string, name: string, opts: { onnx?: Buffer; tokenizer?: string } = {}): string {
