@@ -101,9 +101,10 @@ function MetricFilters() {
   );
 }
 
-export function FiltersBar() {
-  const models = useModels();
-  const datasets = useDatasets();
+/** `load` false holds back the model and dataset lists (the explorer waits for its charts first). */
+export function FiltersBar({ load = true }: { load?: boolean }) {
+  const models = useModels(load);
+  const datasets = useDatasets(load);
   const { params, set } = useViewParams();
   const anyFilter = [...params.keys()].some(isFilterKey);
   return (

@@ -9,14 +9,15 @@ import { qk, type QueryParams } from "@/lib/query-keys";
 const LIVE_MS = 1500;
 
 export const useMethods = () => useQuery({ queryKey: qk.methods(), queryFn: api.methods, staleTime: 300_000 });
-export const useModels = () => useQuery({ queryKey: qk.models(), queryFn: api.models, staleTime: 60_000 });
-export const useDatasets = () => useQuery({ queryKey: qk.datasets(), queryFn: api.datasets, staleTime: 60_000 });
+export const useModels = (enabled = true) => useQuery({ queryKey: qk.models(), queryFn: api.models, staleTime: 60_000, enabled });
+export const useDatasets = (enabled = true) => useQuery({ queryKey: qk.datasets(), queryFn: api.datasets, staleTime: 60_000, enabled });
 export const useWorkers = () => useQuery({ queryKey: qk.workers(), queryFn: api.workers, staleTime: 10_000 });
 
-export const useExperiments = () =>
+export const useExperiments = (enabled = true) =>
   useQuery({
     queryKey: qk.experiments.list(),
     queryFn: api.experiments,
+    enabled,
     refetchInterval: (q) =>
       q.state.data?.some((e) => (e.statusCounts.queued ?? 0) + (e.statusCounts.leased ?? 0) + (e.statusCounts.running ?? 0) > 0) ? LIVE_MS : false,
   });
@@ -28,10 +29,11 @@ export const useExperiment = (id: number) =>
     refetchInterval: (q) => (q.state.data?.runs.some((r) => isActive(r.status)) ? LIVE_MS : false),
   });
 
-export const useRuns = (params: QueryParams) =>
+export const useRuns = (params: QueryParams, enabled = true) =>
   useQuery({
     queryKey: qk.runs.list(params),
     queryFn: () => api.runs(params),
+    enabled,
     placeholderData: keepPreviousData,
     refetchInterval: (q) => (q.state.data?.runs.some((r) => isActive(r.status)) ? LIVE_MS : false),
   });
