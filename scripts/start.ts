@@ -27,7 +27,8 @@ function enrollToken(): string {
   if (env.FRONTIER_ENROLL_TOKEN) return env.FRONTIER_ENROLL_TOKEN;
   const file = path.join(dataDir, "enroll-token");
   if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
-  const token = crypto.randomBytes(24).toString("base64url");
+  // Hex, not base64url: a token starting with "-" would read as an option on a worker's command line.
+  const token = crypto.randomBytes(24).toString("hex");
   fs.writeFileSync(file, token + "\n", { mode: 0o600 });
   return token;
 }
@@ -91,10 +92,14 @@ waitForServer()
     if (env.FRONTIER_LOCAL_WORKER === "1" && fs.existsSync(path.join(root, "workers", "main.ts"))) {
       const worker = spawn(
         process.execPath,
-        [require.resolve("tsx/cli"), path.join(root, "workers", "main.ts"), "--server", url, "--token", token, "--name", "local"],
+        [require.resolve("tsx/cli"), path.join(root, "workers", "main.ts"), "--server", url, `--token=${token}`, "--name", "local"],
         { stdio: "inherit", env: childEnv },
       );
       children.push(worker);
+      worker.on("exit", (code, signal) => {
+        // The app keeps serving (runs can still be logged and other workers can lease), but say so.
+        if (!shuttingDown) log(`local worker exited (${signal ?? code}); queued runs wait for another worker`);
+      });
       log("local CPU worker started");
     }
   })
@@ -103,7 +108,9 @@ waitForServer()
     shutdown(1);
   });
 
+let shuttingDown = false;
 function shutdown(code = 0) {
+  shuttingDown = true;
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   setTimeout(() => process.exit(code), 3000).unref();
 }
