@@ -6,14 +6,7 @@
  * over printable ASCII with an <unk> token.
  */
 
-/** GPT-2's byte-to-unicode table: printable bytes map to themselves, the rest to U+0100 onwards. */
-export function byteToUnicode(): string[] {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const table: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) table.push(String.fromCodePoint(printable(b) ? b : next++));
-  return table;
-}
+import { BYTE_TO_CHAR } from "../tokenizer/byte-level";
 
 export function minimalTokenizerJson(vocabSize: number): Record<string, unknown> {
   if (vocabSize < 4) throw new Error(`vocab_size ${vocabSize} is too small for a tokenizer`);
@@ -41,7 +34,7 @@ export function minimalTokenizerJson(vocabSize: number): Record<string, unknown>
 
   if (vocabSize >= 257) {
     const vocab: Record<string, number> = {};
-    byteToUnicode().forEach((ch, b) => (vocab[ch] = b));
+    BYTE_TO_CHAR.forEach((ch, b) => (vocab[ch] = b));
     vocab["<|endoftext|>"] = 256;
     return {
       version: "1.0",
