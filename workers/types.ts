@@ -38,20 +38,14 @@ export interface JobSpec {
   seed: number;
   /** A fresh directory the job may write artifacts into. */
   workDir: string;
+  /** The worker's data dir (FRONTIER_DATA_DIR): shape models are generated into its cache on first use. */
+  dataDir?: string;
   /** Metrics of the succeeded baseline for (model, dataset, runtime, hardware), when the server has one. */
   baseline: { runId: number; metrics: Record<string, number> } | null;
 }
 
-export interface HardwareFingerprint {
-  runtime: Runtime;
-  ortVersion: string;
-  cpuModel: string;
-  cpuCores: number;
-  memoryBytes: number;
-  platform: string;
-  nodeVersion: string;
-  adapter?: { vendor: string; architecture: string; description: string; device?: string };
-}
+export type { HardwareFingerprint } from "../lib/schemas/workers";
+import type { HardwareFingerprint } from "../lib/schemas/workers";
 
 export interface ArtifactRef {
   kind: string;

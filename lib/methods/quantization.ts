@@ -71,6 +71,10 @@ export const quantSmoothquant = defineMethod({
   paper: { title: "SmoothQuant: Accurate and Efficient Post-Training Quantization for Large Language Models", arxiv: "2211.10438" },
   params: z.strictObject({
     alpha: z.number().min(0).max(1).default(0.5).describe("Migration strength"),
+    smoothing: z.boolean().default(true)
+      .describe("false: plain W8A8 with the same quantizers and no scale migration, to show what smoothing buys"),
+    act_quant: z.enum(["per-token", "per-tensor"]).default("per-token")
+      .describe("Run-time activation quantization: symmetric absmax int8 per token (the reference's default) or per tensor"),
     calib_samples: calibSamples,
   }),
   implemented: true,

@@ -17,6 +17,8 @@ export const HardwareFingerprintSchema = z.object({
   memoryBytes: z.number().min(0),
   platform: z.string().max(100),
   nodeVersion: z.string().max(100),
+  /** CPU instruction-set features that select kernels (avx2, avx512f, avx512-vnni, amx-int8, neon, dotprod, ...). */
+  isa: z.array(z.string().max(40)).max(64).optional(),
   adapter: z
     .object({
       vendor: z.string().max(200),

@@ -145,6 +145,15 @@ describe("quantization methods end to end through executeJob", () => {
     await expectLoadableModel(r);
   });
 
+  it("quant.smoothquant with smoothing off is plain W8A8 with the same quantizers, and says so", async () => {
+    const r = await run("quant.smoothquant", { smoothing: false, act_quant: "per-tensor" });
+    const notes = r.notes.join("\n");
+    expect(notes).toMatch(/no smoothing/);
+    expect(notes).toMatch(/per tensor/);
+    expect(notes).not.toMatch(/calibration:/);
+    expect(Number.isFinite(r.metrics.perplexity)).toBe(true);
+  });
+
   it("quant.hqq 4-bit keeps fractional zero points exactly (integer part in MatMulNBits, the rest as a correction)", async () => {
     const r = await run("quant.hqq", { bits: 4, group_size: 32, iters: 10 });
     expect(r.notes.join("\n")).toMatch(/fractional zero points/);

@@ -1,46 +1,94 @@
 import { describe, expect, it } from "vitest";
 import { makeNode, makeTensor } from "../../workers/onnx/model-io";
-import { emitW8A8Group, quantizableLinears } from "../../workers/methods/quantization/emit";
-import { dequantize, quantizeRtn, transpose } from "../../workers/methods/quantization/quant-math";
-import { gaussian, linearGraph, matmulRows, maxAbs, maxAbsDiff, runLinear } from "./helpers";
+import { quantizableLinears } from "../../workers/methods/quantization/emit";
+import { transpose } from "../../workers/methods/quantization/quant-math";
+import { emitW8A8Group, MIN_SCALE, quantizeInt8PerChannel, roundHalfEven, type ActQuant, type Int8Weight } from "../../workers/methods/quantization/w8a8";
+import { Rng } from "../../workers/data/rng";
+import { gaussian, linearGraph, maxAbs, maxAbsDiff, matmulRows, runLinear } from "./helpers";
 
-/** ONNX DynamicQuantizeLinear: uint8, range widened to include 0, zero point rounded half to even. */
-function dynamicQuantize(x: Float32Array): { q: Uint8Array; scale: number; zero: number } {
-  let lo = 0;
-  let hi = 0;
-  for (const v of x) {
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
+const f = Math.fround;
+
+/**
+ * What the emitted graph computes, in exact integer arithmetic: activations quantized per token or
+ * per tensor exactly as the graph does it in float32, integer dot products summed exactly, then the
+ * two float32 rescales.
+ */
+function w8a8Reference(a: Float32Array, m: number, k: number, w: Int8Weight, act: ActQuant): Float32Array {
+  const n = w.rows;
+  const scales: number[] = [];
+  let all = 0;
+  for (let i = 0; i < m; i++) {
+    let row = 0;
+    for (let t = 0; t < k; t++) row = Math.max(row, Math.abs(a[i * k + t]));
+    scales.push(row);
+    all = Math.max(all, row);
   }
-  const scale = Math.fround((hi - lo) / 255);
-  const rne = (v: number) => {
-    const r = Math.round(v);
-    return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-  };
-  const zero = Math.min(255, Math.max(0, rne(-lo / scale)));
-  const q = Uint8Array.from(x, (v) => Math.min(255, Math.max(0, rne(v / scale) + zero)));
-  return { q, scale, zero };
+  const y = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    const s = Math.max(f((act === "per-token" ? scales[i] : all) / 127), f(MIN_SCALE));
+    const q = Array.from({ length: k }, (_, t) => Math.max(-127, Math.min(127, roundHalfEven(f(a[i * k + t] / s)))));
+    for (let j = 0; j < n; j++) {
+      let acc = 0; // exact: |acc| < 2^53
+      for (let t = 0; t < k; t++) acc += q[t] * w.codes[j * k + t];
+      y[i * n + j] = f(f(acc * s) * w.scales[j]);
+    }
+  }
+  return y;
+}
+
+function emitSingle(W: Float32Array, n: number, k: number, act: ActQuant) {
+  const model = linearGraph([makeNode("MatMul", ["A", "W"], ["Y"], [], { name: "linear" })], [makeTensor("W", [k, n], transpose(W, n, k))], k, n);
+  const [target] = quantizableLinears(model).targets;
+  const weight = quantizeInt8PerChannel(W, n, k);
+  const storage = emitW8A8Group(model, "A", [{ target, weight }], act);
+  return { model, weight, storage };
 }
 
 describe("W8A8 emission", () => {
-  it("matches int8 weights times run-time uint8 activations computed by hand", async () => {
-    const K = 64;
-    const N = 24;
-    const M = 6;
-    const W = gaussian(N * K, 31, 0.1);
-    const A = gaussian(M * K, 32);
-    const model = linearGraph([makeNode("MatMul", ["A", "W"], ["Y"], [], { name: "linear" })], [makeTensor("W", [K, N], transpose(W, N, K))], K, N);
-    const [target] = quantizableLinears(model).targets;
-    const qw = quantizeRtn(W, N, K, { bits: 8, groupSize: 0, symmetric: true });
-    const storage = emitW8A8Group(model, "A", [{ target, quantized: qw }]);
-    expect(storage.codes).toBe(K * N);
-    const y = await runLinear(model, A, M, K);
+  for (const act of ["per-token", "per-tensor"] as const) {
+    it(`matches int8 weights times run-time int8 activations (${act}) computed in exact integer math`, async () => {
+      const [K, N, M] = [64, 24, 6];
+      const W = gaussian(N * K, 31, 0.1);
+      const A = gaussian(M * K, 32);
+      for (let t = 0; t < K; t++) A[2 * K + t] *= 8; // one loud token: per-token and per-tensor differ
+      const { model, weight, storage } = emitSingle(W, N, K, act);
+      expect(storage.codes).toBe(K * N);
+      expect(storage.scales).toBe(4 * N);
+      expect(model.graph!.node!.filter((x) => x.opType === "MatMulInteger")).toHaveLength(1);
+      const y = await runLinear(model, A, M, K);
+      const ref = w8a8Reference(A, M, K, weight, act);
+      expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5 * maxAbs(ref));
+      // and it is not the float result: activations were quantized
+      expect(maxAbsDiff(y, matmulRows(A, M, W, N, K))).toBeGreaterThan(1e-4 * maxAbs(ref));
+    });
+  }
 
-    const { q, scale, zero } = dynamicQuantize(A);
-    const aHat = Float32Array.from(q, (v) => (v - zero) * scale);
-    const ref = matmulRows(aHat, M, dequantize(qw), N, K);
-    expect(maxAbsDiff(y, ref)).toBeLessThan(1e-4 * maxAbs(ref));
-    // and it is not the float result: activations were quantized
-    expect(maxAbsDiff(y, matmulRows(A, M, W, N, K))).toBeGreaterThan(1e-4 * maxAbs(ref));
+  it("stays exact where every u8 x s8 pair sum would exceed 32767 (the 16-bit saturation of AVX2 kernels without VNNI)", async () => {
+    // Activations near their row maximum quantize to codes near +127 (uint8 near 255), weights to codes
+    // near ±127 with one sign per output row: any u8·s8 pair sum is
+    // ≥ 2·(121+128)·121 > 32767, so a kernel that adds pairs of u8·s8 products in 16 bits saturates.
+    const [K, N, M] = [256, 16, 4];
+    const rng = new Rng(7);
+    const A = Float32Array.from({ length: M * K }, () => 0.96 + 0.04 * rng.next());
+    const W = new Float32Array(N * K);
+    for (let j = 0; j < N; j++) {
+      for (let t = 0; t < K; t++) W[j * K + t] = (0.96 + 0.04 * rng.next()) * (j % 2 === 0 ? 1 : -1) * 0.05;
+    }
+    for (const act of ["per-token", "per-tensor"] as const) {
+      const { model, weight } = emitSingle(W, N, K, act);
+      for (const c of weight.codes) expect(Math.abs(c)).toBeGreaterThanOrEqual(121);
+      const ref = w8a8Reference(A, M, K, weight, act);
+      const y = await runLinear(model, A, M, K);
+      expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5 * maxAbs(ref));
+      // the integer result is also within int8 rounding of the float one
+      expect(maxAbsDiff(y, matmulRows(A, M, W, N, K))).toBeLessThan(0.01 * maxAbs(ref));
+    }
+  });
+
+  it("quantizes weights per channel as the reference does (absmax / 127, codes within ±127)", () => {
+    const W = Float32Array.from([0.5, -1, 0.25, 0, 0, 0, 0, 0, 3, 2, -3, 1]);
+    const q = quantizeInt8PerChannel(W, 3, 4);
+    expect(Array.from(q.scales)).toEqual([f(1 / 127), f(MIN_SCALE), f(3 / 127)]);
+    expect(Array.from(q.codes)).toEqual([64, -127, 32, 0, 0, 0, 0, 0, 127, 85, -127, 42]);
   });
 });

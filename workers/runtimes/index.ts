@@ -13,6 +13,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import type * as OrtCommon from "onnxruntime-common";
 import type { HardwareFingerprint, Runtime } from "../types";
+import { cpuFeatures } from "./isa";
 
 export type OrtApi = Pick<typeof OrtCommon, "InferenceSession" | "Tensor" | "env">;
 export type OrtSession = OrtCommon.InferenceSession;
@@ -284,6 +285,7 @@ export async function hardwareFingerprint(runtime: Runtime): Promise<HardwareFin
     memoryBytes: os.totalmem(),
     platform: `${process.platform}-${process.arch}`,
     nodeVersion: process.version,
+    isa: cpuFeatures(),
   };
   if (runtime === "webgpu") {
     const h = await openRuntime("webgpu");
