@@ -1,21 +1,24 @@
 /**
  * The job executor: runs one JobSpec in the worker's child process and returns its metrics.
  *
- * Pipeline (each step reported as a stage): resolve model + dataset -> baseline (measured here when
- * the server has none and the method is not the baseline itself) -> apply method -> evaluate quality
- * -> benchmark latency/memory -> deltas against the baseline. Nothing is estimated: a stage that
- * cannot run (quality of a shape-only model) is left out and a note says why.
+ * Pipeline (each step reported as a stage): resolve model + dataset -> baseline quality (measured
+ * here when the server has no baseline measured with this job's settings, and the method is not the
+ * baseline itself) -> apply method -> evaluate quality -> benchmark the base and the new model
+ * interleaved (speedup with its interval) and each model's peak memory in a fresh process -> deltas
+ * against the baseline. Nothing is estimated: a stage that cannot run (quality of a shape-only
+ * model) is left out and a note says why.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { getMethod } from "../lib/methods";
+import { evalSettingsDiff, type EvalSettingKey } from "../lib/metrics";
 import type { JobReporter, JobResult, JobSpec, ModelRef } from "./types";
 import { hardwareFingerprint } from "./runtimes";
 import { loadExecutor } from "./methods";
 import type { MethodContext } from "./methods/types";
 import { openDecoder, readDecoderConfig, shapeFromFiles, type OpenDecoderOptions } from "./eval/decoder-session";
 import { DEFAULT_QUALITY, evaluateDataset, primaryMetric } from "./eval/quality";
-import { benchmarkModel, DEFAULT_BENCH } from "./eval/bench";
+import { benchmarkModel, benchmarkPair, DEFAULT_BENCH } from "./eval/bench";
 import { exampleText, readDataset, seededRng, splitExamples } from "./eval/dataset";
 import { modelStats } from "./eval/model-stats";
 import type { BenchmarkOptions, MeasuredMetrics, QualityOptions, TextTokenizer } from "./eval/types";
@@ -26,6 +29,19 @@ export interface EngineOptions {
 }
 
 export const DEFAULT_ENGINE: EngineOptions = { quality: DEFAULT_QUALITY, bench: DEFAULT_BENCH };
+
+/**
+ * The settings a run's figures depend on besides model, dataset, runtime, hardware and seed,
+ * recorded as metrics on every run (and its auto-baseline) so the server pairs like with like.
+ */
+export function evalSettings(opts: EngineOptions): Record<EvalSettingKey, number> {
+  return {
+    eval_max_examples: opts.quality.maxExamples,
+    eval_max_tokens_per_text: opts.quality.maxTokensPerText,
+    bench_prompt_length: opts.bench.promptLength,
+    bench_decode_tokens: opts.bench.decodeTokens,
+  };
+}
 
 export interface ResolvedModel {
   modelPath: string;
@@ -74,6 +90,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   const opts: EngineOptions = { quality: { ...DEFAULT_ENGINE.quality, ...options.quality }, bench: { ...DEFAULT_ENGINE.bench, ...options.bench } };
   const notes: string[] = [];
   const isBaseline = spec.methodId === "baseline";
+  const settings = evalSettings(opts);
 
   // --- resolve
   reporter.stage("resolve", 0);
@@ -128,17 +145,27 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   };
 
   // --- baseline
-  let baseline: Record<string, number> | null = spec.baseline?.metrics ?? null;
-  let baselineMetrics: Record<string, number> | undefined;
   if (isBaseline) {
     const m = await measure(model.modelPath, "baseline", 0.05, 0.95);
     reporter.stage("report", 0.95);
-    return { metrics: m.metrics, hardware, artifacts: [], notes: [...notes, ...m.notes] };
+    return { metrics: { ...m.metrics, ...settings }, hardware, artifacts: [], notes: [...notes, ...m.notes] };
   }
+  let baseline: Record<string, number> | null = spec.baseline?.metrics ?? null;
+  if (spec.baseline) {
+    // The server matched model, dataset, runtime, hardware, seed and onnxruntime version; the
+    // evaluation settings are this worker's, so they are checked here.
+    const diff = evalSettingsDiff(spec.baseline.metrics, settings);
+    if (diff.length > 0) {
+      notes.push(`baseline run ${spec.baseline.runId} was measured with other evaluation settings (${diff.join(", ")}): measuring a fresh baseline in this run`);
+      baseline = null;
+    }
+  }
+  // Measured here when the server has no matching baseline: quality now, speed with the new model
+  // (interleaved) below, memory in its own process.
+  let baselineQuality: MeasuredMetrics | null = null;
   if (!baseline) {
-    const m = await measure(model.modelPath, "baseline", 0.05, 0.4);
-    baseline = baselineMetrics = m.metrics;
-    notes.push("baseline measured in this run (no baseline on the server for this model, dataset and runtime)");
+    baselineQuality = await evaluateQuality(model.modelPath, section(reporter, "baseline: quality", 0.05, 0.35));
+    if (!spec.baseline) notes.push("baseline measured in this run (no baseline on the server for this model, dataset, runtime, hardware, seed and onnxruntime version)");
   } else {
     notes.push(`deltas against baseline run ${spec.baseline?.runId}`);
   }
@@ -164,26 +191,16 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     calibrationBatches: async (n, seqLen) => {
       if (!tokenizer) throw new Error("calibration needs the model's tokenizer, and this model has none");
       if (model.shapeOnly) throw new Error("calibration on a shape-only model (random weights) is meaningless; use a trained model");
-      const { scored, rest } = splitExamples(dataset.examples as CalibrationExample[], spec.seed, opts.quality.maxExamples);
-      const calib = spec.calibration ? readDataset(spec.calibration) : null;
-      // The validation split is scored by no run on this dataset; the job's own unscored examples
-      // follow it in case it is small.
-      const unscored = [...(calib ? splitExamples(calib.examples as CalibrationExample[], spec.seed, 0).rest : []), ...rest];
-      const from = calib
-        ? `dataset ${spec.calibration!.id} (validation split of ${spec.dataset.id})`
-        : `dataset ${spec.dataset.id}, examples the evaluation does not score (no validation split registered)`;
-      let r: CalibrationSet;
-      let source = from;
-      try {
-        r = calibrationFrom(unscored.map(exampleText), tokenizer, n, seqLen);
-      } catch (e) {
-        if (!(e instanceof CalibrationTooShort) || scored.length === 0) throw e;
-        // Too little unscored text for one sequence: calibrating on scored examples is the only way
-        // the method can run, and the run says so.
-        r = calibrationFrom([...unscored, ...scored].map(exampleText), tokenizer, n, seqLen);
-        source = `${from}, plus examples the evaluation also scores`;
-        reporter.log(`calibration: unscored text (${e.tokens} tokens) cannot form one sequence; it also uses scored examples`, "warn");
+      // Calibration never touches scored data: only a registered validation split is used.
+      if (!spec.calibration) {
+        throw new Error(
+          `calibration needs a validation split of dataset ${spec.dataset.id}, and none is registered ` +
+            `(register one of the same task named "${spec.dataset.id.replace(/-test$/, "")}-validation", see docs/datasets.md)`,
+        );
       }
+      const calib = readDataset(spec.calibration);
+      const source = `dataset ${spec.calibration.id} (validation split of ${spec.dataset.id})`;
+      const r = calibrationFrom(splitExamples(calib.examples as CalibrationExample[], spec.seed, 0).rest.map(exampleText), tokenizer, n, seqLen);
       const count = `${r.batches.length} sequence${r.batches.length === 1 ? "" : "s"}`;
       const line = `calibration: ${source}: ${count} x ${r.seqLen} tokens from ${r.examplesUsed} examples`;
       reporter.log(line);
@@ -199,6 +216,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   const metrics: Record<string, number> = { ...result.metrics };
 
   // --- evaluate + benchmark
+  let baselineSpeed: MeasuredMetrics | null = null;
   if (result.modelPath) {
     if (!result.measured?.quality) {
       const q = await evaluateQuality(result.modelPath, section(reporter, "quality", 0.45, 0.75));
@@ -206,10 +224,21 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
       notes.push(...q.notes);
     }
     if (!result.measured?.speed) {
+      // Base and new model timed request by request, so the speedup never leans on a baseline run
+      // measured at another time under another load.
       reporter.stage("benchmark", 0.75);
-      const s = await benchmark(result.modelPath);
-      Object.assign(metrics, s.metrics);
-      notes.push(...s.notes);
+      const pair = await benchmarkPair(model.modelPath, result.modelPath, spec.runtime, {
+        ...opts.bench,
+        seed: spec.seed,
+        decoder: decoderOptions,
+        baseMemory: baselineQuality !== null,
+      });
+      Object.assign(metrics, pair.run.metrics);
+      notes.push(...pair.run.notes);
+      if (baselineQuality) {
+        baselineSpeed = pair.base;
+        notes.push(...pair.base.notes.filter((n) => n.startsWith("peak_rss_bytes")).map((n) => `baseline ${n}`));
+      }
     }
   } else {
     // Decoding-time methods keep the weights: the model on disk is the base model.
@@ -219,21 +248,33 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     if (!result.measured?.quality && canScore) notes.push(`${spec.methodId} reported no quality metric`);
     if (!result.measured?.speed) notes.push(`${spec.methodId} reported no latency metric`);
   }
+  if (metrics.speedup === undefined) notes.push("no speedup: it is reported only from base and new model timed interleaved in the same run");
+
+  let baselineMetrics: Record<string, number> | undefined;
+  if (baselineQuality) {
+    if (!baselineSpeed) {
+      reporter.stage("baseline: benchmark", 0.85);
+      baselineSpeed = await benchmark(model.modelPath);
+    }
+    baseline = baselineMetrics = { ...baselineQuality.metrics, ...baselineSpeed.metrics, ...settings };
+  }
 
   // --- deltas
   reporter.stage("report", 0.95);
-  Object.assign(metrics, deltas(spec.dataset.task, metrics, baseline));
+  Object.assign(metrics, deltas(spec.dataset.task, metrics, baseline ?? {}), settings);
   return { metrics, hardware, artifacts: result.artifacts, ...(baselineMetrics ? { baselineMetrics } : {}), notes };
 }
 
-/** quality_delta (signed so higher is better), speedup and compression_ratio against the baseline. */
+/**
+ * quality_delta (signed so higher is better) and compression_ratio against the baseline. The
+ * speedup is not among them: it comes from the interleaved benchmark (benchmarkPair).
+ */
 export function deltas(task: JobSpec["dataset"]["task"], run: Record<string, number>, base: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   const key = primaryMetric(task);
   if (Number.isFinite(run[key]) && Number.isFinite(base[key])) {
     out.quality_delta = key === "perplexity" ? base[key] - run[key] : run[key] - base[key];
   }
-  if (run.decode_ms_per_token > 0 && base.decode_ms_per_token > 0) out.speedup = base.decode_ms_per_token / run.decode_ms_per_token;
   if (run.model_bytes > 0 && base.model_bytes > 0) out.compression_ratio = base.model_bytes / run.model_bytes;
   return out;
 }

@@ -13,6 +13,13 @@ export interface MetricDef {
   direction: MetricDirection;
   group: MetricGroup;
   description: string;
+  /**
+   * Set on the bounds of a 95% confidence interval: the parent metric's key (speedup_lo and
+   * speedup_hi have intervalOf "speedup"). Pickers and column lists leave these out; charts draw
+   * them as the parent's error bars.
+   */
+  intervalOf?: string;
+  bound?: "lo" | "hi";
 }
 
 const def = (
@@ -24,22 +31,47 @@ const def = (
   description: string,
 ): MetricDef => ({ key, label, unit, direction, group, description });
 
+/** The lower and upper 95% bounds of `parent` (docs/measurement.md, Speed, says how each is computed). */
+const bounds = (parent: MetricDef): MetricDef[] =>
+  (["lo", "hi"] as const).map((bound) => ({
+    ...parent,
+    key: `${parent.key}_${bound}`,
+    label: `${parent.label} (95% ${bound === "lo" ? "lower" : "upper"} bound)`,
+    description: `${bound === "lo" ? "Lower" : "Upper"} end of the 95% confidence interval of ${parent.key}.`,
+    intervalOf: parent.key,
+    bound,
+  }));
+
+const prefill = def("prefill_ms", "Prefill", "ms", "lower", "latency", "Median wall time to process the prompt (stated length) and produce the first logits.");
+const decode = def("decode_ms_per_token", "Decode per token", "ms", "lower", "latency", "Median wall time of one cached decode step.");
+const speedup = def(
+  "speedup",
+  "Speedup",
+  "x",
+  "higher",
+  "latency",
+  "Base model's median decode_ms_per_token divided by this run's, both measured in this run, request by request interleaved.",
+);
+
 export const METRICS: readonly MetricDef[] = [
   def("accuracy", "Accuracy", "ratio", "higher", "quality", "Fraction of examples answered correctly (multiple choice by log-likelihood)."),
   def("exact_match", "Exact match", "ratio", "higher", "quality", "Fraction of generations equal to the reference answer."),
   def("perplexity", "Perplexity", "", "lower", "quality", "exp(mean token-level negative log-likelihood) on the evaluation text."),
   def("bits_per_byte", "Bits per byte", "bits/byte", "lower", "quality", "Total NLL in bits divided by the UTF-8 bytes of the evaluation text."),
   def("quality_delta", "Quality delta", "", "higher", "quality", "Primary quality metric minus the baseline's, signed so that higher is better."),
-  def("prefill_ms", "Prefill", "ms", "lower", "latency", "Median wall time to process the prompt (stated length) and produce the first logits."),
-  def("decode_ms_per_token", "Decode per token", "ms", "lower", "latency", "Median wall time of one cached decode step."),
+  prefill,
+  ...bounds(prefill),
+  decode,
+  ...bounds(decode),
   def("latency_ms_p50", "Latency p50", "ms", "lower", "latency", "Median end-to-end latency of one request (prefill + decode of the stated tokens)."),
-  def("latency_ms_p95", "Latency p95", "ms", "lower", "latency", "95th percentile end-to-end latency of one request."),
+  def("latency_ms_p95", "Latency p95", "ms", "lower", "latency", "95th percentile end-to-end latency of one request (only with 20 or more timed requests)."),
   def("tokens_per_s", "Tokens per second", "tokens/s", "higher", "latency", "Decode throughput: 1000 / decode_ms_per_token."),
-  def("speedup", "Speedup", "x", "higher", "latency", "Baseline decode_ms_per_token divided by this run's."),
+  speedup,
+  ...bounds(speedup),
   def("model_bytes", "Model size", "bytes", "lower", "memory", "Size of the model file(s) on disk."),
   def("weights_bytes", "Weights in memory", "bytes", "lower", "memory", "Bytes of all initializers as stored in the graph."),
   def("kv_cache_bytes", "KV cache", "bytes", "lower", "memory", "Bytes of the key/value cache at the benchmarked context length."),
-  def("peak_rss_bytes", "Peak RSS", "bytes", "lower", "memory", "Peak resident set size of the run's child process."),
+  def("peak_rss_bytes", "Peak RSS", "bytes", "lower", "memory", "Peak resident set size of a fresh process that loads only this model and runs benchmark requests."),
   def("gpu_buffer_bytes", "GPU buffers", "bytes", "lower", "memory", "Bytes of GPU buffers held by the WebGPU session."),
   def("memory_bytes", "Memory", "bytes", "lower", "memory", "Total memory attributed to the run (weights plus KV cache)."),
   def("bits_effective", "Effective bits", "bits", "lower", "method", "Average bits per weight including scales and zero points."),
@@ -52,6 +84,34 @@ export const METRICS: readonly MetricDef[] = [
 
 export const METRIC_KEYS = METRICS.map((m) => m.key);
 const byKey = new Map(METRICS.map((m) => [m.key, m]));
+
+/**
+ * Evaluation settings a Frontier worker records with every executed run, as run metrics, so that a
+ * run is only ever compared with a baseline measured the same way (db/queries/leases/baseline-for.ts).
+ * They describe how a run was measured, not what it measured.
+ */
+export const EVAL_SETTING_KEYS = ["eval_max_examples", "eval_max_tokens_per_text", "bench_prompt_length", "bench_decode_tokens"] as const;
+export type EvalSettingKey = (typeof EVAL_SETTING_KEYS)[number];
+
+/** The evaluation settings among a run's metrics (absent keys left out). */
+export function evalSettingsOf(metrics: Readonly<Record<string, number>>): Partial<Record<EvalSettingKey, number>> {
+  const out: Partial<Record<EvalSettingKey, number>> = {};
+  for (const k of EVAL_SETTING_KEYS) if (typeof metrics[k] === "number") out[k] = metrics[k];
+  return out;
+}
+
+/** "bench_decode_tokens 16 vs 32" for each setting on which two runs' metrics differ (absent differs from any value). */
+export function evalSettingsDiff(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): string[] {
+  return EVAL_SETTING_KEYS.filter((k) => a[k] !== b[k]).map((k) => `${k} ${a[k] ?? "unset"} vs ${b[k] ?? "unset"}`);
+}
+
+/** Whether a picker or a column list should leave `key` out: an interval bound or an evaluation setting. */
+export function isAuxiliaryMetric(key: string): boolean {
+  return byKey.get(key)?.intervalOf !== undefined || (EVAL_SETTING_KEYS as readonly string[]).includes(key);
+}
+
+/** The metrics a picker or a column list offers. */
+export const PICKABLE_METRICS: readonly MetricDef[] = METRICS.filter((m) => !isAuxiliaryMetric(m.key));
 
 export function getMetric(key: string): MetricDef | undefined {
   return byKey.get(key);

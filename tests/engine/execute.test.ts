@@ -72,10 +72,14 @@ describe("executeJob", () => {
     expect(m.perplexity).toBeLessThan(264);
     expect(m.bits_per_byte).toBeGreaterThan(0);
     expect(m.eval_examples).toBe(8);
-    for (const key of ["prefill_ms", "decode_ms_per_token", "latency_ms_p50", "latency_ms_p95", "tokens_per_s"]) {
+    for (const key of ["prefill_ms", "decode_ms_per_token", "latency_ms_p50", "tokens_per_s"]) {
       expect(m[key], key).toBeGreaterThan(0);
     }
-    expect(m.latency_ms_p95).toBeGreaterThanOrEqual(m.latency_ms_p50);
+    // 3 timed requests: too few for a p95 (20) or a prefill interval (6); the decode bootstrap runs.
+    expect(m.latency_ms_p95).toBeUndefined();
+    expect(m.decode_ms_per_token_lo).toBeLessThanOrEqual(m.decode_ms_per_token);
+    expect(m.eval_max_examples).toBe(8);
+    expect(m.bench_prompt_length).toBe(16);
     expect(m.tokens_per_s).toBeCloseTo(1000 / m.decode_ms_per_token, 6);
     expect(m.prompt_tokens).toBe(16);
     const onDisk = fs.statSync(path.join(bigramDir, "model.onnx")).size;
@@ -115,12 +119,13 @@ describe("executeJob", () => {
 });
 
 describe("deltas against the baseline", () => {
-  it("signs quality_delta so higher is better and divides speed and size the right way", () => {
+  it("signs quality_delta so higher is better and divides size the right way", () => {
     const base = { perplexity: 10, accuracy: 0.5, decode_ms_per_token: 8, model_bytes: 400 };
     const run = { perplexity: 12, accuracy: 0.55, decode_ms_per_token: 4, model_bytes: 100 };
-    expect(deltas("perplexity", run, base)).toEqual({ quality_delta: -2, speedup: 2, compression_ratio: 4 });
+    // No speedup from a baseline run's figures: it comes from the interleaved benchmark only.
+    expect(deltas("perplexity", run, base)).toEqual({ quality_delta: -2, compression_ratio: 4 });
     expect(deltas("multiple-choice", run, base).quality_delta).toBeCloseTo(0.05, 12);
-    expect(deltas("exact-match", { decode_ms_per_token: 4 }, base)).toEqual({ speedup: 2 });
+    expect(deltas("exact-match", { decode_ms_per_token: 4 }, base)).toEqual({});
   });
 });
 
