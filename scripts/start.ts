@@ -1,5 +1,5 @@
 /**
- * `npm start`: migrate the embedded database, register the bundled zoo, build the app if the build
+ * `npm start`: migrate the embedded database, register the bundled zoo and the shape models, build the app if the build
  * is missing or older than the sources, then serve it and launch one local CPU worker.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -9,6 +9,8 @@ import path from "node:path";
 import { openDb, dbPath } from "../db/client";
 import { parseEnv } from "../lib/env";
 import { registerBundled } from "../db/queries/bundled";
+import { registerShapeModels } from "../db/queries/shape-models";
+import { REGISTERED_SHAPE_MODELS, shapeModelRegistration } from "../workers/onnx/shape-cache";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -60,6 +62,8 @@ const db = openDb();
 log(`database ${dbPath()} migrated`);
 const registered = registerBundled(db, root);
 log(`registered ${registered.models} bundled models and ${registered.datasets} datasets`);
+const shapes = registerShapeModels(db, REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)));
+log(`registered ${shapes} shape models (random weights, speed and memory only; each worker generates them on first use)`);
 db.$client.close();
 
 buildIfNeeded();

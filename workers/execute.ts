@@ -21,6 +21,7 @@ import { DEFAULT_QUALITY, evaluateDataset, primaryMetric } from "./eval/quality"
 import { benchmarkModel, benchmarkPair, DEFAULT_BENCH } from "./eval/bench";
 import { exampleText, readDataset, seededRng, splitExamples } from "./eval/dataset";
 import { modelStats } from "./eval/model-stats";
+import { withShapeFiles } from "./onnx/shape-cache";
 import type { BenchmarkOptions, MeasuredMetrics, QualityOptions, TextTokenizer } from "./eval/types";
 
 export interface EngineOptions {
@@ -103,7 +104,12 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     throw new Error(`invalid params for ${spec.methodId}: ${lines.join("; ")}`);
   }
   const executor = await loadExecutor(spec.methodId);
-  const model = resolveModel(spec.model);
+  // A shape model has no files until this worker generates them (once, into its data dir's cache).
+  const dataDir = spec.dataDir ?? path.resolve(process.env.FRONTIER_DATA_DIR ?? "data");
+  const shaped = await withShapeFiles(spec.model, dataDir, (line) => (reporter.stage("resolve: generating shape model", 0.01), reporter.log(line)));
+  if (shaped.generated) notes.push(`${spec.model.id} generated on this worker in ${(shaped.generated.generateMs / 1000).toFixed(1)} s (${(shaped.generated.bytes / 1e6).toFixed(0)} MB)`);
+  const modelRef = shaped.model;
+  const model = resolveModel(modelRef);
   const dataset = readDataset(spec.dataset); // validates every line before any compute is spent
   const tokenizer = model.tokenizerPath ? await loadTextTokenizer(model.tokenizerPath) : null;
   const hardware = await hardwareFingerprint(spec.runtime);
@@ -174,7 +180,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   reporter.stage("apply", 0.4);
   const ctx: MethodContext = {
     runId: spec.runId,
-    model: spec.model,
+    model: modelRef,
     modelPath: model.modelPath,
     dataset: spec.dataset,
     runtime: spec.runtime,

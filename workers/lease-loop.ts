@@ -221,6 +221,7 @@ export class LeaseLoop {
         runtime: lease.runtime,
         seed: lease.seed,
         workDir,
+        dataDir: path.resolve(this.o.dataDir),
         baseline: lease.baseline,
       };
       job = await this.readySpare();

@@ -50,7 +50,7 @@ export const SHAPE_MODELS = {
 export type ShapeModelName = keyof typeof SHAPE_MODELS;
 
 /** Bump when generation changes, so cached models from an older generator are rebuilt. */
-const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 1;
 
 /** Accepts "shape-1b" or the short "1b". */
 export function resolveShapeName(name: string): ShapeModelName {
