@@ -3,7 +3,7 @@ import path from "node:path";
 import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../client";
 import { datasets, models, runs } from "../../schema";
-import type { LeasedRun, RuntimeName } from "../../../lib/schemas/workers";
+import type { HardwareFingerprint, LeasedRun, RuntimeName } from "../../../lib/schemas/workers";
 import { touchWorker, workerHardwareKey, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
 import { leaseDurationMs } from "./config";
@@ -140,8 +140,19 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
         const validation = validationSplitOf(tx, dataset);
         const runtime = run.runtime as RuntimeName;
         const hwKey = workerHardwareKey(worker, runtime);
+        const fingerprint = (worker.hardware as Partial<Record<RuntimeName, HardwareFingerprint>> | null)?.[runtime];
+        // The evaluation settings are the worker's; it compares them with the baseline's metrics and
+        // measures a fresh baseline when they differ (workers/execute.ts).
         const baseline = hwKey
-          ? baselineFor(tx, { modelId: run.modelId, datasetId: run.datasetId, runtime, hardwareKey: hwKey, excludeRunId: run.id })
+          ? baselineFor(tx, {
+              modelId: run.modelId,
+              datasetId: run.datasetId,
+              runtime,
+              hardwareKey: hwKey,
+              seed: run.seed,
+              ortVersion: fingerprint?.ortVersion ?? null,
+              excludeRunId: run.id,
+            })
           : null;
         addRunEvent(
           tx,

@@ -10,6 +10,7 @@ import { addRunEvent } from "./events";
 import { reapExpiredLeases } from "./reap-expired-leases";
 import { requireLease, type RunRow } from "./lease-guard";
 import { baselineFor } from "./baseline-for";
+import { evalSettingsOf } from "../../../lib/metrics";
 
 type ParsedComplete = z.output<typeof CompleteBody>;
 
@@ -82,8 +83,16 @@ export function completeRun(db: Db, runId: number, worker: WorkerRow, body: Pars
         if (body.baselineMetrics) baselineRunId = insertAutoBaseline(tx, run, body, hwKey, worker, now);
         else
           baselineRunId =
-            baselineFor(tx, { modelId: run.modelId, datasetId: run.datasetId, runtime: run.runtime, hardwareKey: hwKey, excludeRunId: run.id })
-              ?.runId ?? null;
+            baselineFor(tx, {
+              modelId: run.modelId,
+              datasetId: run.datasetId,
+              runtime: run.runtime,
+              hardwareKey: hwKey,
+              seed: run.seed,
+              ortVersion: body.hardware.ortVersion,
+              settings: evalSettingsOf(body.metrics),
+              excludeRunId: run.id,
+            })?.runId ?? null;
       }
 
       writeMetrics(tx, runId, body.metrics);
