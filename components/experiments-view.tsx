@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { Fragment, useMemo, useState } from "react";
 import { isActive, type ExperimentRun } from "@/lib/api-client";
-import { formatMetric, METRICS } from "@/lib/metrics";
+import { formatMetric, PICKABLE_METRICS } from "@/lib/metrics";
 import { ParetoChart } from "./pareto-chart";
 import { useExperiment, useExperiments, usePareto, useRefreshFrontsOn, useRun, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
@@ -86,7 +86,7 @@ export function ExperimentsList() {
 function pickAxes(runs: ExperimentRun[]) {
   const present = new Set(runs.flatMap((r) => Object.keys(r.metrics)));
   const first = (group: string, pref: string[]) =>
-    pref.find((k) => present.has(k)) ?? METRICS.find((m) => m.group === group && present.has(m.key))?.key ?? null;
+    pref.find((k) => present.has(k)) ?? PICKABLE_METRICS.find((m) => m.group === group && present.has(m.key))?.key ?? null;
   return {
     y: first("quality", ["perplexity", "accuracy", "exact_match"]),
     xl: first("latency", ["decode_ms_per_token", "latency_ms_p50"]),
@@ -138,7 +138,7 @@ export function ExperimentDetailView({ id }: { id: number }) {
   if (exp.error || !exp.data) return <ErrorBox error={exp.error ?? new Error("not found")} />;
   const { experiment: e, runs } = exp.data;
   const active = runs.filter((r) => isActive(r.status));
-  const metricKeys = METRICS.map((m) => m.key).filter((k) => runs.some((r) => r.metrics[k] !== undefined)).slice(0, 6);
+  const metricKeys = PICKABLE_METRICS.map((m) => m.key).filter((k) => runs.some((r) => r.metrics[k] !== undefined)).slice(0, 6);
   const done = runs.length - active.length;
   return (
     <div>

@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import { exportHref, type RunSummary } from "@/lib/api-client";
-import { METRICS } from "@/lib/metrics";
+import { isAuxiliaryMetric, PICKABLE_METRICS } from "@/lib/metrics";
 import { FiltersBar } from "./filters-bar";
 import { useRuns } from "./queries";
 import { ShareButton } from "./share-button";
@@ -17,8 +17,8 @@ const MAX_METRIC_COLUMNS = 8;
 function metricColumns(runs: RunSummary[]): string[] {
   const present = new Set<string>();
   for (const r of runs) for (const k of Object.keys(r.metrics ?? {})) present.add(k);
-  const known = METRICS.map((m) => m.key).filter((k) => present.has(k));
-  const extra = [...present].filter((k) => !known.includes(k)).sort();
+  const known = PICKABLE_METRICS.map((m) => m.key).filter((k) => present.has(k));
+  const extra = [...present].filter((k) => !known.includes(k) && !isAuxiliaryMetric(k)).sort();
   return [...known, ...extra].slice(0, MAX_METRIC_COLUMNS);
 }
 
