@@ -3,12 +3,12 @@
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import type { ParetoResponse, RunsPage, RunSummary } from "@/lib/api-client";
-import { formatMetric, METRICS, type MetricGroup } from "@/lib/metrics";
+import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
 import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart, type Pt } from "./pareto-chart";
-import { useExperiments, useParetoCharts, useRefreshFrontsOn, useRuns } from "./queries";
+import { useExperiments, useModels, useParetoCharts, useRefreshFrontsOn, useRuns } from "./queries";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
@@ -18,6 +18,36 @@ const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes"
 const MAX_DOMINATED = "2000";
 const RECENT = { limit: "100" };
 
+/** A baseline run's interval bounds of the charted x and y, as the Pareto answer gives them for other runs. */
+function bounds(m: Record<string, number>, x: string, y: string): Pick<Pt, "xLo" | "xHi" | "yLo" | "yHi"> {
+  const out: Pick<Pt, "xLo" | "xHi" | "yLo" | "yHi"> = {};
+  if (m[`${x}_lo`] !== undefined && m[`${x}_hi`] !== undefined) Object.assign(out, { xLo: m[`${x}_lo`], xHi: m[`${x}_hi`] });
+  if (m[`${y}_lo`] !== undefined && m[`${y}_hi`] !== undefined) Object.assign(out, { yLo: m[`${y}_lo`], yHi: m[`${y}_hi`] });
+  return out;
+}
+
+/**
+ * A line under the filters when recent runs are on shape models (random weights) and the y axis is
+ * a quality metric those runs cannot have: one click shows them against decode time instead.
+ */
+function ShapeRunsHint({ recent, y, load }: { recent: RunSummary[]; y: string; load: boolean }) {
+  const { set, readOnly } = useViewParams();
+  const models = useModels(load);
+  const shapeIds = new Set((models.data ?? []).filter((m) => m.source === "shape" || m.card?.shapeOnly === true).map((m) => m.id));
+  const ids = [...new Set(recent.filter((r) => shapeIds.has(r.modelId)).map((r) => r.modelId))].sort();
+  if (readOnly || ids.length === 0 || getMetric(y)?.group !== "quality") return null;
+  return (
+    <p className="muted small" data-testid="shape-hint">
+      Runs on {ids.join(", ")} (random weights) report speed and memory only, so they have no {metricLabel(y)} and are not in these charts:{" "}
+      {ids.map((id) => (
+        <button key={id} type="button" className="secondary small" onClick={() => set({ ...SHAPE_VIEW, model: id, hide: null })}>
+          show {id}: decode vs prefill and size
+        </button>
+      ))}
+    </p>
+  );
+}
+
 function groupOf(r: RunSummary, by: ParetoGroupBy): string {
   if (by === "method") return r.methodId;
   if (by === "runtime") return r.runtime;
@@ -25,12 +55,20 @@ function groupOf(r: RunSummary, by: ParetoGroupBy): string {
   return r.family;
 }
 
-function MetricPicker({ name, label, group, seen }: { name: "y" | "xl" | "xm"; label: string; group: MetricGroup; seen: Set<string> }) {
+/** Interval bounds (`<key>_lo`, `<key>_hi`) are drawn as error bars of their metric, never picked as an axis. */
+const isBound = (k: string) => /_(lo|hi)$/.test(k);
+
+/** The view of a shape model's runs: they carry no quality metric, so decode time is the y axis. */
+const SHAPE_VIEW = { y: "decode_ms_per_token", xl: "prefill_ms", xm: "model_bytes" } as const;
+
+function MetricPicker({ name, label, group, seen, speedAlso }: { name: "y" | "xl" | "xm"; label: string; group: MetricGroup; seen: Set<string>; speedAlso?: boolean }) {
   const { params, set } = useViewParams();
   const value = params.get(name) ?? DEFAULTS[name];
-  const keys = METRICS.filter((m) => m.group === group).map((m) => m.key);
+  const keys = METRICS.filter((m) => m.group === group && !isBound(m.key)).map((m) => m.key);
+  // Shape-model runs (random weights) have no quality metric: their speed is the y axis they can have.
+  const speed = speedAlso ? METRICS.filter((m) => (m.group === "latency" || m.group === "memory") && !isBound(m.key)).map((m) => m.key) : [];
   // The axis from the URL stays selectable before the recent runs (which list the extra keys) arrive.
-  const extra = [...new Set([...seen, value])].filter((k) => !METRICS.some((m) => m.key === k));
+  const extra = [...new Set([...seen, value])].filter((k) => !METRICS.some((m) => m.key === k) && !isBound(k));
   const withData = [...keys.filter((k) => seen.has(k)), ...(group === "quality" ? extra : extra.filter((k) => k === value))];
   const without = keys.filter((k) => !seen.has(k));
   return (
@@ -53,6 +91,15 @@ function MetricPicker({ name, label, group, seen }: { name: "y" | "xl" | "xm"; l
             </option>
           ))}
         </optgroup>
+        {speed.length > 0 && (
+          <optgroup label="speed and memory (shape models: no quality metric)">
+            {speed.map((k) => (
+              <option key={`speed-${k}`} value={k}>
+                {metricLabel(k)}
+              </option>
+            ))}
+          </optgroup>
+        )}
       </select>
     </label>
   );
@@ -169,7 +216,7 @@ export function Explorer() {
       shown.wantsBaselines
         ? (shown.b?.runs ?? [])
             .filter((r) => r.metrics[x] !== undefined && r.metrics[yk] !== undefined)
-            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[yk], group: groupOf(r, by), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
+            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[yk], ...bounds(r.metrics, x, yk), group: groupOf(r, by), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
         : [];
     return { lat: toPts(xlk), mem: toPts(xmk) };
   }, [shown, by, yk, xlk, xmk]);
@@ -194,7 +241,7 @@ export function Explorer() {
         <ShareButton />
       </div>
       <div className="filters">
-        <MetricPicker name="y" label="Quality" group="quality" seen={seen} />
+        <MetricPicker name="y" label="Quality" group="quality" seen={seen} speedAlso />
         <MetricPicker name="xl" label="Latency" group="latency" seen={seen} />
         <MetricPicker name="xm" label="Memory" group="memory" seen={seen} />
         <label className="field-inline">
@@ -214,6 +261,7 @@ export function Explorer() {
         {fetching && <span className="muted">updating…</span>}
       </div>
       <FiltersBar load={primed} />
+      <ShapeRunsHint recent={recent.data?.runs ?? []} y={y} load={primed} />
       <ErrorBox error={lat.error ?? mem.error} />
       <div className="legend" data-testid="legend">
         {colorKeys.map((k) => (

@@ -9,6 +9,8 @@ import { useDatasets, useMethods, useModels, useWorkers } from "./queries";
 import { ErrorBox } from "./ui";
 
 export const DEMO_MODEL = "zoo-base";
+/** The speed half of the demo: a zoo decode step is far under a millisecond, so its latency is mostly overhead. */
+export const DEMO_SHAPE_MODEL = "shape-125m";
 
 // Recall before the others: the zoo base model solves it (1.0 on the test split), so what a
 // compression method costs shows; its multiple-choice score sits near chance and would show nothing.
@@ -61,6 +63,20 @@ export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], metho
   return out;
 }
 
+/**
+ * The speed-and-memory sweep on the shape model (random weights at GPT-2-small size, where weight
+ * bytes dominate a decode step): the baseline plus RTN at 8 and 4 bits with groups of 32 and 128.
+ * It is evaluated on the first demo dataset only so that all its runs share one baseline; a shape
+ * model reports no quality, so the dataset is not scored (RTN needs no calibration text).
+ */
+export function demoShapeExperiments(shape: ModelInfo, datasetId: string, runtime: RuntimeName): Parameters<typeof api.createExperiment>[0][] {
+  const base = { modelId: shape.id, datasetId, runtime, description: "Submitted by the first-run demo button: speed and memory only (random weights)." };
+  return [
+    { ...base, name: `Demo: baseline on ${shape.id}`, methodId: "baseline", grid: {} },
+    { ...base, name: `Demo: RTN on ${shape.id}`, methodId: "quant.rtn", grid: { bits: [8, 4], group_size: [32, 128] } },
+  ];
+}
+
 export function FirstRun() {
   const models = useModels();
   const datasets = useDatasets();
@@ -70,7 +86,9 @@ export function FirstRun() {
   const model = models.data?.find((m) => m.id === DEMO_MODEL);
   const runtimes = new Set((workers.data ?? []).flatMap((w) => w.runtimes));
   const runtime = (runtimes.has("cpu") || runtimes.size === 0 ? "cpu" : [...runtimes][0]) as RuntimeName;
-  const plan = model && datasets.data && methods.data ? demoExperiments(model, datasets.data, methods.data, runtime) : [];
+  const shape = models.data?.find((m) => m.id === DEMO_SHAPE_MODEL);
+  const zooPlan = model && datasets.data && methods.data ? demoExperiments(model, datasets.data, methods.data, runtime) : [];
+  const plan = zooPlan.length > 0 && shape ? [...zooPlan, ...demoShapeExperiments(shape, zooPlan[0].datasetId, runtime)] : zooPlan;
   const submit = useMutation({
     mutationFn: async () => {
       for (const e of plan) await api.createExperiment(e);
@@ -101,7 +119,7 @@ export function FirstRun() {
         <button type="button" onClick={() => submit.mutate()} disabled={loading || submit.isPending || submit.isSuccess} data-testid="demo-button">
           {submit.isSuccess
             ? "Demo submitted — the fronts appear as runs finish"
-            : `Run a demo sweep on ${DEMO_MODEL} (${runCount} runs${runtimes.size === 0 ? "; no worker is registered yet" : ""})`}
+            : `Run a demo sweep on ${DEMO_MODEL}${shape ? ` and ${DEMO_SHAPE_MODEL}` : ""} (${runCount} runs${runtimes.size === 0 ? "; no worker is registered yet" : ""})`}
         </button>
       )}
       <ErrorBox error={submit.error} />

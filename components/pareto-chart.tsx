@@ -2,9 +2,10 @@
 
 import { useRouter } from "next/navigation";
 import { memo, useEffect, useMemo, useRef, type RefObject } from "react";
-import { CartesianGrid, ComposedChart, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis, useXAxisScale, useYAxisScale } from "recharts";
+import { CartesianGrid, ComposedChart, ErrorBar, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis, useXAxisScale, useYAxisScale } from "recharts";
 import type { FrontPoint, ParetoResponse } from "@/lib/api-client";
 import { formatMetric, metricDirection } from "@/lib/metrics";
+import { speedupVerdict } from "@/lib/metrics/intervals";
 import { downloadPng, downloadSvg } from "./chart-export";
 import { formatParams, metricLabel } from "./ui";
 
@@ -15,8 +16,39 @@ export function groupColor(keys: string[], key: string): string {
   return i < 0 ? "#868e96" : PALETTE[i % PALETTE.length];
 }
 
-/** A point drawn on the chart: a front point (full detail) or a dominated sample (id and values). */
+/**
+ * A point drawn on the chart: a front point (full detail) or a dominated sample (id and values),
+ * with the 95% interval bounds of either axis when its metric has them (xLo/xHi, yLo/yHi).
+ */
 export type Pt = { runId: number; x: number; y: number; group: string; dominated?: boolean; baseline?: boolean } & Partial<Omit<FrontPoint, "runId" | "x" | "y">>;
+
+/** Error-bar extents as recharts wants them (distances below and above the value), when the point has bounds. */
+type Drawn = Pt & { ex?: [number, number]; ey?: [number, number] };
+
+function withErrors(p: Pt): Drawn {
+  const d: Drawn = p;
+  if (p.xLo !== undefined && p.xHi !== undefined) d.ex = [Math.max(0, p.x - p.xLo), Math.max(0, p.xHi - p.x)];
+  if (p.yLo !== undefined && p.yHi !== undefined) d.ey = [Math.max(0, p.y - p.yLo), Math.max(0, p.yHi - p.y)];
+  return d;
+}
+
+const hasBars = (p: Drawn) => p.ex !== undefined || p.ey !== undefined;
+
+/** "12.31 ms [11.90, 12.84]": a value with its 95% interval when the point has one. */
+function withInterval(key: string, v: number, lo: number | undefined, hi: number | undefined): string {
+  return lo !== undefined && hi !== undefined ? `${formatMetric(key, v)} [${formatMetric(key, lo)}, ${formatMetric(key, hi)}]` : formatMetric(key, v);
+}
+
+/** What a charted speedup says once its interval is known: a speedup whose interval holds 1.0 is no change. */
+function SpeedupWord({ lo, hi }: { lo?: number; hi?: number }) {
+  if (lo === undefined || hi === undefined) return null;
+  const v = speedupVerdict(lo, hi);
+  return (
+    <div className={v === "faster" ? "good" : v === "slower" ? "bad" : "muted"} data-testid="speedup-verdict">
+      {v === "no measurable change" ? "no measurable change (the 95% interval holds 1.0×)" : `${v} (95% interval excludes 1.0×)`}
+    </div>
+  );
+}
 
 interface Props {
   data: ParetoResponse | undefined;
@@ -41,11 +73,14 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
       </div>
       {p.params && Object.keys(p.params).length > 0 && <div className="muted">{formatParams(p.params)}</div>}
       <div>
-        {metricLabel(yKey)}: {formatMetric(yKey, p.y)}
+        {metricLabel(yKey)}: {withInterval(yKey, p.y, p.yLo, p.yHi)}
       </div>
       <div>
-        {metricLabel(xKey)}: {formatMetric(xKey, p.x)}
+        {metricLabel(xKey)}: {withInterval(xKey, p.x, p.xLo, p.xHi)}
       </div>
+      {yKey === "speedup" && <SpeedupWord lo={p.yLo} hi={p.yHi} />}
+      {xKey === "speedup" && <SpeedupWord lo={p.xLo} hi={p.xHi} />}
+      {(p.xLo !== undefined || p.yLo !== undefined) && <div className="muted small">[ ]: 95% interval, drawn as error bars</div>}
       {[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).length > 0 && (
         <div className="muted">{[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).join(" · ")}</div>
       )}
@@ -66,10 +101,15 @@ const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/(
 function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys: string[]; onOpen: (runId: number) => void }) {
   const xs = useXAxisScale();
   const ys = useYAxisScale();
-  const { paths, pix } = useMemo(() => {
+  const { paths, bars, pix } = useMemo(() => {
     const byColor = new Map<string, string[]>();
+    const barsByColor = new Map<string, string[]>();
     const pix: { x: number; y: number; runId: number }[] = [];
-    if (!xs || !ys) return { paths: [], pix };
+    if (!xs || !ys) return { paths: [], bars: [], pix };
+    const px = (v: number, scale: (v: number) => number | undefined) => {
+      const s = scale(v);
+      return s === undefined || !Number.isFinite(s) ? null : s.toFixed(1);
+    };
     for (const p of points) {
       const x = xs(p.x);
       const y = ys(p.y);
@@ -79,8 +119,23 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
       if (!d) byColor.set(c, (d = []));
       d.push(`M${x.toFixed(1)} ${y.toFixed(1)}h0`);
       pix.push({ x, y, runId: p.runId });
+      // Interval bounds as thin whiskers in the same colour: one path per colour, like the points.
+      if (p.xLo !== undefined && p.xHi !== undefined) {
+        const a = px(p.xLo, xs);
+        const b = px(p.xHi, xs);
+        if (a && b) (barsByColor.get(c) ?? barsByColor.set(c, []).get(c)!).push(`M${a} ${y.toFixed(1)}H${b}`);
+      }
+      if (p.yLo !== undefined && p.yHi !== undefined) {
+        const a = px(p.yLo, ys);
+        const b = px(p.yHi, ys);
+        if (a && b) (barsByColor.get(c) ?? barsByColor.set(c, []).get(c)!).push(`M${x.toFixed(1)} ${a}V${b}`);
+      }
     }
-    return { paths: [...byColor].map(([color, d]) => ({ color, d: d.join("") })), pix };
+    return {
+      paths: [...byColor].map(([color, d]) => ({ color, d: d.join("") })),
+      bars: [...barsByColor].map(([color, d]) => ({ color, d: d.join(""), n: d.length })),
+      pix,
+    };
   }, [points, colorKeys, xs, ys]);
   const click = (e: React.MouseEvent<SVGGElement>) => {
     const svg = (e.currentTarget as SVGGElement).ownerSVGElement;
@@ -97,6 +152,9 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
   };
   return (
     <g className="dominated-layer" data-points={pix.length} onClick={click} style={{ cursor: "pointer" }}>
+      {bars.map((b) => (
+        <path key={`bars-${b.color}`} className="dominated-error-bars" data-bars={b.n} d={b.d} stroke={b.color} strokeOpacity={0.35} strokeWidth={1} fill="none" />
+      ))}
       {paths.map((p) => (
         <path key={p.color} d={p.d} stroke={p.color} strokeOpacity={0.35} strokeWidth={5} strokeLinecap="round" fill="none" />
       ))}
@@ -172,13 +230,13 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
   const stepType = (data?.x.direction ?? metricDirection(xKey)) === "lower" ? "stepAfter" : "stepBefore";
 
   const { fronts, dominated, baselines } = useMemo(() => {
-    const fronts: { key: string; points: Pt[] }[] = [];
+    const fronts: { key: string; points: Drawn[] }[] = [];
     const visible = (p: { x: number; y: number }) => (!logX || p.x > 0) && (!logY || p.y > 0);
     for (const g of data?.groups ?? []) {
       if (hidden.has(g.key)) continue;
       const pts = g.front
         .filter(visible)
-        .map((p) => ({ ...p, group: g.key }))
+        .map((p) => withErrors({ ...p, group: g.key }))
         .sort((a, b) => a.x - b.x);
       fronts.push({ key: g.key, points: pts });
     }
@@ -187,13 +245,17 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
       if (hidden.has(p.group) || !visible(p)) continue;
       dominated.push({ ...p, dominated: true });
     }
-    const baselines = allBaselines.filter((b) => !hidden.has(b.group) && visible(b));
+    const baselines = allBaselines.filter((b) => !hidden.has(b.group) && visible(b)).map((b) => withErrors({ ...b }));
     return { fronts, dominated, baselines };
   }, [data, allBaselines, hidden, logX, logY]);
   const domains = useMemo(() => {
-    const all = [...fronts.flatMap((f) => f.points), ...dominated, ...baselines];
-    return { x: niceAxis(all.map((p) => p.x), logX), y: niceAxis(all.map((p) => p.y), logY) };
+    const all: Pt[] = [...fronts.flatMap((f) => f.points), ...dominated, ...baselines];
+    // The axes hold the error bars too, so no whisker runs off the frame.
+    const xsAll = all.flatMap((p) => (p.xLo !== undefined && p.xHi !== undefined ? [p.x, p.xLo, p.xHi] : [p.x]));
+    const ysAll = all.flatMap((p) => (p.yLo !== undefined && p.yHi !== undefined ? [p.y, p.yLo, p.yHi] : [p.y]));
+    return { x: niceAxis(xsAll, logX), y: niceAxis(ysAll, logY) };
   }, [fronts, dominated, baselines, logX, logY]);
+  const errorBars = fronts.reduce((n, f) => n + f.points.filter(hasBars).length, 0) + baselines.filter(hasBars).length + dominated.filter((p) => p.xLo !== undefined || p.yLo !== undefined).length;
 
   const openRun = (runId: number) => push.current?.(`/runs/${runId}`);
   const open = (p: unknown) => {
@@ -214,7 +276,7 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
           PNG
         </button>
       </div>
-      <div ref={box} className="chart-box" data-testid={`chart-${exportName}`} data-front-points={fronts.reduce((n, f) => n + f.points.length, 0)} data-dominated-points={dominated.length}>
+      <div ref={box} className="chart-box" data-testid={`chart-${exportName}`} data-front-points={fronts.reduce((n, f) => n + f.points.length, 0)} data-dominated-points={dominated.length} data-error-bars={errorBars}>
         <ResponsiveContainer width="100%" height={380}>
           <ComposedChart margin={{ top: 10, right: 20, bottom: 30, left: 20 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
@@ -268,7 +330,10 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
                 shape={(props: { cx?: number; cy?: number }) => (
                   <circle cx={props.cx} cy={props.cy} r={4.5} fill={groupColor(colorKeys, f.key)} stroke="#fff" strokeWidth={1} className="pt-front" style={{ cursor: "pointer" }} />
                 )}
-              />
+              >
+                {f.points.some((p) => p.ex) && <ErrorBar dataKey="ex" direction="x" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />}
+                {f.points.some((p) => p.ey) && <ErrorBar dataKey="ey" direction="y" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />}
+              </Scatter>
             ))}
             <Scatter
               name="baseline"
@@ -280,7 +345,10 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
                   <path d={`M${props.cx},${props.cy - 7}L${props.cx + 7},${props.cy}L${props.cx},${props.cy + 7}L${props.cx - 7},${props.cy}Z`} fill="#fff" stroke="#111" strokeWidth={2} className="pt-baseline" style={{ cursor: "pointer" }} />
                 )
               }
-            />
+            >
+              {baselines.some((p) => p.ex) && <ErrorBar dataKey="ex" direction="x" width={4} stroke="#111" strokeWidth={1.2} isAnimationActive={false} />}
+              {baselines.some((p) => p.ey) && <ErrorBar dataKey="ey" direction="y" width={4} stroke="#111" strokeWidth={1.2} isAnimationActive={false} />}
+            </Scatter>
           </ComposedChart>
         </ResponsiveContainer>
       </div>

@@ -5,6 +5,7 @@ import { useEffect, useRef, useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { isActive, type RunDetail } from "@/lib/api-client";
 import { formatMetric } from "@/lib/metrics";
+import { metricInterval, speedupVerdict } from "@/lib/metrics/intervals";
 import { usePatchRun, useRun, useRunAction, useRunSeries } from "./queries";
 import { Delta, ErrorBox, formatTime, Loading, metricLabel, ProgressBar, StatusBadge } from "./ui";
 
@@ -139,6 +140,9 @@ export function RunDetailView({ id }: { id: number }) {
   if (run.error || !run.data) return <ErrorBox error={run.error ?? new Error(`run #${id} not found`)} />;
   const r = run.data;
   const baseMetrics = new Map((r.baselineRunId && baseline.data ? baseline.data.metrics : []).map((m) => [m.key, m.value]));
+  // Interval bounds are shown beside their metric ("12.3 ms [11.9, 12.8]"), not as rows of their own.
+  const byKey = Object.fromEntries(r.metrics.map((m) => [m.key, m.value]));
+  const shown = r.metrics.filter((m) => !(/_(lo|hi)$/.test(m.key) && byKey[m.key.replace(/_(lo|hi)$/, "")] !== undefined));
   return (
     <div className="run-detail">
       <div className="toolbar">
@@ -184,19 +188,34 @@ export function RunDetailView({ id }: { id: number }) {
           ) : (
             <table className="kv metrics" data-testid="metrics">
               <tbody>
-                {r.metrics.map((m) => (
+                {shown.map((m) => {
+                  const ci = metricInterval(byKey, m.key);
+                  return (
                   <tr key={m.key}>
                     <th title={m.known ? undefined : "not a Frontier metric key: direction assumed higher-is-better"}>
                       {metricLabel(m.key)}
                       {!m.known && " *"}
                     </th>
-                    <td className="num">{formatMetric(m.key, m.value)}</td>
+                    <td className="num">
+                      {formatMetric(m.key, m.value)}
+                      {ci && (
+                        <span className="muted small" title="95% interval">
+                          {" "}[{formatMetric(m.key, ci.lo)}, {formatMetric(m.key, ci.hi)}]
+                        </span>
+                      )}
+                      {m.key === "speedup" && ci && (
+                        <div className={`small ${speedupVerdict(ci.lo, ci.hi) === "faster" ? "good" : speedupVerdict(ci.lo, ci.hi) === "slower" ? "bad" : "muted"}`} data-testid="speedup-verdict">
+                          {speedupVerdict(ci.lo, ci.hi)}
+                        </div>
+                      )}
+                    </td>
                     <td className="num muted">{baseMetrics.has(m.key) ? formatMetric(m.key, baseMetrics.get(m.key)) : ""}</td>
                     <td>
                       <Delta k={m.key} v={m.value} base={baseMetrics.get(m.key)} />
                     </td>
                   </tr>
-                ))}
+                  );
+                })}
               </tbody>
             </table>
           )}

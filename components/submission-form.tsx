@@ -44,6 +44,9 @@ export function SubmissionForm() {
   const effectiveRuntime = ((runtimeOptions as readonly string[]).includes(runtime) ? runtime : runtimeOptions[0]) as RuntimeName;
   const effectiveModel = modelId || models.data?.[0]?.id || "";
   const effectiveDataset = datasetId || datasets.data?.[0]?.id || "";
+  const chosenModel = models.data?.find((m) => m.id === effectiveModel);
+  // Shape models (random weights) accept any dataset: it names the comparison context, nothing scores it.
+  const shapeOnly = chosenModel?.source === "shape" || chosenModel?.card?.shapeOnly === true;
 
   const info: MethodInfo | undefined = methods.data?.find((m) => m.id === methodId);
   const def = getMethod(methodId);
@@ -132,14 +135,20 @@ export function SubmissionForm() {
           <select aria-label="Model" value={effectiveModel} onChange={(e) => setModelId(e.target.value)}>
             {(models.data ?? []).map((m) => (
               <option key={m.id} value={m.id}>
-                {m.id} {m.params ? `(${(m.params / 1e6).toFixed(2)}M params)` : ""}
+                {m.id} {m.params ? `(${(m.params / 1e6).toFixed(2)}M params${m.source === "shape" || m.card?.shapeOnly === true ? ", random weights: speed and memory only" : ""})` : ""}
               </option>
             ))}
           </select>
+          {shapeOnly && (
+            <span className="note" data-testid="shape-model-note">
+              {effectiveModel} has random weights ({String(chosenModel?.card?.description ?? "a realistic size")}): runs report latency and memory only, no quality
+              metric. The worker generates it on first use. Calibrated methods (GPTQ, AWQ, SmoothQuant) refuse it.
+            </span>
+          )}
           <FieldError errors={shownErrors} name="modelId" />
         </label>
         <label className="field">
-          <span>Dataset</span>
+          <span>Dataset{shapeOnly ? " (not scored for a shape model: it only names the comparison context)" : ""}</span>
           <select aria-label="Dataset" value={effectiveDataset} onChange={(e) => setDatasetId(e.target.value)}>
             {(datasets.data ?? []).map((d) => (
               <option key={d.id} value={d.id}>

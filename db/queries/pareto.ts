@@ -5,7 +5,7 @@ import { getDb, type Tx } from "../client";
 import { metricDirection } from "@/lib/metrics";
 import { evenSample, hypervolume, paretoFrontIndices, type XY } from "@/lib/pareto";
 import type { RunFilter } from "@/lib/schemas/filters";
-import type { FrontPoint, ParetoChart, ParetoChartsResponse, ParetoGroupBy, ParetoQuery, ParetoResponse } from "@/lib/schemas/pareto";
+import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "@/lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 
@@ -91,10 +91,32 @@ export function paretoFronts(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()
 function columnar(c: ParetoResponse): ParetoChart {
   const index = new Map(c.groups.map((g, i) => [g.key, i]));
   const d = c.dominated;
-  return {
+  const out: ParetoChart = {
     ...c,
     dominated: { runId: d.map((p) => p.runId), x: d.map((p) => p.x), y: d.map((p) => p.y), group: d.map((p) => index.get(p.group)!) },
   };
+  // A bound column only where some sampled point has that bound: charts without intervals stay as small as before.
+  for (const k of BOUND_KEYS) if (d.some((p) => p[k] !== undefined)) out.dominated[k] = d.map((p) => p[k] ?? null);
+  return out;
+}
+
+interface Bounds {
+  lo: Column;
+  hi: Column;
+}
+
+/** Adds the interval bounds of x and y (when their metrics have any) to a point, in place. */
+function withBounds<T extends { runId: number } & Partial<Record<(typeof BOUND_KEYS)[number], number>>>(p: T, xb: Bounds | null, yb: Bounds | null): T {
+  for (const [b, lo, hi] of [[xb, "xLo", "xHi"], [yb, "yLo", "yHi"]] as const) {
+    if (!b) continue;
+    const l = b.lo(p.runId);
+    const h = b.hi(p.runId);
+    if (l !== undefined && h !== undefined) {
+      p[lo] = l;
+      p[hi] = h;
+    }
+  }
+  return p;
 }
 
 /** One chart per x metric of `q`, in order. */
@@ -163,23 +185,30 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
 
   const columns = new Map([[q.y, yOf]]);
   const column = (key: string) => columns.get(key) ?? columns.set(key, cachedColumn(cache, client, key, maxId)).get(key)!;
+  // 95% intervals (`<key>_lo`, `<key>_hi`) of a charted metric, read only when any run has one.
+  const hasKey = client.prepare("SELECT 1 FROM run_metrics WHERE key = ? LIMIT 1").pluck(true);
+  const bounds = (key: string): Bounds | null => (hasKey.get(`${key}_lo`) === undefined ? null : { lo: column(`${key}_lo`), hi: column(`${key}_hi`) });
+  const yb = bounds(q.y);
   const charts = q.x.map((x) => chartFor(column(x), x, dy, q, keys, runIds, runGroup, ys));
   const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
-  return charts.map((c, i) => ({
-    x: { key: q.x[i], direction: metricDirection(q.x[i]) },
-    y: { key: q.y, direction: dy },
-    group: q.group,
-    reference: c.reference,
-    groups: c.groups.map((gr) => ({
-      key: gr.key,
-      front: gr.front.map((p) => ({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y })),
-      hypervolume: gr.hypervolume,
-      count: gr.count,
-    })),
-    dominated: c.dominated,
-    dominatedTotal: c.dominatedTotal,
-    total: c.total,
-  }));
+  return charts.map((c, i) => {
+    const xb = bounds(q.x[i]);
+    return {
+      x: { key: q.x[i], direction: metricDirection(q.x[i]) },
+      y: { key: q.y, direction: dy },
+      group: q.group,
+      reference: c.reference,
+      groups: c.groups.map((gr) => ({
+        key: gr.key,
+        front: gr.front.map((p): FrontPoint => withBounds({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y }, xb, yb)),
+        hypervolume: gr.hypervolume,
+        count: gr.count,
+      })),
+      dominated: xb || yb ? c.dominated.map((p): DominatedPoint => withBounds(p, xb, yb)) : c.dominated,
+      dominatedTotal: c.dominatedTotal,
+      total: c.total,
+    };
+  });
 }
 
 function chartFor(

@@ -11,6 +11,9 @@ const num = z
 
 export const MAX_X = 4;
 
+/** The point fields that carry interval bounds of the x and y metrics. */
+export const BOUND_KEYS = ["xLo", "xHi", "yLo", "yHi"] as const;
+
 /** The axis keys of GET /api/v1/pareto (the filter keys are in filters.ts). */
 export const ParetoQuery = z.object({
   /**
@@ -41,10 +44,23 @@ export const ParetoQuery = z.object({
 });
 export type ParetoQuery = z.infer<typeof ParetoQuery>;
 
+/**
+ * 95% interval bounds of a charted metric (`<key>_lo`, `<key>_hi`), present on a point only when its
+ * axis metric has intervals and this run recorded them: a chart of metrics without intervals pays
+ * no bytes for them.
+ */
+const Bounds = {
+  xLo: z.number().optional(),
+  xHi: z.number().optional(),
+  yLo: z.number().optional(),
+  yHi: z.number().optional(),
+};
+
 export const FrontPoint = z.object({
   runId: z.number().int(),
   x: z.number(),
   y: z.number(),
+  ...Bounds,
   methodId: z.string(),
   family: z.string(),
   params: z.record(z.string(), z.unknown()),
@@ -55,7 +71,7 @@ export const FrontPoint = z.object({
 });
 export type FrontPoint = z.infer<typeof FrontPoint>;
 
-export const DominatedPoint = z.object({ runId: z.number().int(), x: z.number(), y: z.number(), group: z.string() });
+export const DominatedPoint = z.object({ runId: z.number().int(), x: z.number(), y: z.number(), group: z.string(), ...Bounds });
 export type DominatedPoint = z.infer<typeof DominatedPoint>;
 
 export const ParetoResponse = z.object({
@@ -93,6 +109,11 @@ export const DominatedColumns = z.object({
   x: z.array(z.number()),
   y: z.array(z.number()),
   group: z.array(z.number().int()),
+  /** Interval bounds, only for an axis whose metric has intervals (null where a run has none). */
+  xLo: z.array(z.number().nullable()).optional(),
+  xHi: z.array(z.number().nullable()).optional(),
+  yLo: z.array(z.number().nullable()).optional(),
+  yHi: z.array(z.number().nullable()).optional(),
 });
 export type DominatedColumns = z.infer<typeof DominatedColumns>;
 export const ParetoChart = ParetoResponse.omit({ dominated: true }).extend({ dominated: DominatedColumns });
@@ -103,5 +124,16 @@ export type ParetoChartsResponse = z.infer<typeof ParetoChartsResponse>;
 /** A columnar chart as the single-x answer (what the charts draw). */
 export function expandChart(c: ParetoChart): ParetoResponse {
   const d = c.dominated;
-  return { ...c, dominated: d.runId.map((runId, i) => ({ runId, x: d.x[i], y: d.y[i], group: c.groups[d.group[i]].key })) };
+  const bound = (col: (number | null)[] | undefined, i: number) => (col && col[i] !== null ? col[i]! : undefined);
+  return {
+    ...c,
+    dominated: d.runId.map((runId, i) => {
+      const p: DominatedPoint = { runId, x: d.x[i], y: d.y[i], group: c.groups[d.group[i]].key };
+      for (const k of BOUND_KEYS) {
+        const v = bound(d[k], i);
+        if (v !== undefined) p[k] = v;
+      }
+      return p;
+    }),
+  };
 }

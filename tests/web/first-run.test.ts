@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { demoExperiments } from "@/components/first-run";
+import { demoExperiments, demoShapeExperiments } from "@/components/first-run";
 import type { DatasetInfo, MethodInfo, ModelInfo } from "@/lib/api-client";
 import { METHODS } from "@/lib/methods";
 
@@ -40,5 +40,20 @@ describe("first-run demo sweep", () => {
   it("never plans an unimplemented method", () => {
     const unimplemented = new Set(METHODS.filter((m) => !m.implemented).map((m) => m.id));
     expect(plan.some((e) => unimplemented.has(e.methodId))).toBe(false);
+  });
+});
+
+describe("first-run demo on the shape model", () => {
+  const shape = { id: "shape-125m", source: "shape", card: { shapeOnly: true } } as unknown as ModelInfo;
+  const plan = demoShapeExperiments(shape, "grammar-test", "cpu");
+
+  it("runs the baseline and RTN 8/4-bit at groups 32 and 128 on one dataset, so all five runs share one baseline", () => {
+    expect(plan.map((e) => [e.methodId, e.grid])).toEqual([
+      ["baseline", {}],
+      ["quant.rtn", { bits: [8, 4], group_size: [32, 128] }],
+    ]);
+    expect(plan.every((e) => e.modelId === "shape-125m" && e.datasetId === "grammar-test" && e.runtime === "cpu")).toBe(true);
+    const rtn = METHODS.find((m) => m.id === "quant.rtn")!;
+    for (const [k, values] of Object.entries(plan[1].grid ?? {})) for (const v of values) expect(rtn.params.safeParse({ [k]: v }).success).toBe(true);
   });
 });
