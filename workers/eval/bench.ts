@@ -29,8 +29,8 @@ export { peakRssBytes, resetPeakRss } from "./rss";
 
 /**
  * 2 warmup + 15 timed requests per model: 15 prefill samples give a 96.5% order-statistics
- * interval between the 4th and 12th fastest, and an interleaved zoo-base pair (128 + 32 tokens)
- * takes about 2 s here.
+ * interval between the 4th and 12th fastest, and an interleaved zoo-base pair (96 + 32 tokens)
+ * took 8.3 s on the 2-core test box at load average 8 (2026-11-30).
  */
 export const DEFAULT_BENCH: BenchmarkOptions = { promptLength: 128, decodeTokens: 32, warmup: 2, repeats: 15 };
 
