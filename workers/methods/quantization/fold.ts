@@ -2,14 +2,17 @@
  * Folding per-input-channel scales into the graph (AWQ, SmoothQuant): for linears reading x,
  * y = x W = (x / s)(diag(s) W). The weights' input rows take s; 1/s goes to whatever makes x:
  *  - "norm": x is a norm's output `Mul(normalized, gamma)` with gamma a [K] initializer: gamma /= s;
- *  - "linear": x = a * b with b the output of another linear (SwiGLU: silu(gate) * up): that
- *    linear's output columns /= s;
+ *  - "linear": x = a * b with b the output of another linear (SwiGLU: silu(gate) * up), or x is
+ *    that linear's output carried through ops linear in it channel by channel (attention: v_proj
+ *    -> heads -> probs @ V -> merged heads -> o_proj, when v_proj has o_proj's input width, i.e. no
+ *    grouped-query repeat): that linear's output columns /= s (llm-awq `scale_fc_fc`);
  *  - "mul": anything else: an explicit Mul(x, 1/s) is inserted in front of the group.
  * Before quantization the folded graph computes the same function (up to float rounding).
  */
 import {
   DataType,
   findInitializer,
+  getAttribute,
   getInitializer,
   makeNode,
   setInitializer,
@@ -71,21 +74,76 @@ export function findFoldSite(model: ModelProto, group: LinearGroup, linears: rea
   const readers = consumers.get(group.input) ?? [];
   const onlyGroup = !outputs.has(group.input) && readers.every((n) => members.has(n));
   const prod = producer.get(group.input);
-  if (!onlyGroup || !prod || prod.opType !== "Mul" || (prod.domain ?? "") !== "") return { kind: "mul" };
-  const [a, b] = prod.input ?? [];
-  const used = (name: string) => (consumers.get(name)?.length ?? 0) + (outputs.has(name) ? 1 : 0);
-  for (const w of [b, a]) {
-    const init = w ? findInitializer(model, w) : undefined;
-    if (init && init.dataType === DataType.FLOAT && init.dims?.length === 1 && init.dims[0] === group.k && used(w) === 1) {
-      return { kind: "norm", weight: w };
-    }
-  }
+  if (!onlyGroup || !prod) return { kind: "mul" };
   const byOutput = new Map(linears.map((l) => [l.node.output?.[0] ?? "", l]));
-  for (const t of [b, a]) {
-    const lin = t ? byOutput.get(t) : undefined;
-    if (lin && lin.n === group.k && used(t) === 1 && !lin.node.input?.[2]) return { kind: "linear", target: lin };
+  const foldable = (lin: LinearTarget | undefined): lin is LinearTarget =>
+    lin !== undefined && lin.n === group.k && !lin.tied && !members.has(lin.node) && !lin.node.input?.[2];
+  if (prod.opType === "Mul" && (prod.domain ?? "") === "") {
+    const [a, b] = prod.input ?? [];
+    const used = (name: string) => (consumers.get(name)?.length ?? 0) + (outputs.has(name) ? 1 : 0);
+    for (const w of [b, a]) {
+      const init = w ? findInitializer(model, w) : undefined;
+      if (init && init.dataType === DataType.FLOAT && init.dims?.length === 1 && init.dims[0] === group.k && used(w) === 1) {
+        return { kind: "norm", weight: w };
+      }
+    }
+    for (const t of [b, a]) {
+      const lin = t ? byOutput.get(t) : undefined;
+      if (foldable(lin) && used(t) === 1) return { kind: "linear", target: lin };
+    }
+    return { kind: "mul" };
   }
-  return { kind: "mul" };
+  const traced = traceChannelPath(model, group.input, producer, consumers);
+  const lin = traced ? byOutput.get(traced) : undefined;
+  return foldable(lin) ? { kind: "linear", target: lin } : { kind: "mul" };
+}
+
+/** Ops that move channels of their first input without mixing them (and MatMul with it as the right operand). */
+const CHANNEL_OPS = new Set(["Reshape", "Transpose", "Concat", "Unsqueeze", "Squeeze", "Expand", "Identity", "MatMul"]);
+
+/**
+ * Walks back from `tensor` through ops under which scaling a channel of the source scales the same
+ * channel of the result (head split/merge, KV-cache concat, probs @ V), each intermediate read by
+ * the next op only (a graph output such as the KV cache may also expose it). Returns the tensor the
+ * walk ends at (the candidate linear's output), or null. The folded model is checked against the
+ * original afterwards (checkEquivalent), which catches a head order this walk cannot see.
+ */
+function traceChannelPath(
+  model: ModelProto,
+  tensor: string,
+  producer: Map<string, NodeProto>,
+  consumers: Map<string, NodeProto[]>,
+): string | null {
+  const graphInputs = new Set((model.graph?.input ?? []).map((v) => v.name ?? ""));
+  let t = tensor;
+  for (let steps = 0; steps < 64; steps++) {
+    const node = producer.get(t);
+    if (!node || (node.domain ?? "") !== "") return null;
+    if (node.opType === "MatMul" || node.opType === "Gemm") {
+      // the end of the walk when this is a linear with a weight initializer
+      if (findInitializer(model, node.input?.[1] ?? "")) return steps > 0 ? t : null;
+    }
+    if (!CHANNEL_OPS.has(node.opType ?? "")) return null;
+    let next: string | undefined;
+    if (node.opType === "MatMul") {
+      const [a, b] = node.input ?? [];
+      if (!b || a === b || findInitializer(model, b)) return null;
+      next = b;
+    } else if (node.opType === "Concat") {
+      const path = (node.input ?? []).filter((i) => !graphInputs.has(i));
+      if (path.length !== 1) return null;
+      next = path[0];
+    } else if (node.opType === "Transpose") {
+      const perm = getAttribute(node, "perm")?.ints ?? [];
+      if (perm.length === 0 || perm[perm.length - 1] !== perm.length - 1) return null;
+      next = node.input?.[0];
+    } else {
+      next = node.input?.[0];
+    }
+    if (!next || (consumers.get(next) ?? []).length !== 1) return null;
+    t = next;
+  }
+  return null;
 }
 
 /**

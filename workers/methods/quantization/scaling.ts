@@ -26,15 +26,70 @@ export function scaleColumns(w: Float32Array, rows: number, cols: number, s: Arr
 export interface AwqSearchResult {
   scales: Float32Array;
   alpha: number;
-  /** Output error Σ ||x Ŵ - x W||² over calibration tokens, at alpha = 0 (plain RTN) and at the best alpha. */
+  /** The search loss at alpha = 0 (plain RTN) and at the best alpha. */
   errorRtn: number;
   errorBest: number;
+  /** The loss at every grid point, alpha = i / grid. */
+  losses: number[];
+}
+
+/** AWQ's candidate scales: s = max(mean|x|^α, 1e-4), normalised by sqrt(max(s)·min(s)). */
+export function awqScales(meanAbsX: ArrayLike<number>, alpha: number): Float32Array {
+  const k = meanAbsX.length;
+  const s = new Float64Array(k);
+  let mx = 0;
+  let mn = Infinity;
+  for (let c = 0; c < k; c++) {
+    const v = Math.max(Math.pow(meanAbsX[c], alpha), 1e-4);
+    s[c] = v;
+    if (v > mx) mx = v;
+    if (v < mn) mn = v;
+  }
+  const norm = Math.sqrt(mx * mn);
+  return Float32Array.from(s, (v) => v / norm);
+}
+
+/** Q(W diag(s)) diag(1/s): what the linear computes on x once s is folded and the weight quantized. */
+export function scaledQuantized(w: RowWeight, s: ArrayLike<number>, spec: QuantSpec): Float32Array {
+  const scaled = scaleColumns(w.data, w.rows, w.cols, s);
+  return scaleColumns(dequantize(quantizeRtn(scaled, w.rows, w.cols, spec)), w.rows, w.cols, s, true);
 }
 
 /**
- * AWQ's grid search (llm-awq `auto_scale`): s = mean|x|^α normalised by sqrt(max(s)·min(s)),
- * α in {0, 1/n, ..., (n-1)/n}, choosing the α that minimises the summed output error of all linears
- * sharing the input, measured exactly over the calibration tokens through their Gram matrix.
+ * AWQ's grid search (llm-awq `_search_module_scale`): for α in {0, 1/n, ..., (n-1)/n} every linear
+ * sharing the input gets Q(W diag(s)) diag(1/s) with s = awqScales(mean|x|, α), `loss` scores the
+ * candidate weights (in `weights` order), and the α with the smallest loss wins (the first on ties).
+ */
+export async function awqSearchBy(
+  weights: readonly RowWeight[],
+  meanAbsX: ArrayLike<number>,
+  spec: QuantSpec,
+  grid: number,
+  loss: (candidate: Float32Array[]) => number | Promise<number>,
+): Promise<AwqSearchResult> {
+  const k = meanAbsX.length;
+  for (const w of weights) {
+    if (w.cols !== k) throw new Error(`AWQ: ${w.name} has ${w.cols} inputs, activations have ${k} channels`);
+  }
+  if (!(grid >= 1)) throw new Error("AWQ: alpha grid must have at least one point");
+  const losses: number[] = [];
+  let best = 0;
+  let bestScales: Float32Array | null = null;
+  for (let i = 0; i < grid; i++) {
+    const s = awqScales(meanAbsX, i / grid);
+    losses.push(await loss(weights.map((w) => scaledQuantized(w, s, spec))));
+    if (i === 0 || losses[i] < losses[best]) {
+      best = i;
+      bestScales = s;
+    }
+  }
+  return { scales: bestScales!, alpha: best / grid, errorRtn: losses[0], errorBest: losses[best], losses };
+}
+
+/**
+ * The search with module2inspect = the linears themselves (llm-awq's v->o and up->down pairs), run
+ * synchronously: the loss is their summed output error Σ ||x Ŵ - x W||² over the calibration tokens, exact through the
+ * inputs' Gram matrix.
  */
 export function awqSearch(
   weights: readonly RowWeight[],
@@ -43,37 +98,18 @@ export function awqSearch(
   spec: QuantSpec,
   grid: number,
 ): AwqSearchResult {
-  const k = meanAbsX.length;
   for (const w of weights) {
-    if (w.cols !== k) throw new Error(`AWQ: ${w.name} has ${w.cols} inputs, activations have ${k} channels`);
+    if (w.cols !== meanAbsX.length) throw new Error(`AWQ: ${w.name} has ${w.cols} inputs, activations have ${meanAbsX.length} channels`);
   }
-  let best: AwqSearchResult | null = null;
-  let errorRtn = NaN;
-  for (let gidx = 0; gidx < grid; gidx++) {
-    const alpha = gidx / grid;
-    const s = new Float32Array(k);
-    let mx = 0;
-    let mn = Infinity;
-    for (let c = 0; c < k; c++) {
-      const v = Math.max(Math.pow(meanAbsX[c], alpha), 1e-4);
-      s[c] = v;
-      if (v > mx) mx = v;
-      if (v < mn) mn = v;
-    }
-    const norm = Math.sqrt(mx * mn);
-    for (let c = 0; c < k; c++) s[c] /= norm;
-    let err = 0;
-    for (const w of weights) {
-      const scaled = scaleColumns(w.data, w.rows, w.cols, s);
-      const deq = scaleColumns(dequantize(quantizeRtn(scaled, w.rows, w.cols, spec)), w.rows, w.cols, s, true);
-      err += outputErrorGram(w.data, deq, w.rows, w.cols, gram);
-    }
-    if (gidx === 0) errorRtn = err;
-    if (!best || err < best.errorBest) best = { scales: s, alpha, errorRtn, errorBest: err };
+  if (!(grid >= 1)) throw new Error("AWQ: alpha grid must have at least one point");
+  const losses: number[] = [];
+  let best = 0;
+  for (let i = 0; i < grid; i++) {
+    const s = awqScales(meanAbsX, i / grid);
+    losses.push(weights.reduce((e, w) => e + outputErrorGram(w.data, scaledQuantized(w, s, spec), w.rows, w.cols, gram), 0));
+    if (losses[i] < losses[best]) best = i;
   }
-  if (!best) throw new Error("AWQ: alpha grid must have at least one point");
-  best.errorRtn = errorRtn;
-  return best;
+  return { scales: awqScales(meanAbsX, best / grid), alpha: best / grid, errorRtn: losses[0], errorBest: losses[best], losses };
 }
 
 /**
