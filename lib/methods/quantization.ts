@@ -4,8 +4,10 @@ import { bits, groupSize, calibSamples } from "./common";
 
 const format = z.enum(["auto", "matmulnbits", "qdq"]).default("auto")
   .describe("auto: MatMulNBits where the runtime has a fused kernel (4/8-bit on cpu/webgpu), else DequantizeLinear");
-const accuracyLevel = z.union([z.literal(0), z.literal(4)]).default(4)
-  .describe("MatMulNBits compute: 4 = activations quantized to int8 per block inside the kernel (the fast cpu path), 0 = float activations (weight-only exact; 8-bit then runs far slower than float32 on cpu)");
+const accuracyLevel = z.union([z.literal(0), z.literal(4)]).default(0)
+  .describe("Activations: 0 = float (weight-only, WnA16 as in the GPTQ/AWQ/HQQ papers; the default), 4 = int8 per block inside MatMulNBits (WnA8, its own format; the fast cpu path, 4/8-bit matmulnbits only)");
+const quantizeHead = z.boolean().default(false)
+  .describe("Also quantize the output head (LM head); the references keep it, like the embedding, in full precision");
 
 export const quantRtn = defineMethod({
   id: "quant.rtn",
@@ -20,6 +22,7 @@ export const quantRtn = defineMethod({
     keep_layers: z.array(z.string().min(1)).default([]).describe("Weight names (substring match) kept in full precision"),
     format,
     accuracy_level: accuracyLevel,
+    quantize_head: quantizeHead,
   }),
   implemented: true,
 });
@@ -42,6 +45,7 @@ export const quantGptq = defineMethod({
     calib_samples: calibSamples,
     format,
     accuracy_level: accuracyLevel,
+    quantize_head: quantizeHead,
   }),
   implemented: true,
 });
@@ -50,15 +54,18 @@ export const quantAwq = defineMethod({
   id: "quant.awq",
   family: "quantization",
   label: "AWQ",
-  summary: "Activation-aware per-input-channel scaling, grid-searched per layer and folded before quantization.",
+  summary: "Activation-aware per-input-channel scaling grid-searched on each block's output and folded into the graph, then per-group weight clipping, before asymmetric grouped quantization.",
   paper: { title: "AWQ: Activation-aware Weight Quantization for LLM Compression and Acceleration", arxiv: "2306.00978" },
   params: z.strictObject({
     bits,
     group_size: groupSize,
-    alpha_grid: z.number().int().min(2).max(100).default(20).describe("Grid points for alpha in [0, 1]"),
+    alpha_grid: z.number().int().min(2).max(100).default(20).describe("Grid points for alpha in [0, 1): alpha = i / alpha_grid"),
+    auto_clip: z.boolean().default(true)
+      .describe("Search a clipping range per output channel and group (the reference's auto_clip; q/k are not clipped)"),
     calib_samples: calibSamples,
     format,
     accuracy_level: accuracyLevel,
+    quantize_head: quantizeHead,
   }),
   implemented: true,
 });
@@ -93,6 +100,7 @@ export const quantHqq = defineMethod({
     lp_norm: z.number().min(0.1).max(1).default(0.7),
     format,
     accuracy_level: accuracyLevel,
+    quantize_head: quantizeHead,
   }),
   implemented: true,
 });

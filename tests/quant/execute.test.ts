@@ -10,6 +10,7 @@ import { tmpDir, writeTinyDecoder } from "./decoder-fixture";
 let root: string;
 let modelDir: string;
 let datasetFile: string;
+let validationFile: string;
 const reporter: JobReporter = { stage() {}, progress() {}, log() {} };
 const engine: Partial<EngineOptions> = {
   quality: { maxExamples: 12, maxTokensPerText: 64 },
@@ -23,7 +24,9 @@ beforeAll(() => {
   const words = ["alpha", "beta", "gamma", "delta", "quant", "model", "bits", "group", "scale", "zero"];
   const lines = Array.from({ length: 60 }, () => JSON.stringify({ text: Array.from({ length: 14 }, () => rng.pick(words)).join(" ") }));
   datasetFile = path.join(root, "text.jsonl");
-  fs.writeFileSync(datasetFile, lines.join("\n") + "\n");
+  fs.writeFileSync(datasetFile, lines.slice(0, 40).join("\n") + "\n");
+  validationFile = path.join(root, "text-validation.jsonl");
+  fs.writeFileSync(validationFile, lines.slice(40).join("\n") + "\n");
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -47,7 +50,10 @@ async function run(
   methodId: string,
   params: Record<string, unknown>,
   runtime: JobSpec["runtime"] = "cpu",
-  data: Pick<JobSpec, "dataset" | "calibration"> = { dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null } },
+  data: Pick<JobSpec, "dataset" | "calibration"> = {
+    dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
+    calibration: { id: "text-validation", task: "perplexity", file: validationFile, sha256: null },
+  },
   log: JobReporter["log"] = () => {},
 ): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
@@ -90,12 +96,23 @@ describe("quantization methods end to end through executeJob", () => {
     expect(Number.isFinite(r.metrics.perplexity)).toBe(true);
     expect(Math.abs(r.metrics.perplexity - base) / base).toBeLessThan(0.01);
     // per channel, MatMulNBits pads K up to a power-of-two block: down_proj's K = 96 is stored as
-    // 128 codes per row, which bits_effective counts (the tiny model's average is 9.0)
+    // 128 codes per row, which bits_effective counts (the tiny model's average without the float
+    // head is 9.12)
     expect(r.metrics.bits_effective).toBeGreaterThan(8);
-    expect(r.metrics.bits_effective).toBeLessThan(9.1);
+    expect(r.metrics.bits_effective).toBeLessThan(9.2);
     expect(r.metrics.model_bytes).toBeLessThan(r.baselineMetrics!.model_bytes);
     expect(r.notes.join("\n")).toMatch(/format matmulnbits/);
     await expectLoadableModel(r);
+  });
+
+  it("keeps the output head in float32 unless quantize_head, and says so; weight-only by default", async () => {
+    const kept = await run("quant.rtn", { bits: 4, group_size: 32 });
+    expect(kept.notes.join("\n")).toMatch(/output head in float32 \(the reference convention/);
+    expect(kept.notes.join("\n")).toMatch(/W4A16 weight-only/);
+    const quantized = await run("quant.rtn", { bits: 4, group_size: 32, quantize_head: true });
+    expect(quantized.notes.join("\n")).toMatch(/output head quantized/);
+    // one more linear quantized: smaller file
+    expect(quantized.metrics.model_bytes).toBeLessThan(kept.metrics.model_bytes);
   });
 
   it("quant.gptq 3-bit runs with calibration and stores its codes in 4-bit DequantizeLinear containers", async () => {
@@ -120,12 +137,11 @@ describe("quantization methods end to end through executeJob", () => {
     await expectLoadableModel(r);
   });
 
-  it("without a validation split, calibration says it fell back to scored examples rather than failing", async () => {
-    const test = { id: "mc-small", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-small.jsonl"), 12, 6), sha256: null };
-    const logs: string[] = [];
-    const r = await run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 4, sequential: false }, "cpu", { dataset: test, calibration: null }, (m, level) => logs.push(`${level ?? "info"}: ${m}`));
-    expect(r.notes.join("\n")).toMatch(/calibration: dataset mc-small, examples the evaluation does not score \(no validation split registered\), plus examples the evaluation also scores: 2 sequences x 128 tokens from 12 examples/);
-    expect(logs.join("\n")).toMatch(/warn: calibration: unscored text \(0 tokens\) cannot form one sequence/);
+  it("without a validation split, a calibrated method fails naming the missing split instead of calibrating on scored examples", async () => {
+    const test = { id: "mc-small-test", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-small.jsonl"), 12, 6), sha256: null };
+    await expect(run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 4, sequential: false }, "cpu", { dataset: test, calibration: null })).rejects.toThrow(
+      /calibration needs a validation split of dataset mc-small-test.*"mc-small-validation"/,
+    );
   });
 
   it("quant.awq 4-bit folds its scales and checks equivalence before quantizing", async () => {

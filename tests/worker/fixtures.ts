@@ -34,6 +34,11 @@ export function registerTinyModel(api: ApiServer, id = "tiny"): void {
   const lines = Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }));
   fs.writeFileSync(file, lines.join("\n") + "\n");
   api.db.insert(datasets).values({ id: `${id}-text`, name: "text", task: "perplexity", file }).run();
+  // its validation split, which calibrated methods draw from (never from the scored text)
+  const validation = path.join(api.dir, `${id}-text-validation.jsonl`);
+  const vlines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 5 + j * 7 + 1) % words.length]).join(" ") }));
+  fs.writeFileSync(validation, vlines.join("\n") + "\n");
+  api.db.insert(datasets).values({ id: `${id}-text-validation`, name: "text (validation)", task: "perplexity", split: "validation", file: validation }).run();
 }
 
 export function queueBaseline(api: ApiServer, over: Partial<typeof runs.$inferInsert> = {}): number {

@@ -51,7 +51,7 @@ describe("worker process", () => {
     const id = queueBaseline(api);
     const w = worker("plain");
     const row = await until("run succeeded", () => runRow(api, id).status === "succeeded" && runRow(api, id), 30_000);
-    expect(row.hardwareKey).toMatch(/^cpu · .+ ×\d+$/);
+    expect(row.hardwareKey).toMatch(/^cpu · .+ ×\d+( · [A-Z][\w -]+)?$/);
     expect(row.attempts).toBe(1);
     const keys = metricsOf(id).map((m) => m.key);
     expect(keys).toEqual(expect.arrayContaining(["perplexity", "decode_ms_per_token", "prefill_ms", "latency_ms_p50"]));

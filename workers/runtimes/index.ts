@@ -51,6 +51,14 @@ export class RuntimeUnavailableError extends Error {}
 
 export const SERVER_RUNTIMES: readonly Runtime[] = ["cpu", "wasm", "webgpu"];
 
+/**
+ * onnxruntime fuses DequantizeLinear + MatMul into MatMulNBits when it optimises a graph, with
+ * accuracy_level 4 (int8 activations) unless told otherwise: a "weight-only" qdq model would then
+ * be measured as W4A8. Every session Frontier opens keeps qdq models weight-only; W4A8 is asked for
+ * explicitly through MatMulNBits' own accuracy_level.
+ */
+export const WEIGHT_ONLY_QDQ = { session: { qdq_matmulnbits_accuracy_level: "0" } } as const;
+
 const require = createRequire(import.meta.url);
 const handles = new Map<Runtime, Promise<RuntimeHandle>>();
 
@@ -92,6 +100,7 @@ async function loadCpu(): Promise<RuntimeHandle> {
       graphOptimizationLevel: "all",
       intraOpNumThreads: cores(),
       interOpNumThreads: 1,
+      extra: WEIGHT_ONLY_QDQ,
     }),
   };
 }
@@ -107,7 +116,7 @@ async function loadWasm(): Promise<RuntimeHandle> {
   return {
     runtime: "wasm",
     ort,
-    sessionOptions: () => ({ executionProviders: ["wasm"], graphOptimizationLevel: "all" }),
+    sessionOptions: () => ({ executionProviders: ["wasm"], graphOptimizationLevel: "all", extra: WEIGHT_ONLY_QDQ }),
   };
 }
 
@@ -150,6 +159,7 @@ async function loadWebGpu(): Promise<RuntimeHandle> {
       executionProviders: ["webgpu"],
       graphOptimizationLevel: "all",
       preferredOutputLocation: "gpu-buffer",
+      extra: WEIGHT_ONLY_QDQ,
     }),
   };
 }

@@ -25,18 +25,42 @@ export interface LoadedModel {
   notes: string[];
 }
 
-/** Reads the base model and its quantizable linears; `keep` holds substrings of weight names left in float32. */
-export function loadTargets(modelPath: string, keep: readonly string[] = []): LoadedModel {
+/**
+ * The output head: a linear whose output is a graph output (the logits), or the tied head that
+ * reads the transposed embedding.
+ */
+export function isOutputHead(model: ModelProto, t: LinearTarget): boolean {
+  const outputs = new Set((model.graph?.output ?? []).map((v) => v.name ?? ""));
+  return t.tied === true || outputs.has(t.node.output?.[0] ?? "");
+}
+
+export interface LoadOptions {
+  /** Substrings of weight names left in float32 (keep_layers). */
+  keep?: readonly string[];
+  /** Quantize the output head too; by default it stays in float32 like the embedding, as the references do. */
+  quantizeHead?: boolean;
+}
+
+/**
+ * Reads the base model and its quantizable linears. The embedding is a Gather and never a target;
+ * the output head is left out unless `quantizeHead`, the convention of the GPTQ, AWQ and HQQ
+ * reference code (measured on zoo-base: the head caused 57-63% of RTN's 3-bit g32 loss).
+ */
+export function loadTargets(modelPath: string, options: LoadOptions = {}): LoadedModel {
+  const keep = options.keep ?? [];
   const model = readModel(modelPath);
   const { targets, skipped } = quantizableLinears(model);
   const notes: string[] = [];
-  const kept = targets.filter((t) => keep.some((k) => t.weightName.includes(k)));
-  const chosen = targets.filter((t) => !kept.includes(t));
   for (const k of keep) {
     if (!targets.some((t) => t.weightName.includes(k))) throw new Error(`keep_layers: "${k}" matches no linear weight of the model`);
   }
+  const head = options.quantizeHead ? [] : targets.filter((t) => isOutputHead(model, t));
+  const kept = targets.filter((t) => !head.includes(t) && keep.some((k) => t.weightName.includes(k)));
+  const chosen = targets.filter((t) => !kept.includes(t) && !head.includes(t));
   if (chosen.length === 0) throw new Error("the model has no linear weights left to quantize");
   if (skipped.length) notes.push(`left in float32: ${skipped.join(", ")}`);
+  if (head.length) notes.push(`output head in float32 (the reference convention; quantize_head: true quantizes it): ${head.map((t) => t.weightName).join(", ")}`);
+  else if (options.quantizeHead) notes.push("output head quantized (quantize_head: true)");
   if (kept.length) notes.push(`kept in float32 (keep_layers): ${kept.map((t) => t.weightName).join(", ")}`);
   return { model, targets: chosen, notes };
 }
@@ -131,10 +155,13 @@ export function describeFormat(format: WeightFormat, bits: number, layers: reado
   const grouping = q && q.groupSize < q.cols ? `groups of ${q.groupSize} along K` : "per output channel";
   const zeros = !q || q.symmetric ? "" : q.integerZeros ? ", integer zero points" : ", fractional zero points (integer part stored, the rest as a per-group correction matmul)";
   if (format === "matmulnbits") {
-    const acc = options.accuracyLevel === 4 ? "accuracy_level 4 (int8 activations per block)" : "accuracy_level 0 (float activations)";
+    const acc = options.accuracyLevel === 4 ? `W${bits}A8: accuracy_level 4 (activations quantized to int8 per block)` : `W${bits}A16 weight-only: accuracy_level 0 (float activations)`;
     return `format matmulnbits: com.microsoft MatMulNBits, ${bits}-bit codes, ${grouping}, float32 scales${zeros}, ${acc}`;
   }
-  return `format qdq: ONNX DequantizeLinear (opset 21) + MatMul, ${bits}-bit codes in ${bits <= 4 ? "4" : "8"}-bit ${q?.symmetric ? "int" : "uint"} containers, ${grouping}${zeros}`;
+  return (
+    `format qdq: ONNX DequantizeLinear (opset 21) + MatMul, ${bits}-bit codes in ${bits <= 4 ? "4" : "8"}-bit ${q?.symmetric ? "int" : "uint"} containers, ${grouping}${zeros}, ` +
+    `W${bits}A16 weight-only (float activations: sessions set session.qdq_matmulnbits_accuracy_level 0)`
+  );
 }
 
 /** The result every weight-only quantizer returns. */

@@ -35,13 +35,17 @@ export type FormatParam = "auto" | WeightFormat;
  * onnxruntime-web 1.30: 4 chained 1024x1024 GEMVs 50.7 ms vs 0.75 ms), so wasm and browser runs get
  * DequantizeLinear.
  */
-export function resolveFormat(param: FormatParam, bits: Bits, runtime: Runtime): WeightFormat {
+export function resolveFormat(param: FormatParam, bits: Bits, runtime: Runtime, accuracyLevel: 0 | 4 = 0): WeightFormat {
   const fused = (bits === 4 || bits === 8) && (runtime === "cpu" || runtime === "webgpu");
-  if (param === "auto") return fused ? "matmulnbits" : "qdq";
   if (param === "matmulnbits" && bits !== 4 && bits !== 8) {
     throw new Error(`format "matmulnbits" stores 4- or 8-bit weights; ${bits}-bit needs format "qdq" or "auto"`);
   }
-  return param;
+  const format = param === "auto" ? (fused ? "matmulnbits" : "qdq") : param;
+  if (accuracyLevel === 4 && format !== "matmulnbits") {
+    // qdq models are loaded with session.qdq_matmulnbits_accuracy_level 0, so they are always weight-only.
+    throw new Error(`accuracy_level 4 (W${bits}A8, int8 activations) runs only in MatMulNBits (4/8-bit, cpu or webgpu); this run resolves to format "qdq": use accuracy_level 0`);
+  }
+  return format;
 }
 
 export interface EmitOptions {
@@ -54,7 +58,7 @@ export interface EmitOptions {
   accuracyLevel: 0 | 4;
 }
 
-const DEFAULT_EMIT: EmitOptions = { accuracyLevel: 4 };
+const DEFAULT_EMIT: EmitOptions = { accuracyLevel: 0 };
 
 export interface LinearTarget extends LinearWeight {
   /** The node's activation input. */

@@ -38,8 +38,8 @@ export function layerBlocks(targets: readonly LinearTarget[]): LinearTarget[][] 
 export default defineExecutor<GptqParams>({
   id: "quant.gptq",
   async run(ctx, p) {
-    const format = resolveFormat(p.format, p.bits, ctx.runtime);
-    const { model, targets, notes } = loadTargets(ctx.modelPath);
+    const format = resolveFormat(p.format, p.bits, ctx.runtime, p.accuracy_level);
+    const { model, targets, notes } = loadTargets(ctx.modelPath, { quantizeHead: p.quantize_head });
     const seqLen = calibrationSeqLen(ctx);
     ctx.reporter.stage("calibrate");
     const batches = await ctx.calibrationBatches(p.calib_samples, seqLen);

@@ -12,8 +12,8 @@ export type HqqParams = z.output<typeof quantHqq.params>;
 export default defineExecutor<HqqParams>({
   id: "quant.hqq",
   async run(ctx, p) {
-    const format = resolveFormat(p.format, p.bits, ctx.runtime);
-    const { model, targets, notes } = loadTargets(ctx.modelPath);
+    const format = resolveFormat(p.format, p.bits, ctx.runtime, p.accuracy_level);
+    const { model, targets, notes } = loadTargets(ctx.modelPath, { quantizeHead: p.quantize_head });
     ctx.reporter.stage("quantize");
     let errRtn = 0;
     let errHqq = 0;

@@ -11,8 +11,8 @@ export type RtnParams = z.output<typeof quantRtn.params>;
 export default defineExecutor<RtnParams>({
   id: "quant.rtn",
   async run(ctx, p) {
-    const format = resolveFormat(p.format, p.bits, ctx.runtime);
-    const { model, targets, notes } = loadTargets(ctx.modelPath, p.keep_layers);
+    const format = resolveFormat(p.format, p.bits, ctx.runtime, p.accuracy_level);
+    const { model, targets, notes } = loadTargets(ctx.modelPath, { keep: p.keep_layers, quantizeHead: p.quantize_head });
     ctx.reporter.stage("quantize");
     const layers: QuantizedLayer[] = targets.map((target, i) => {
       applyProgress(ctx, i / targets.length);

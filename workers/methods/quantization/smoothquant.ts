@@ -21,12 +21,9 @@ export type SmoothQuantParams = z.output<typeof quantSmoothquant.params>;
 export default defineExecutor<SmoothQuantParams>({
   id: "quant.smoothquant",
   async run(ctx, p) {
+    // The output head stays in float32 (loadTargets' default), as in the reference.
     const loaded = loadTargets(ctx.modelPath);
-    const { model } = loaded;
-    const outputs = new Set((model.graph?.output ?? []).map((v) => v.name ?? ""));
-    const head = loaded.targets.filter((t) => outputs.has(t.node.output?.[0] ?? ""));
-    const targets = loaded.targets.filter((t) => !head.includes(t));
-    if (targets.length === 0) throw new Error("SmoothQuant: no decoder linear layers besides the output head");
+    const { model, targets } = loaded;
     const groups = groupByInput(targets);
     const stats = p.smoothing ? await calibrate(ctx, targets, p.calib_samples, false) : null;
 
@@ -63,7 +60,6 @@ export default defineExecutor<SmoothQuantParams>({
       stats
         ? `SmoothQuant alpha ${p.alpha}: ${smoothed} of ${groups.length} input groups smoothed (those fed by a norm); folded float model matches the original (relative max logit diff ${diff.toExponential(2)})`
         : "no smoothing (smoothing: false): plain W8A8 with the same quantizers, for comparison",
-      ...(head.length ? [`left in float32: ${head.map((t) => t.weightName).join(", ")} (output head, as the reference)`] : []),
       ...loaded.notes,
     ]);
   },
