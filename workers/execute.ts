@@ -103,6 +103,8 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     const lines = parsed.error.issues.map((i) => `${i.path.join(".") || "params"}: ${i.message}`);
     throw new Error(`invalid params for ${spec.methodId}: ${lines.join("; ")}`);
   }
+  // Fail before any model work rather than after the baseline.
+  if (def.calibrates?.(parsed.data) && !spec.calibration) throw missingValidationSplit(spec.dataset.id);
   const executor = await loadExecutor(spec.methodId);
   // A shape model has no files until this worker generates them (once, into its data dir's cache).
   const dataDir = spec.dataDir ?? path.resolve(process.env.FRONTIER_DATA_DIR ?? "data");
@@ -198,12 +200,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
       if (!tokenizer) throw new Error("calibration needs the model's tokenizer, and this model has none");
       if (model.shapeOnly) throw new Error("calibration on a shape-only model (random weights) is meaningless; use a trained model");
       // Calibration never touches scored data: only a registered validation split is used.
-      if (!spec.calibration) {
-        throw new Error(
-          `calibration needs a validation split of dataset ${spec.dataset.id}, and none is registered ` +
-            `(register one of the same task named "${spec.dataset.id.replace(/-test$/, "")}-validation", see docs/datasets.md)`,
-        );
-      }
+      if (!spec.calibration) throw missingValidationSplit(spec.dataset.id);
       const calib = readDataset(spec.calibration);
       const source = `dataset ${spec.calibration.id} (validation split of ${spec.dataset.id})`;
       const r = calibrationFrom(splitExamples(calib.examples as CalibrationExample[], spec.seed, 0).rest.map(exampleText), tokenizer, n, seqLen);
@@ -275,6 +272,13 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
  * quality_delta (signed so higher is better) and compression_ratio against the baseline. The
  * speedup is not among them: it comes from the interleaved benchmark (benchmarkPair).
  */
+function missingValidationSplit(datasetId: string): Error {
+  return new Error(
+    `calibration needs a validation split of dataset ${datasetId}, and none is registered ` +
+      `(register one of the same task named "${datasetId.replace(/-test$/, "")}-validation", see docs/datasets.md)`,
+  );
+}
+
 export function deltas(task: JobSpec["dataset"]["task"], run: Record<string, number>, base: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   const key = primaryMetric(task);

@@ -48,6 +48,7 @@ export const quantGptq = defineMethod({
     quantize_head: quantizeHead,
   }),
   implemented: true,
+  calibrates: () => true,
 });
 
 export const quantAwq = defineMethod({
@@ -68,6 +69,7 @@ export const quantAwq = defineMethod({
     quantize_head: quantizeHead,
   }),
   implemented: true,
+  calibrates: () => true,
 });
 
 export const quantSmoothquant = defineMethod({
@@ -85,6 +87,7 @@ export const quantSmoothquant = defineMethod({
     calib_samples: calibSamples,
   }),
   implemented: true,
+  calibrates: (p) => p.smoothing,
 });
 
 export const quantHqq = defineMethod({

@@ -23,6 +23,11 @@ export interface MethodDef<S extends z.ZodObject = z.ZodObject> {
    * roadmap is visible) but the API refuses to queue runs for them.
    */
   implemented: boolean;
+  /**
+   * Whether a run with these (parsed) params draws calibration data. Such a run needs a registered
+   * validation split of its dataset and fails before any work when there is none.
+   */
+  calibrates?: (params: z.output<S>) => boolean;
 }
 
 export const defineMethod = <S extends z.ZodObject>(m: MethodDef<S>): MethodDef<S> => m;
