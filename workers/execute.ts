@@ -268,10 +268,6 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   return { metrics, hardware, artifacts: result.artifacts, ...(baselineMetrics ? { baselineMetrics } : {}), notes };
 }
 
-/**
- * quality_delta (signed so higher is better) and compression_ratio against the baseline. The
- * speedup is not among them: it comes from the interleaved benchmark (benchmarkPair).
- */
 function missingValidationSplit(datasetId: string): Error {
   return new Error(
     `calibration needs a validation split of dataset ${datasetId}, and none is registered ` +
@@ -279,6 +275,10 @@ function missingValidationSplit(datasetId: string): Error {
   );
 }
 
+/**
+ * quality_delta (signed so higher is better) and compression_ratio against the baseline. The
+ * speedup is not among them: it comes from the interleaved benchmark (benchmarkPair).
+ */
 export function deltas(task: JobSpec["dataset"]["task"], run: Record<string, number>, base: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   const key = primaryMetric(task);

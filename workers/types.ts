@@ -40,7 +40,10 @@ export interface JobSpec {
   workDir: string;
   /** The worker's data dir (FRONTIER_DATA_DIR): shape models are generated into its cache on first use. */
   dataDir?: string;
-  /** Metrics of the succeeded baseline for (model, dataset, runtime, hardware), when the server has one. */
+  /**
+   * Metrics of the latest succeeded baseline matching (model, dataset, runtime, hardware key, seed,
+   * onnxruntime version), when the server has one; the job checks the evaluation settings itself.
+   */
   baseline: { runId: number; metrics: Record<string, number> } | null;
 }
 
