@@ -33,10 +33,45 @@ function contextLimit(decoder: Decoder, cap: number): number {
   return max === null ? cap : Math.min(cap, max);
 }
 
+/** One text's contribution to perplexity: its scored tokens' NLL sum, their count and UTF-8 bytes. */
+export interface TextScore extends NllScore {
+  /** UTF-8 bytes of the scored text (the whole text, or the decoded kept tokens when truncated). */
+  bytes: number;
+  /** Whether the text was longer than the context and lost its first tokens. */
+  truncated: boolean;
+}
+
+/**
+ * Scores each text on its own, in order: the end-of-text token, when the tokenizer has one, is
+ * prepended as context so the first token of each text is scored too; texts longer than the context
+ * keep their last tokens. evaluatePerplexity sums these; paired comparisons of two models resample them.
+ */
+export async function scoreTexts(
+  decoder: Decoder,
+  tokenizer: TextTokenizer,
+  texts: string[],
+  options: QualityOptions = DEFAULT_QUALITY,
+  onProgress?: (fraction: number) => void,
+): Promise<TextScore[]> {
+  const limit = contextLimit(decoder, options.maxTokensPerText);
+  const out: TextScore[] = [];
+  for (const [k, text] of texts.entries()) {
+    const body = tokenizer.encode(text);
+    let ids = tokenizer.eosId !== null ? [tokenizer.eosId, ...body] : body;
+    const wholeTextScored = tokenizer.eosId !== null && ids.length <= limit;
+    const truncated = ids.length > limit;
+    if (truncated) ids = ids.slice(ids.length - limit);
+    const s = await scoreTokens(decoder, ids);
+    const bytes = wholeTextScored ? Buffer.byteLength(text, "utf8") : Buffer.byteLength(tokenizer.decode(ids.slice(1)), "utf8");
+    out.push({ nll: s.nll, tokens: s.tokens, bytes, truncated });
+    onProgress?.((k + 1) / texts.length);
+  }
+  return out;
+}
+
 /**
  * perplexity = exp(total NLL / scored tokens); bits_per_byte = total NLL / ln 2 / UTF-8 bytes of
- * the scored text. The end-of-text token, when the tokenizer has one, is prepended as context so the
- * first token of each text is scored too. Texts longer than the context keep their last tokens.
+ * the scored text, over the per-text scores of scoreTexts.
  */
 export async function evaluatePerplexity(
   decoder: Decoder,
@@ -46,23 +81,16 @@ export async function evaluatePerplexity(
   onProgress?: (fraction: number) => void,
 ): Promise<MeasuredMetrics> {
   const limit = contextLimit(decoder, options.maxTokensPerText);
+  const scores = await scoreTexts(decoder, tokenizer, texts, options, onProgress);
   let nll = 0;
   let tokens = 0;
   let bytes = 0;
   let truncated = 0;
-  for (const [k, text] of texts.entries()) {
-    const body = tokenizer.encode(text);
-    let ids = tokenizer.eosId !== null ? [tokenizer.eosId, ...body] : body;
-    const wholeTextScored = tokenizer.eosId !== null && ids.length <= limit;
-    if (ids.length > limit) {
-      ids = ids.slice(ids.length - limit);
-      truncated++;
-    }
-    const s = await scoreTokens(decoder, ids);
+  for (const s of scores) {
     nll += s.nll;
     tokens += s.tokens;
-    bytes += wholeTextScored ? Buffer.byteLength(text, "utf8") : Buffer.byteLength(tokenizer.decode(ids.slice(1)), "utf8");
-    onProgress?.((k + 1) / texts.length);
+    bytes += s.bytes;
+    if (s.truncated) truncated++;
   }
   if (tokens === 0) throw new Error("perplexity: no text long enough to score (need at least 2 tokens)");
   const notes = [`perplexity over ${texts.length} texts, ${tokens} scored tokens, ${bytes} UTF-8 bytes`];
