@@ -47,13 +47,14 @@ describe("first-run demo on the shape model", () => {
   const shape = { id: "shape-125m", source: "shape", card: { shapeOnly: true } } as unknown as ModelInfo;
   const plan = demoShapeExperiments(shape, "grammar-test", "cpu");
 
-  it("runs the baseline and RTN 8/4-bit at groups 32 and 128 on one dataset, so all five runs share one baseline", () => {
+  it("runs the baseline, RTN 4-bit at groups 32 and 128 and RTN 8-bit on one dataset, so all four runs share one baseline", () => {
     expect(plan.map((e) => [e.methodId, e.grid])).toEqual([
       ["baseline", {}],
-      ["quant.rtn", { bits: [8, 4], group_size: [32, 128] }],
+      ["quant.rtn", { bits: [4], group_size: [32, 128] }],
+      ["quant.rtn", { bits: [8], group_size: [128], accuracy_level: [4] }],
     ]);
     expect(plan.every((e) => e.modelId === "shape-125m" && e.datasetId === "grammar-test" && e.runtime === "cpu")).toBe(true);
     const rtn = METHODS.find((m) => m.id === "quant.rtn")!;
-    for (const [k, values] of Object.entries(plan[1].grid ?? {})) for (const v of values) expect(rtn.params.safeParse({ [k]: v }).success).toBe(true);
+    for (const e of plan.slice(1)) for (const [k, values] of Object.entries(e.grid ?? {})) for (const v of values) expect(rtn.params.safeParse({ [k]: v }).success).toBe(true);
   });
 });
