@@ -241,7 +241,7 @@ export function Explorer() {
         <ShareButton />
       </div>
       <div className="filters">
-        <MetricPicker name="y" label="Quality" group="quality" seen={seen} speedAlso />
+        <MetricPicker name="y" label={getMetric(y) && getMetric(y)!.group !== "quality" ? "Y axis" : "Quality"} group="quality" seen={seen} speedAlso />
         <MetricPicker name="xl" label="Latency" group="latency" seen={seen} />
         <MetricPicker name="xm" label="Memory" group="memory" seen={seen} />
         <label className="field-inline">
