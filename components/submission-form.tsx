@@ -42,7 +42,8 @@ export function SubmissionForm() {
   }, [workers.data]);
   const runtimeOptions: readonly RuntimeName[] = offered.length > 0 ? offered : RuntimeSchema.options;
   const effectiveRuntime = ((runtimeOptions as readonly string[]).includes(runtime) ? runtime : runtimeOptions[0]) as RuntimeName;
-  const effectiveModel = modelId || models.data?.[0]?.id || "";
+  // A trained model by default: shape models (random weights) sort first by id but measure speed only.
+  const effectiveModel = modelId || (models.data?.find((m) => m.source !== "shape" && m.card?.shapeOnly !== true) ?? models.data?.[0])?.id || "";
   const effectiveDataset = datasetId || datasets.data?.[0]?.id || "";
   const chosenModel = models.data?.find((m) => m.id === effectiveModel);
   // Shape models (random weights) accept any dataset: it names the comparison context, nothing scores it.

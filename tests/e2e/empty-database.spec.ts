@@ -11,7 +11,7 @@ test("an empty database explains Frontier and offers one demo button, or says wh
   const models = (await (await request.get("/api/v1/models")).json()).models as { id: string }[];
   if (models.some((m) => m.id === "zoo-base")) {
     await expect(button).toBeEnabled();
-    await expect(button).toContainText(/Run a demo sweep on zoo-base \(\d+ runs/);
+    await expect(button).toContainText(/Run a demo sweep on zoo-base and shape-125m \(\d+ runs/);
   } else {
     await expect(button).toBeDisabled();
     await expect(button).toContainText('The zoo model "zoo-base" is not registered');
