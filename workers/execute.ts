@@ -104,6 +104,9 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     throw new Error(`invalid params for ${spec.methodId}: ${lines.join("; ")}`);
   }
   // Fail before any model work rather than after the baseline.
+  if (def.calibrates?.(parsed.data) && (spec.model.source === "shape" || spec.model.card?.shapeOnly === true)) {
+    throw new Error("calibration on a shape-only model (random weights) is meaningless; use a trained model");
+  }
   if (def.calibrates?.(parsed.data) && !spec.calibration) throw missingValidationSplit(spec.dataset.id);
   const executor = await loadExecutor(spec.methodId);
   // A shape model has no files until this worker generates them (once, into its data dir's cache).
