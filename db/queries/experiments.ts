@@ -78,6 +78,10 @@ export function createExperiment(
     const g = expandGrid(method, body.grid);
     details.push(...g.details);
     points = g.points;
+    const model = getModel(body.modelId, tx);
+    if (model && (model.source === "shape" || model.card?.shapeOnly === true) && points.some((p) => method.calibrates?.(p))) {
+      details.push({ field: "methodId", message: `${method.id} calibrates on text, and ${model.id} has random weights (speed and memory only): use a trained model` });
+    }
     if (!method.implemented) {
       details.push({ field: "methodId", message: `method ${method.id} has no executor yet; it is listed in the registry but runs cannot be queued for it` });
     }

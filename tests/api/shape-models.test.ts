@@ -57,6 +57,14 @@ describe("shape models through the API", () => {
   });
 });
 
+describe("calibrated methods on a shape model", () => {
+  it("are refused at submission, naming the reason", async () => {
+    const r = await call(postExperiment, "POST", "/api/v1/experiments", { body: { name: "gptq", modelId: "shape-125m", datasetId: "d", runtime: "cpu", methodId: "quant.gptq", grid: { bits: [4] } } });
+    expect(r.status).toBe(400);
+    expect(r.json.details).toContainEqual({ field: "methodId", message: "quant.gptq calibrates on text, and shape-125m has random weights (speed and memory only): use a trained model" });
+  });
+});
+
 describe("GET /api/v1/pareto interval bounds", () => {
   const log = async (methodId: string, params: Record<string, unknown>, metrics: Record<string, number>) => {
     const r = await call(postRun, "POST", "/api/v1/runs", { body: { methodId, params, modelId: "shape-125m", datasetId: "d", runtime: "cpu", hardware: HW, metrics } });
