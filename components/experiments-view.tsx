@@ -5,7 +5,7 @@ import { Fragment, useMemo, useState } from "react";
 import { isActive, type ExperimentRun } from "@/lib/api-client";
 import { formatMetric, PICKABLE_METRICS } from "@/lib/metrics";
 import { ParetoChart } from "./pareto-chart";
-import { useExperiment, useExperiments, usePareto, useRefreshFrontsOn, useRun, useRunAction } from "./queries";
+import { useExperiment, useExperiments, useParetoCharts, useRefreshFrontsOn, useRun, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatTime, paramsSummary, Loading, metricLabel, ProgressBar, StatusBadge, StatusBar } from "./ui";
@@ -99,15 +99,15 @@ function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[
   const axes = pickAxes(succeeded);
   useRefreshFrontsOn(succeeded.length);
   const hidden = useMemo(() => new Set<string>(), []);
-  const base = { experiment: String(id), status: "succeeded", group: "method" };
-  const lat = usePareto({ ...base, x: axes.xl ?? "decode_ms_per_token", y: axes.y ?? "perplexity" }, live);
-  const mem = usePareto({ ...base, x: axes.xm ?? "model_bytes", y: axes.y ?? "perplexity" }, live);
+  // Both charts in one request, as in the explorer: the y column, the groups and the filter are read once.
+  const charts = useParetoCharts({ experiment: String(id), status: "succeeded", group: "method", y: axes.y ?? "perplexity" }, [axes.xl ?? "decode_ms_per_token", axes.xm ?? "model_bytes"], live);
+  const [lat, mem] = charts.data?.charts ?? [];
   if (!axes.y || (!axes.xl && !axes.xm)) return <Empty>The Pareto chart appears once runs have finished with a quality and a latency or memory metric.</Empty>;
-  const keys = [...new Set([...(lat.data?.groups ?? []), ...(mem.data?.groups ?? [])].map((g) => g.key))].sort();
+  const keys = [...new Set([...(lat?.groups ?? []), ...(mem?.groups ?? [])].map((g) => g.key))].sort();
   return (
     <div className="charts">
-      {axes.xl && <ParetoChart data={lat.data} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xl)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-latency`} />}
-      {axes.xm && <ParetoChart data={mem.data} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xm)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-memory`} />}
+      {axes.xl && <ParetoChart data={lat} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xl)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-latency`} />}
+      {axes.xm && <ParetoChart data={mem} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xm)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-memory`} />}
     </div>
   );
 }

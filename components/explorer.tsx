@@ -1,30 +1,19 @@
 "use client";
 
 import Link from "next/link";
-import { useMemo, useState } from "react";
-import type { ParetoResponse, RunsPage, RunSummary } from "@/lib/api-client";
+import { useMemo } from "react";
+import type { ParetoResponse, RunSummary } from "@/lib/api-client";
 import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
 import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
-import { groupColor, ParetoChart, type Pt } from "./pareto-chart";
-import { useExperiments, useModels, useParetoCharts, useRefreshFrontsOn, useRuns } from "./queries";
+import { groupColor, ParetoChart } from "./pareto-chart";
+import { useExplorerData, useModels } from "./queries";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
 
 const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes" } as const;
-/** Front points are sent in full; dominated ones are sampled so 100k runs never reach the browser. */
-const MAX_DOMINATED = "2000";
-const RECENT = { limit: "100" };
-
-/** A baseline run's interval bounds of the charted x and y, as the Pareto answer gives them for other runs. */
-function bounds(m: Record<string, number>, x: string, y: string): Pick<Pt, "xLo" | "xHi" | "yLo" | "yHi"> {
-  const out: Pick<Pt, "xLo" | "xHi" | "yLo" | "yHi"> = {};
-  if (m[`${x}_lo`] !== undefined && m[`${x}_hi`] !== undefined) Object.assign(out, { xLo: m[`${x}_lo`], xHi: m[`${x}_hi`] });
-  if (m[`${y}_lo`] !== undefined && m[`${y}_hi`] !== undefined) Object.assign(out, { yLo: m[`${y}_lo`], yHi: m[`${y}_hi`] });
-  return out;
-}
 
 /**
  * A line under the filters when recent runs are on shape models (random weights) and the y axis is
@@ -46,13 +35,6 @@ function ShapeRunsHint({ recent, y, load }: { recent: RunSummary[]; y: string; l
       ))}
     </p>
   );
-}
-
-function groupOf(r: RunSummary, by: ParetoGroupBy): string {
-  if (by === "method") return r.methodId;
-  if (by === "runtime") return r.runtime;
-  if (by === "hardware") return r.hardwareKey ?? "unknown";
-  return r.family;
 }
 
 /** Interval bounds (`<key>_lo`, `<key>_hi`) are drawn as error bars of their metric, never picked as an axis. */
@@ -156,7 +138,6 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
 export function Explorer() {
   const { params, set, readOnly } = useViewParams();
   const filters = filterParams(params);
-  const filterKey = JSON.stringify(filters);
   const y = params.get("y") ?? DEFAULTS.y;
   const xl = params.get("xl") ?? DEFAULTS.xl;
   const xm = params.get("xm") ?? DEFAULTS.xm;
@@ -167,64 +148,7 @@ export function Explorer() {
   // with the old data before the new request even starts.
   const hideKey = params.getAll("hide").join("\n");
   const hidden = useMemo(() => new Set(hideKey ? hideKey.split("\n") : []), [hideKey]);
-
-  // On page load the charts' request goes first and alone: sharing 2 cores with the pickers' runs,
-  // the baselines, the lists and server rendering it took 344 ms median (max 449) over 100k runs
-  // against 145 ms on a filter change (scripts/bench-dashboard.ts). Everything else waits until it
-  // has answered (or failed) once; after that, queries run side by side as before.
-  const [primed, setPrimed] = useState(false);
-  const experiments = useExperiments(primed);
-  const live = !readOnly && (experiments.data ?? []).some((e) => (e.statusCounts.queued ?? 0) + (e.statusCounts.leased ?? 0) + (e.statusCounts.running ?? 0) > 0);
-  // Keyed by the filters' JSON: `filters` is a new object on every render.
-  const paretoParams = useMemo(() => ({ ...filters, y, group, maxDominated: MAX_DOMINATED }), [filterKey, y, group]);
-  const xs = useMemo(() => [xl, xm], [xl, xm]);
-  useRefreshFrontsOn((experiments.data ?? []).reduce((n, e) => n + (e.statusCounts.succeeded ?? 0), 0));
-  // Both charts in one request: the y column, the groups and the filter are read once, and the two
-  // charts no longer compete for the server's cores (two concurrent requests on 2 cores: 423 ms
-  // median each, scripts/bench-dashboard.ts). One answer also means one redraw per change.
-  const charts = useParetoCharts(paretoParams, xs, live);
-  if (!primed && ((charts.isSuccess && !charts.isPlaceholderData) || charts.isError)) setPrimed(true);
-
-  // The latest runs tell the pickers which metrics runs actually carry (and whether there are any).
-  const recent = useRuns(RECENT, primed);
-  const seen = useMemo(() => {
-    const s = new Set<string>();
-    for (const r of recent.data?.runs ?? []) for (const k of Object.keys(r.metrics)) s.add(k);
-    return s;
-  }, [recent.data]);
-
-  const methodFilter = filters.method;
-  const wantsBaselines = !methodFilter || (Array.isArray(methodFilter) ? methodFilter : [methodFilter]).includes("baseline");
-  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "200" }, primed);
-
-  // The charts show the fronts and baselines of one view together: the last state where both
-  // answers are for the current query. Swapping them in as they arrive meant two redraws of every
-  // chart per filter change (one per answer), each a main-thread task of 100-200 ms on 100k runs.
-  const ready = !charts.isPending && !charts.isPlaceholderData && !baselineRuns.isPending && !baselineRuns.isPlaceholderData;
-  const [shown, setShown] = useState<{ c?: { charts: ParetoResponse[] }; b?: RunsPage; wantsBaselines: boolean }>({ wantsBaselines });
-  if (ready && (shown.c !== charts.data || shown.b !== baselineRuns.data || shown.wantsBaselines !== wantsBaselines)) {
-    setShown({ c: charts.data, b: baselineRuns.data, wantsBaselines });
-  }
-  const lat = { data: shown.c?.charts[0], error: charts.error };
-  const mem = { data: shown.c?.charts[1], error: charts.error };
-  const fetching = charts.isFetching || baselineRuns.isFetching;
-
-  // The axes of the fronts shown, so baselines never appear against another view's axes.
-  const [by, yk, xlk, xmk] = shown.c?.charts.length === 2 ? [shown.c.charts[0].group, shown.c.charts[0].y.key, shown.c.charts[0].x.key, shown.c.charts[1].x.key] : [group, y, xl, xm];
-  const baselines = useMemo(() => {
-    const toPts = (x: string): Pt[] =>
-      shown.wantsBaselines
-        ? (shown.b?.runs ?? [])
-            .filter((r) => r.metrics[x] !== undefined && r.metrics[yk] !== undefined)
-            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[yk], ...bounds(r.metrics, x, yk), group: groupOf(r, by), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
-        : [];
-    return { lat: toPts(xlk), mem: toPts(xmk) };
-  }, [shown, by, yk, xlk, xmk]);
-
-  const colorKeys = useMemo(
-    () => [...new Set([...(lat.data?.groups ?? []), ...(mem.data?.groups ?? [])].map((g) => g.key))].sort(),
-    [lat.data, mem.data],
-  );
+  const { load, live, recent, seen, lat, mem, error, baselines, colorKeys, fetching } = useExplorerData({ filters, y, xl, xm, group, readOnly });
   const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
 
   const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0 && !params.has("includeSynthetic");
@@ -235,7 +159,7 @@ export function Explorer() {
       <div className="toolbar">
         <h1>Pareto explorer</h1>
         <span className="muted" data-testid="pareto-total">
-          {lat.data ? `${lat.data.total.toLocaleString("en-US")} runs with ${metricLabel(y)} and ${metricLabel(xl)}` : ""}
+          {lat ? `${lat.total.toLocaleString("en-US")} runs with ${metricLabel(y)} and ${metricLabel(xl)}` : ""}
         </span>
         <span className="spacer" />
         <ShareButton />
@@ -260,9 +184,9 @@ export function Explorer() {
         </label>
         {fetching && <span className="muted">updating…</span>}
       </div>
-      <FiltersBar load={primed} />
-      <ShapeRunsHint recent={recent.data?.runs ?? []} y={y} load={primed} />
-      <ErrorBox error={lat.error ?? mem.error} />
+      <FiltersBar load={load} />
+      <ShapeRunsHint recent={recent.data?.runs ?? []} y={y} load={load} />
+      <ErrorBox error={error} />
       <div className="legend" data-testid="legend">
         {colorKeys.map((k) => (
           <button key={k} type="button" className={`legend-item${hidden.has(k) ? " off" : ""}`} onClick={() => toggle(k)} aria-pressed={!hidden.has(k)}>
@@ -276,7 +200,7 @@ export function Explorer() {
           </span>
         )}
       </div>
-      {lat.data && lat.data.total === 0 && mem.data && mem.data.total === 0 ? (
+      {lat && lat.total === 0 && mem && mem.total === 0 ? (
         <Empty>
           {live ? (
             <>Runs are in flight: each front appears here as its runs finish (see <Link href="/experiments">experiments</Link> for progress).</>
@@ -290,16 +214,16 @@ export function Explorer() {
         </Empty>
       ) : (
         <div className="charts">
-          <ParetoChart data={lat.data} baselines={baselines.lat} title={`${metricLabel(y)} vs ${metricLabel(xl)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-latency" />
-          <ParetoChart data={mem.data} baselines={baselines.mem} title={`${metricLabel(y)} vs ${metricLabel(xm)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-memory" />
+          <ParetoChart data={lat} baselines={baselines.lat} title={`${metricLabel(y)} vs ${metricLabel(xl)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-latency" />
+          <ParetoChart data={mem} baselines={baselines.mem} title={`${metricLabel(y)} vs ${metricLabel(xm)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-memory" />
         </div>
       )}
-      {(lat.data?.dominatedTotal ?? 0) > (lat.data?.dominated.length ?? 0) && (
+      {(lat?.dominatedTotal ?? 0) > (lat?.dominated.length ?? 0) && (
         <p className="muted small">
-          Showing {lat.data!.dominated.length.toLocaleString("en-US")} of {lat.data!.dominatedTotal.toLocaleString("en-US")} dominated runs (an even sample); every front point is drawn.
+          Showing {lat!.dominated.length.toLocaleString("en-US")} of {lat!.dominatedTotal.toLocaleString("en-US")} dominated runs (an even sample); every front point is drawn.
         </p>
       )}
-      <GroupTable lat={lat.data} mem={mem.data} colorKeys={colorKeys} hidden={hidden} />
+      <GroupTable lat={lat} mem={mem} colorKeys={colorKeys} hidden={hidden} />
     </div>
   );
 }

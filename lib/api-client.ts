@@ -27,11 +27,14 @@ import type { MethodsResponse } from "./schemas/methods";
 import type { ModelsResponse } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
-import type { ExperimentsResponse, ExperimentDetail, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
+import type { ExperimentsResponse, ExperimentDetail, ExperimentRow, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
 import { expandChart, type ParetoChartsResponse, type ParetoResponse } from "./schemas/pareto";
 
 export const ACTIVE_STATUSES = ["queued", "leased", "running"] as const;
 export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).includes(s);
+/** Whether any of these experiments has runs queued, leased or running: live views poll while one does. */
+export const runsInFlight = (experiments: readonly Pick<ExperimentRow, "statusCounts">[] | undefined) =>
+  (experiments ?? []).some((e) => ACTIVE_STATUSES.some((s) => (e.statusCounts[s] ?? 0) > 0));
 
 /** A registered worker as GET /api/v1/workers lists it: the runtimes it offers. */
 export interface WorkerInfo {
@@ -100,7 +103,6 @@ export const api = {
   patchRun: (id: number, body: { tags?: string[]; notes?: string | null }) => request<RunDetail>("PATCH", `/runs/${id}`, body),
   cancelRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/cancel`),
   retryRun: (id: number) => request<RunActionResponse>("POST", `/runs/${id}/retry`),
-  pareto: (params: QueryParams) => request<ParetoResponse>("GET", `/pareto${toQueryString(params)}`),
   /** Several charts in one call: `xs` against the same y, group and filter. */
   paretoCharts: (params: QueryParams, xs: string[]) =>
     request<ParetoChartsResponse | ParetoResponse>("GET", `/pareto${toQueryString({ ...params, x: xs.join(",") })}`).then((r): { charts: ParetoResponse[] } =>

@@ -3,7 +3,26 @@
  * axis ("higher" or "lower", from lib/metrics); internally both axes are turned into "lower is
  * better" by negating higher-is-better values.
  */
+import type { ParetoGroupBy } from "./schemas/pareto";
+
 export type Direction = "higher" | "lower";
+
+/**
+ * The run field each Pareto grouping reads: the server groups runs by its column, the explorer
+ * colours baseline runs by it. A run without a value is in the group "unknown".
+ */
+export const PARETO_GROUP_FIELD = {
+  family: "family",
+  method: "methodId",
+  runtime: "runtime",
+  hardware: "hardwareKey",
+} as const satisfies Record<ParetoGroupBy, string>;
+export const UNKNOWN_GROUP = "unknown";
+
+/** The group a run belongs to under `by`. */
+export function paretoGroupOf(run: { [K in (typeof PARETO_GROUP_FIELD)[ParetoGroupBy]]: string | null }, by: ParetoGroupBy): string {
+  return run[PARETO_GROUP_FIELD[by]] ?? UNKNOWN_GROUP;
+}
 
 export interface XY {
   x: number;

@@ -22,7 +22,6 @@ export const qk = {
   },
   pareto: {
     all: ["pareto"] as const,
-    view: (params: QueryParams) => ["pareto", params] as const,
     charts: (params: QueryParams, xs: string[]) => ["pareto", "charts", xs, params] as const,
   },
   share: (token: string) => ["share", token] as const,

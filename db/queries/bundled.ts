@@ -3,12 +3,13 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Db } from "../client";
 import { models, datasets } from "../schema";
+import type { DatasetTask } from "../../lib/domain";
 
 /** One line of zoo/datasets/manifest.json (written by the zoo build, scripts/zoo-train.ts). */
 interface ManifestEntry {
   id: string;
   name: string;
-  task: "perplexity" | "exact-match" | "multiple-choice" | "recall";
+  task: DatasetTask;
   split: string;
   file: string;
   description: string;

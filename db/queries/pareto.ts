@@ -2,19 +2,15 @@ import type Database from "better-sqlite3";
 import { sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
+import { runs } from "../schema";
 import { metricDirection } from "@/lib/metrics";
-import { evenSample, hypervolume, paretoFrontIndices, type XY } from "@/lib/pareto";
+import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOWN_GROUP, type XY } from "@/lib/pareto";
 import type { RunFilter } from "@/lib/schemas/filters";
 import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "@/lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 
-const GROUP_COL: Record<ParetoGroupBy, string> = {
-  family: "r.family",
-  method: "r.method_id",
-  runtime: "r.runtime",
-  hardware: "r.hardware_key",
-};
+const groupColumn = (by: ParetoGroupBy) => `r.${runs[PARETO_GROUP_FIELD[by]].name}`;
 
 interface P extends XY {
   id: number;
@@ -160,7 +156,7 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   const cache = cacheFor(client, before);
   const yOf = cachedColumn(cache, client, q.y, maxId);
   const where = andAll(runFilterConditions(filter));
-  const g = sql.raw(GROUP_COL[q.group]);
+  const g = sql.raw(groupColumn(q.group));
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
   // synthetic) index in its own order without touching the table or sorting, where ids in id
   // order with their group meant two table scans.
@@ -173,7 +169,7 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   const runGroup = new Int32Array(runIds.length);
   let at = 0;
   for (const [groupValue, n] of counts) {
-    const key = groupValue ?? "unknown";
+    const key = groupValue ?? UNKNOWN_GROUP;
     let gi = keys.indexOf(key);
     if (gi < 0) gi = keys.push(key) - 1;
     runGroup.fill(gi, at, at + n);

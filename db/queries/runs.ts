@@ -5,7 +5,7 @@ import { badRequest, conflict, notFound } from "@/lib/http";
 import { getMethod } from "@/lib/methods";
 import { getMetric, metricDirection } from "@/lib/metrics";
 import { hardwareKey } from "@/lib/hardware";
-import { HardwareFingerprintSchema } from "@/lib/schemas/workers";
+import { HardwareFingerprint } from "@/lib/schemas/workers";
 import type { RunFilter } from "@/lib/schemas/filters";
 import type {
   LogRunBody,
@@ -346,7 +346,7 @@ function addEvent(tx: Tx, runId: number, level: "info" | "status" | "warn", mess
  */
 export function loggedHardwareKey(runtime: string, hw: Record<string, unknown> | undefined): string | null {
   if (!hw) return null;
-  const fp = HardwareFingerprintSchema.safeParse({ runtime, ...hw });
+  const fp = HardwareFingerprint.safeParse({ runtime, ...hw });
   if (fp.success) return hardwareKey(fp.data);
   for (const k of ["label", "key"]) {
     const v = hw[k];

@@ -3,7 +3,8 @@ import { eq } from "drizzle-orm";
 import type { Tx } from "../client";
 import { workers } from "../schema";
 import { HttpError } from "../../lib/http";
-import type { WorkerRegisterBody, HardwareFingerprint, RuntimeName } from "../../lib/schemas/workers";
+import type { WorkerRegisterBody, HardwareFingerprint } from "../../lib/schemas/workers";
+import type { Runtime } from "../../lib/domain";
 import { hardwareKey } from "../../lib/hardware";
 
 export type WorkerRow = typeof workers.$inferSelect;
@@ -68,7 +69,7 @@ export function touchWorker(tx: Tx, workerId: string, now = Date.now()): void {
 }
 
 /** The hardware_key a worker's runs on `runtime` will carry, from its registered fingerprint. */
-export function workerHardwareKey(worker: WorkerRow, runtime: RuntimeName): string | null {
-  const fp = (worker.hardware as Partial<Record<RuntimeName, HardwareFingerprint>> | null)?.[runtime];
+export function workerHardwareKey(worker: WorkerRow, runtime: Runtime): string | null {
+  const fp = (worker.hardware as Partial<Record<Runtime, HardwareFingerprint>> | null)?.[runtime];
   return fp ? hardwareKey(fp) : null;
 }

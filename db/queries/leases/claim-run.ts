@@ -3,7 +3,8 @@ import path from "node:path";
 import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../client";
 import { datasets, models, runs } from "../../schema";
-import type { HardwareFingerprint, LeasedRun, RuntimeName } from "../../../lib/schemas/workers";
+import type { HardwareFingerprint, LeasedRun } from "../../../lib/schemas/workers";
+import type { Runtime } from "../../../lib/domain";
 import { touchWorker, workerHardwareKey, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
 import { leaseDurationMs } from "./config";
@@ -80,7 +81,7 @@ export interface ClaimOptions {
  * reaped first. A run whose model or dataset is not registered cannot execute anywhere and is
  * failed on the spot instead of being handed out.
  */
-export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opts: ClaimOptions = {}): LeasedRun | null {
+export function claimRun(db: Db, worker: WorkerRow, runtimes: Runtime[], opts: ClaimOptions = {}): LeasedRun | null {
   const now = opts.now ?? Date.now();
   const leaseMs = opts.leaseMs ?? leaseDurationMs();
   const root = opts.root ?? process.cwd();
@@ -138,9 +139,9 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: RuntimeName[], opt
         }
 
         const validation = validationSplitOf(tx, dataset);
-        const runtime = run.runtime as RuntimeName;
+        const runtime = run.runtime as Runtime;
         const hwKey = workerHardwareKey(worker, runtime);
-        const fingerprint = (worker.hardware as Partial<Record<RuntimeName, HardwareFingerprint>> | null)?.[runtime];
+        const fingerprint = (worker.hardware as Partial<Record<Runtime, HardwareFingerprint>> | null)?.[runtime];
         // The evaluation settings are the worker's; it compares them with the baseline's metrics and
         // measures a fresh baseline when they differ (workers/execute.ts).
         const baseline = hwKey
