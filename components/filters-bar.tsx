@@ -1,14 +1,12 @@
 "use client";
 
 import { useState } from "react";
+import { RUN_STATUSES, RUNTIMES } from "@/lib/domain";
 import { FAMILIES, METHODS } from "@/lib/methods";
 import { METRICS } from "@/lib/metrics";
 import { useDatasets, useModels } from "./queries";
 import { metricLabel } from "./ui";
 import { isFilterKey, useViewParams } from "./view-params";
-
-const STATUSES = ["queued", "leased", "running", "succeeded", "failed", "canceled"];
-export const RUNTIMES = ["cpu", "webgpu", "wasm", "browser"];
 
 function Select({ name, label, options }: { name: string; label: string; options: { value: string; label: string }[] }) {
   const { params, set } = useViewParams();
@@ -111,7 +109,7 @@ export function FiltersBar({ load = true }: { load?: boolean }) {
     <div className="filters" data-testid="filters">
       <Select name="family" label="Family" options={FAMILIES.map((f) => ({ value: f, label: f }))} />
       <Select name="method" label="Method" options={METHODS.map((m) => ({ value: m.id, label: `${m.label} (${m.id})` }))} />
-      <Select name="status" label="Status" options={STATUSES.map((s) => ({ value: s, label: s }))} />
+      <Select name="status" label="Status" options={RUN_STATUSES.map((s) => ({ value: s, label: s }))} />
       <Select name="model" label="Model" options={(models.data ?? []).map((m) => ({ value: m.id, label: m.id }))} />
       <Select name="dataset" label="Dataset" options={(datasets.data ?? []).map((d) => ({ value: d.id, label: d.id }))} />
       <Select name="runtime" label="Runtime" options={RUNTIMES.map((r) => ({ value: r, label: r }))} />

@@ -4,7 +4,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { api, type DatasetInfo, type MethodInfo, type ModelInfo } from "@/lib/api-client";
 import { getMethod } from "@/lib/methods";
 import { qk } from "@/lib/query-keys";
-import type { RuntimeName } from "@/lib/schemas/workers";
+import type { DatasetTask, Runtime } from "@/lib/domain";
 import { useDatasets, useMethods, useModels, useWorkers } from "./queries";
 import { ErrorBox } from "./ui";
 
@@ -14,7 +14,7 @@ export const DEMO_SHAPE_MODEL = "shape-125m";
 
 // Recall before the others: the zoo base model solves it (1.0 on the test split), so what a
 // compression method costs shows; its multiple-choice score sits near chance and would show nothing.
-const TASK_ORDER = ["perplexity", "recall", "exact-match", "multiple-choice"];
+const TASK_ORDER: readonly DatasetTask[] = ["perplexity", "recall", "exact-match", "multiple-choice"];
 /** Datasets per demo: enough for two fronts, few enough that the sweep finishes while you watch. */
 const DEMO_DATASETS = 2;
 
@@ -40,7 +40,7 @@ function demoDatasets(model: ModelInfo, datasets: DatasetInfo[]): DatasetInfo[] 
  * The demo sweep: the baseline plus every implemented quantization method over bit widths, on the
  * demo datasets. Each method is one experiment (one method + grid), all submitted for real.
  */
-export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], methods: MethodInfo[], runtime: RuntimeName) {
+export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], methods: MethodInfo[], runtime: Runtime) {
   const out: Parameters<typeof api.createExperiment>[0][] = [];
   for (const d of demoDatasets(model, datasets)) {
     out.push({ name: `Demo: baseline on ${d.id}`, modelId: model.id, datasetId: d.id, runtime, methodId: "baseline", grid: {} });
@@ -72,7 +72,7 @@ export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], metho
  * runs take one to three. It runs on the first demo dataset only, so all its runs share one
  * baseline; a shape model reports no quality, so the dataset is not scored.
  */
-export function demoShapeExperiments(shape: ModelInfo, datasetId: string, runtime: RuntimeName): Parameters<typeof api.createExperiment>[0][] {
+export function demoShapeExperiments(shape: ModelInfo, datasetId: string, runtime: Runtime): Parameters<typeof api.createExperiment>[0][] {
   const base = { modelId: shape.id, datasetId, runtime, description: "Submitted by the first-run demo button: speed and memory only (random weights)." };
   return [
     { ...base, name: `Demo: baseline on ${shape.id}`, methodId: "baseline", grid: {} },
@@ -89,7 +89,7 @@ export function FirstRun() {
   const qc = useQueryClient();
   const model = models.data?.find((m) => m.id === DEMO_MODEL);
   const runtimes = new Set((workers.data ?? []).flatMap((w) => w.runtimes));
-  const runtime = (runtimes.has("cpu") || runtimes.size === 0 ? "cpu" : [...runtimes][0]) as RuntimeName;
+  const runtime = (runtimes.has("cpu") || runtimes.size === 0 ? "cpu" : [...runtimes][0]) as Runtime;
   const shape = models.data?.find((m) => m.id === DEMO_SHAPE_MODEL);
   const zooPlan = model && datasets.data && methods.data ? demoExperiments(model, datasets.data, methods.data, runtime) : [];
   const plan = zooPlan.length > 0 && shape ? [...zooPlan, ...demoShapeExperiments(shape, zooPlan[0].datasetId, runtime)] : zooPlan;

@@ -5,7 +5,7 @@ import { useMemo, useState } from "react";
 import { ApiError, type JsonSchema, type MethodInfo } from "@/lib/api-client";
 import { FAMILIES, getMethod } from "@/lib/methods";
 import { MAX_GRID_POINTS } from "@/lib/schemas/experiments";
-import { RuntimeSchema, type RuntimeName } from "@/lib/schemas/workers";
+import { RUNTIMES, type Runtime } from "@/lib/domain";
 import { controlFor, entryValues, formField, gridSize, type Entry } from "./grid-form";
 import { useCreateExperiment, useDatasets, useMethods, useModels, useWorkers } from "./queries";
 import { ErrorBox, Loading } from "./ui";
@@ -38,10 +38,10 @@ export function SubmissionForm() {
 
   const offered = useMemo(() => {
     const set = new Set((workers.data ?? []).flatMap((w) => w.runtimes));
-    return RuntimeSchema.options.filter((r) => set.has(r));
+    return RUNTIMES.filter((r) => set.has(r));
   }, [workers.data]);
-  const runtimeOptions: readonly RuntimeName[] = offered.length > 0 ? offered : RuntimeSchema.options;
-  const effectiveRuntime = ((runtimeOptions as readonly string[]).includes(runtime) ? runtime : runtimeOptions[0]) as RuntimeName;
+  const runtimeOptions: readonly Runtime[] = offered.length > 0 ? offered : RUNTIMES;
+  const effectiveRuntime = ((runtimeOptions as readonly string[]).includes(runtime) ? runtime : runtimeOptions[0]) as Runtime;
   // A trained model by default: shape models (random weights) sort first by id but measure speed only.
   const effectiveModel = modelId || (models.data?.find((m) => m.source !== "shape" && m.card?.shapeOnly !== true) ?? models.data?.[0])?.id || "";
   const effectiveDataset = datasetId || datasets.data?.[0]?.id || "";

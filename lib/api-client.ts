@@ -2,6 +2,7 @@
  * Typed fetch helpers over /api/v1, used by the react-query hooks in components/queries.ts.
  * Errors carry the server's message and per-field details so forms can show them by their fields.
  */
+import type { z } from "zod";
 import type { QueryParams } from "./query-keys";
 import type { CreateShareRequest, CreateShareResponse } from "./schemas/share";
 
@@ -15,7 +16,7 @@ export class ApiError extends Error {
   }
 }
 
-export type { RunStatusValue as RunStatus } from "./schemas/common";
+export type { RunStatus } from "./schemas/common";
 export type { MethodInfo } from "./schemas/methods";
 export type { ModelRow as ModelInfo } from "./schemas/models";
 export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
@@ -96,7 +97,7 @@ export const api = {
   workers: () => request<{ workers: WorkerInfo[] }>("GET", "/workers").then((r) => r.workers),
   experiments: () => request<ExperimentsResponse>("GET", "/experiments").then((r) => r.experiments),
   experiment: (id: number) => request<ExperimentDetail>("GET", `/experiments/${id}`),
-  createExperiment: (body: CreateExperimentBody) => request<CreateExperimentResponse>("POST", "/experiments", body),
+  createExperiment: (body: z.input<typeof CreateExperimentBody>) => request<CreateExperimentResponse>("POST", "/experiments", body),
   runs: (params: QueryParams) => request<RunsPage>("GET", `/runs${toQueryString(params)}`),
   run: (id: number) => request<RunDetail>("GET", `/runs/${id}`),
   runSeries: (id: number, key?: string) => request<MetricSeriesResponse>("GET", `/runs/${id}/metrics${toQueryString(key ? { key } : {})}`),

@@ -12,9 +12,9 @@ import {
   type FailBody,
   type HeartbeatBody,
   type LeasedRun,
-  type RuntimeName,
   type WorkerRegisterBody,
 } from "../lib/schemas/workers";
+import type { Runtime } from "../lib/domain";
 import type { z } from "zod";
 
 /** A non-2xx answer from the server; `status` 409 means the lease is no longer ours. */
@@ -64,16 +64,16 @@ export class WorkerClient {
   }
 
   /** The next run to execute, or null when nothing is queued for these runtimes. */
-  async lease(runtimes?: RuntimeName[]): Promise<LeasedRun | null> {
+  async lease(runtimes?: Runtime[]): Promise<LeasedRun | null> {
     const r = await this.post("/api/v1/workers/lease", runtimes ? { runtimes } : {}, LeaseResponse);
     return r?.run ?? null;
   }
 
-  async heartbeat(runId: number, body: HeartbeatBody): Promise<HeartbeatResponse> {
+  async heartbeat(runId: number, body: z.input<typeof HeartbeatBody>): Promise<HeartbeatResponse> {
     return (await this.post(`/api/v1/runs/${runId}/heartbeat`, body, HeartbeatResponse))!;
   }
 
-  async complete(runId: number, body: CompleteBody): Promise<CompleteResponse> {
+  async complete(runId: number, body: z.input<typeof CompleteBody>): Promise<CompleteResponse> {
     return (await this.post(`/api/v1/runs/${runId}/complete`, body, CompleteResponse))!;
   }
 

@@ -1,9 +1,7 @@
 import { sqliteTable, text, integer, real, index } from "drizzle-orm/sqlite-core";
+import { RUN_SOURCES, RUN_STATUSES } from "../../lib/domain";
 import { createdAt, ms } from "./util";
 import { experiments } from "./experiments";
-
-export const RUN_STATUSES = ["queued", "leased", "running", "succeeded", "failed", "canceled"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /**
  * One execution of a method with one parameter point. Model and dataset are plain ids (not
@@ -39,8 +37,7 @@ export const runs = sqliteTable(
     seed: integer("seed"),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull().$defaultFn(() => []),
     notes: text("notes"),
-    /** "executed" by a Frontier worker or "logged" from an outside script. */
-    source: text("source", { enum: ["executed", "logged"] }).notNull().default("executed"),
+    source: text("source", { enum: RUN_SOURCES }).notNull().default("executed"),
     /** Synthetic rows exist only in benchmark databases and are never shown as real results. */
     synthetic: integer("synthetic", { mode: "boolean" }).notNull().default(false),
     createdAt: createdAt(),

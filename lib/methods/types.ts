@@ -1,7 +1,8 @@
 import type { z } from "zod";
 
-export const FAMILIES = ["baseline", "quantization", "pruning", "tokens", "speculative"] as const;
-export type Family = (typeof FAMILIES)[number];
+import type { Family } from "../domain";
+
+export { FAMILIES, type Family } from "../domain";
 
 export interface Paper {
   title: string;

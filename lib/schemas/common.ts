@@ -1,12 +1,11 @@
 import { z } from "zod";
-import { RuntimeSchema } from "./workers";
+import { RUN_STATUSES, RUNTIMES } from "../domain";
 
-export { RuntimeSchema };
+export const Runtime = z.enum(RUNTIMES);
+export type Runtime = z.output<typeof Runtime>;
 
-/** Run statuses as a browser-safe list (db/schema/runs.ts types the column with the same list). */
-export const RUN_STATUS_VALUES = ["queued", "leased", "running", "succeeded", "failed", "canceled"] as const;
-export const RunStatusSchema = z.enum(RUN_STATUS_VALUES);
-export type RunStatusValue = z.infer<typeof RunStatusSchema>;
+export const RunStatus = z.enum(RUN_STATUSES);
+export type RunStatus = z.output<typeof RunStatus>;
 
 /** A numeric path id ("12"); "1.5", "-3" or "abc" are 400s, not lookups that miss. */
 export const IdParams = z.object({

@@ -1,8 +1,6 @@
 import { z } from "zod";
+import { DATASET_TASKS, type DatasetTask } from "../domain";
 import { SlugId } from "./common";
-
-export const DATASET_TASKS = ["perplexity", "exact-match", "multiple-choice", "recall"] as const;
-export type DatasetTask = (typeof DATASET_TASKS)[number];
 
 export const DatasetRow = z.object({
   id: z.string(),
@@ -29,7 +27,7 @@ export const RegisterDatasetBody = z.strictObject({
   split: z.string().trim().min(1).max(50).optional(),
   description: z.string().max(2000).optional(),
 });
-export type RegisterDatasetBody = z.input<typeof RegisterDatasetBody>;
+export type RegisterDatasetBody = z.output<typeof RegisterDatasetBody>;
 
 const text = z.string().min(1);
 const extra = { id: z.union([z.string(), z.number()]).optional(), meta: z.unknown().optional() };

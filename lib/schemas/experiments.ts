@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RuntimeSchema, RunStatusSchema } from "./common";
+import { Runtime, RunStatus } from "./common";
 
 /** Largest grid one experiment may expand to; bigger sweeps are split into several experiments. */
 export const MAX_GRID_POINTS = 1000;
@@ -10,18 +10,18 @@ export const CreateExperimentBody = z.strictObject({
   description: z.string().max(5000).optional(),
   modelId: z.string().min(1).max(64),
   datasetId: z.string().min(1).max(64),
-  runtime: RuntimeSchema,
+  runtime: Runtime,
   methodId: z.string().min(1).max(64),
   /** Each param maps to the list of values to sweep; params left out take the method's defaults. */
   grid: z.record(z.string().min(1).max(64), z.array(z.unknown()).min(1).max(MAX_GRID_POINTS)).default({}),
   seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
 });
-export type CreateExperimentBody = z.input<typeof CreateExperimentBody>;
+export type CreateExperimentBody = z.output<typeof CreateExperimentBody>;
 
 export const CreateExperimentResponse = z.object({ id: z.number().int(), runIds: z.array(z.number().int()) });
 export type CreateExperimentResponse = z.infer<typeof CreateExperimentResponse>;
 
-export const StatusCounts = z.partialRecord(RunStatusSchema, z.number().int());
+export const StatusCounts = z.partialRecord(RunStatus, z.number().int());
 export type StatusCounts = z.infer<typeof StatusCounts>;
 
 export const ExperimentRow = z.object({
@@ -47,7 +47,7 @@ export type ExperimentsResponse = z.infer<typeof ExperimentsResponse>;
 export const ExperimentRun = z.object({
   id: z.number().int(),
   params: z.record(z.string(), z.unknown()),
-  status: RunStatusSchema,
+  status: RunStatus,
   stage: z.string().nullable(),
   progress: z.number().nullable(),
   attempts: z.number().int(),

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { badRequest, searchParamsObject, zodDetails } from "@/lib/http";
 import { METRIC_KEY_PATTERN } from "@/lib/metrics";
-import { RUN_STATUS_VALUES, type RunStatusValue } from "./common";
+import { RUN_STATUSES } from "../domain";
+import type { RunStatus } from "./common";
 
 /**
  * The run filter shared by GET /runs, /pareto and /export (and the dashboard's URL state). Every
@@ -21,7 +22,7 @@ export interface MetricRange {
 export interface RunFilter {
   family: string[];
   method: string[];
-  status: RunStatusValue[];
+  status: RunStatus[];
   model: string[];
   dataset: string[];
   runtime: string[];
@@ -61,7 +62,7 @@ const bool = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v
 export const RunFilterQuery = z.object({
   family: many(text).optional(),
   method: many(text).optional(),
-  status: many(z.enum(RUN_STATUS_VALUES)).optional(),
+  status: many(z.enum(RUN_STATUSES)).optional(),
   model: many(text).optional(),
   dataset: many(text).optional(),
   runtime: many(text).optional(),

@@ -1,13 +1,12 @@
 import { z } from "zod";
+import { MODEL_KINDS, MODEL_SOURCES } from "../domain";
 import { SlugId } from "./common";
-
-export const MODEL_KINDS = ["decoder-lm", "classifier"] as const;
 
 export const ModelRow = z.object({
   id: z.string(),
   name: z.string(),
   kind: z.enum(MODEL_KINDS),
-  source: z.enum(["zoo", "path", "upload", "shape"]),
+  source: z.enum(MODEL_SOURCES),
   files: z.record(z.string(), z.string()),
   sha256: z.string().nullable(),
   params: z.number().nullable(),
@@ -30,4 +29,4 @@ export const RegisterModelBody = z.strictObject({
   kind: z.enum(MODEL_KINDS).default("decoder-lm"),
   path: z.string().min(1).max(4096).describe("Directory holding model.onnx and tokenizer.json"),
 });
-export type RegisterModelBody = z.input<typeof RegisterModelBody>;
+export type RegisterModelBody = z.output<typeof RegisterModelBody>;

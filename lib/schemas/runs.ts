@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { METRIC_KEY_PATTERN } from "@/lib/metrics";
-import { RunStatusSchema, RuntimeSchema } from "./common";
+import { LOGGED_RUN_STATUSES, RUN_SOURCES } from "../domain";
+import { RunStatus, Runtime } from "./common";
 
 export const metricKeySchema = z.string().regex(METRIC_KEY_PATTERN, "metric keys are a letter then up to 63 of A-Z a-z 0-9 _ . / -");
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
@@ -51,9 +52,9 @@ export const LogRunBody = z.strictObject({
   params: z.record(z.string(), z.unknown()).default({}),
   modelId: z.string().min(1).max(200),
   datasetId: z.string().min(1).max(200),
-  runtime: RuntimeSchema,
+  runtime: Runtime,
   hardware: z.record(z.string(), z.unknown()).optional(),
-  status: z.enum(["succeeded", "failed", "canceled"]).default("succeeded"),
+  status: z.enum(LOGGED_RUN_STATUSES).default("succeeded"),
   metrics: z.record(metricKeySchema, finite).default({}),
   tags: tags.default([]),
   notes: z.string().max(20_000).optional(),
@@ -63,7 +64,7 @@ export const LogRunBody = z.strictObject({
   startedAt: z.number().int().min(0).optional(),
   finishedAt: z.number().int().min(0).optional(),
 });
-export type LogRunBody = z.input<typeof LogRunBody>;
+export type LogRunBody = z.output<typeof LogRunBody>;
 
 export const LogRunResponse = z.object({
   id: z.number().int(),
@@ -90,7 +91,7 @@ export const RunRow = z.object({
   datasetId: z.string(),
   runtime: z.string(),
   hardwareKey: z.string().nullable(),
-  status: RunStatusSchema,
+  status: RunStatus,
   stage: z.string().nullable(),
   progress: z.number().nullable(),
   attempts: z.number().int(),
@@ -98,7 +99,7 @@ export const RunRow = z.object({
   baselineRunId: z.number().int().nullable(),
   tags: z.array(z.string()),
   notes: z.string().nullable(),
-  source: z.enum(["executed", "logged"]),
+  source: z.enum(RUN_SOURCES),
   synthetic: z.boolean(),
   createdAt: z.number(),
   startedAt: z.number().nullable(),
@@ -188,5 +189,5 @@ export const MetricSeries = z.object({
 export const MetricSeriesResponse = z.object({ runId: z.number().int(), series: z.array(MetricSeries) });
 export type MetricSeriesResponse = z.infer<typeof MetricSeriesResponse>;
 
-export const RunActionResponse = z.object({ id: z.number().int(), status: RunStatusSchema });
+export const RunActionResponse = z.object({ id: z.number().int(), status: RunStatus });
 export type RunActionResponse = z.infer<typeof RunActionResponse>;

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { DATASET_TASKS, MODEL_KINDS, MODEL_SOURCES } from "../domain";
+import { Runtime } from "./common";
 
 /**
  * Request and response shapes of the worker protocol (register, lease, heartbeat, complete, fail).
@@ -6,11 +8,8 @@ import { z } from "zod";
  * the OpenAPI document is generated from them.
  */
 
-export const RuntimeSchema = z.enum(["cpu", "webgpu", "wasm", "browser"]);
-export type RuntimeName = z.infer<typeof RuntimeSchema>;
-
-export const HardwareFingerprintSchema = z.object({
-  runtime: RuntimeSchema,
+export const HardwareFingerprint = z.object({
+  runtime: Runtime,
   ortVersion: z.string().max(100),
   cpuModel: z.string().max(300),
   cpuCores: z.number().int().min(0).max(100_000),
@@ -28,10 +27,10 @@ export const HardwareFingerprintSchema = z.object({
     })
     .optional(),
 });
-export type HardwareFingerprint = z.infer<typeof HardwareFingerprintSchema>;
+export type HardwareFingerprint = z.output<typeof HardwareFingerprint>;
 
 const runtimeList = z
-  .array(RuntimeSchema)
+  .array(Runtime)
   .min(1)
   .max(4)
   .refine((rs) => new Set(rs).size === rs.length, "runtimes must not repeat");
@@ -42,11 +41,11 @@ export const WorkerRegisterBody = z
     name: z.string().trim().min(1).max(100),
     capabilities: z.looseObject({ runtimes: runtimeList }),
     /** One fingerprint per offered runtime, keyed by runtime; it yields the hardware_key of its runs. */
-    hardware: z.partialRecord(RuntimeSchema, HardwareFingerprintSchema).default({}),
+    hardware: z.partialRecord(Runtime, HardwareFingerprint).default({}),
   })
   .superRefine((body, ctx) => {
     for (const [runtime, fp] of Object.entries(body.hardware)) {
-      if (!body.capabilities.runtimes.includes(runtime as RuntimeName)) {
+      if (!body.capabilities.runtimes.includes(runtime as Runtime)) {
         ctx.addIssue({ code: "custom", path: ["hardware", runtime], message: `runtime ${runtime} is not in capabilities.runtimes` });
       } else if (fp && fp.runtime !== runtime) {
         ctx.addIssue({ code: "custom", path: ["hardware", runtime, "runtime"], message: `fingerprint is for ${fp.runtime}, not ${runtime}` });
@@ -65,35 +64,41 @@ export const LeaseBody = z.strictObject({
 });
 export type LeaseBody = z.infer<typeof LeaseBody>;
 
-const ModelRefSchema = z.object({
+/** A model as a job receives it. */
+export const ModelRef = z.object({
   id: z.string(),
-  kind: z.enum(["decoder-lm", "classifier"]),
-  source: z.enum(["zoo", "path", "upload", "shape"]),
+  kind: z.enum(MODEL_KINDS),
+  source: z.enum(MODEL_SOURCES),
+  /** Absolute directory plus file names, e.g. { dir, model: "model.onnx", tokenizer: "tokenizer.json" }. */
   files: z.record(z.string(), z.string()),
   sha256: z.string().nullable(),
   card: z.record(z.string(), z.unknown()).nullable(),
 });
+export type ModelRef = z.output<typeof ModelRef>;
 
-const DatasetRefSchema = z.object({
+/** A dataset as a job receives it. */
+export const DatasetRef = z.object({
   id: z.string(),
-  task: z.enum(["perplexity", "exact-match", "multiple-choice", "recall"]),
+  task: z.enum(DATASET_TASKS),
+  /** Absolute path of the JSONL file (docs/datasets.md). */
   file: z.string(),
   sha256: z.string().nullable(),
 });
+export type DatasetRef = z.output<typeof DatasetRef>;
 
-/** A leased run: the JobSpec fields (workers/types.ts) except workDir, which the worker picks. */
+/** A leased run; the executor gets its run fields as a JobSpec (workers/types.ts), plus the workDir the worker picks. */
 export const LeasedRun = z.object({
   runId: z.number().int(),
   methodId: z.string(),
   params: z.record(z.string(), z.unknown()),
-  model: ModelRefSchema,
-  dataset: DatasetRefSchema,
+  model: ModelRef,
+  dataset: DatasetRef,
   /**
    * The registered validation split of `dataset`, which calibration-based methods draw from so they
    * never calibrate on test examples; null when none is registered. Optional for older servers.
    */
-  calibration: DatasetRefSchema.nullable().optional(),
-  runtime: RuntimeSchema,
+  calibration: DatasetRef.nullable().optional(),
+  runtime: Runtime,
   seed: z.number().int(),
   baseline: z.object({ runId: z.number().int(), metrics: z.record(z.string(), z.number()) }).nullable(),
   attempt: z.number().int(),
@@ -119,7 +124,7 @@ export const HeartbeatBody = z.strictObject({
     .max(1000)
     .default([]),
 });
-export type HeartbeatBody = z.input<typeof HeartbeatBody>;
+export type HeartbeatBody = z.output<typeof HeartbeatBody>;
 
 export const HeartbeatResponse = z.object({ canceled: z.boolean(), leaseExpiresAt: z.number().int() });
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
@@ -127,24 +132,26 @@ export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 const metricKey = z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/, "metric keys are lower_snake_case");
 const MetricsSchema = z.record(metricKey, z.number().refine(Number.isFinite, "metric values must be finite numbers"));
 
-export const ArtifactSchema = z.strictObject({
+/** A file a job produced (a kept model, a report), stored on the worker's side. */
+export const ArtifactRef = z.strictObject({
   kind: z.string().trim().min(1).max(100),
   path: z.string().min(1).max(4096),
   bytes: z.number().int().min(0),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits"),
 });
+export type ArtifactRef = z.output<typeof ArtifactRef>;
 
 // POST /api/v1/runs/:id/complete
 export const CompleteBody = z.strictObject({
   leaseToken: z.string().min(1).max(200),
   metrics: MetricsSchema,
-  artifacts: z.array(ArtifactSchema).max(1000).default([]),
-  hardware: HardwareFingerprintSchema,
+  artifacts: z.array(ArtifactRef).max(1000).default([]),
+  hardware: HardwareFingerprint,
   /** The unmodified model's metrics, when the job measured them because the lease had no baseline. */
   baselineMetrics: MetricsSchema.optional(),
   notes: z.array(z.string().max(10_000)).max(100).default([]),
 });
-export type CompleteBody = z.input<typeof CompleteBody>;
+export type CompleteBody = z.output<typeof CompleteBody>;
 
 export const CompleteResponse = z.object({ status: z.literal("succeeded"), baselineRunId: z.number().int().nullable() });
 export type CompleteResponse = z.infer<typeof CompleteResponse>;

@@ -16,13 +16,12 @@ import {
   copyExample,
 } from "./tasks";
 import type { Split } from "./splits";
+import type { DatasetTask } from "../../lib/domain";
 
 export { Rng } from "./rng";
 export * from "./splits";
 export * from "./grammar";
 export * from "./tasks";
-
-export type DatasetTask = "perplexity" | "exact-match" | "multiple-choice" | "recall";
 
 export interface DatasetSpec {
   /** File stem and dataset family, e.g. "recall" -> zoo/datasets/recall-test.jsonl */

@@ -2,7 +2,8 @@ import { getDb } from "@/db/client";
 import { authenticateWorker, bearerToken } from "@/db/queries/workers";
 import { claimRun } from "@/db/queries/leases";
 import { badRequest, handle, parseOr400, readJson } from "@/lib/http";
-import { LeaseBody, type RuntimeName } from "@/lib/schemas/workers";
+import { LeaseBody } from "@/lib/schemas/workers";
+import type { Runtime } from "@/lib/domain";
 
 export const dynamic = "force-dynamic";
 
@@ -12,7 +13,7 @@ export function POST(req: Request) {
     const db = getDb();
     const worker = authenticateWorker(db, bearerToken(req));
     const body = parseOr400(LeaseBody, await readJson(req));
-    const offered = worker.capabilities.runtimes as RuntimeName[];
+    const offered = worker.capabilities.runtimes as Runtime[];
     const runtimes = body.runtimes ?? offered;
     const foreign = runtimes.filter((r) => !offered.includes(r));
     if (foreign.length > 0) {
