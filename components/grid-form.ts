@@ -5,6 +5,9 @@
  */
 import type { JsonSchema } from "@/lib/api-client";
 
+// The grid checks themselves are the API's own (lib/grid.ts).
+export { checkGrid, gridSize } from "@/lib/grid";
+
 export type Control =
   | { kind: "choice"; options: { value: unknown; label: string }[] }
   | { kind: "number"; integer: boolean; min?: number; max?: number }
@@ -52,9 +55,4 @@ export function formField(field: string): string {
   const parts = field.split(/[.[\]]+/).filter(Boolean);
   if (parts[0] === "grid" || parts[0] === "params") return parts[1] ? `param:${parts[1]}` : "grid";
   return parts[0] ?? "(form)";
-}
-
-/** Number of runs a grid expands to: the product of its lists (a param left out is one default). */
-export function gridSize(grid: Record<string, unknown[]>): number {
-  return Object.values(grid).reduce((n, v) => n * v.length, 1);
 }

@@ -6,7 +6,8 @@ import { ApiError, type JsonSchema, type MethodInfo } from "@/lib/api-client";
 import { FAMILIES, getMethod } from "@/lib/methods";
 import { MAX_GRID_POINTS } from "@/lib/schemas/experiments";
 import { RUNTIMES, type Runtime } from "@/lib/domain";
-import { controlFor, entryValues, formField, gridSize, type Entry } from "./grid-form";
+import { describeMethod } from "@/lib/schemas/methods";
+import { checkGrid, controlFor, entryValues, formField, gridSize, type Entry } from "./grid-form";
 import { useCreateExperiment, useDatasets, useMethods, useModels, useWorkers } from "./queries";
 import { ErrorBox, Loading } from "./ui";
 
@@ -51,9 +52,10 @@ export function SubmissionForm() {
 
   const info: MethodInfo | undefined = methods.data?.find((m) => m.id === methodId);
   const def = getMethod(methodId);
-  const props = ((info?.params as JsonSchema | undefined)?.properties ?? {}) as Record<string, JsonSchema>;
+  // Parameter schemas come from the method registry, as GET /api/v1/methods serves them.
+  const props = useMemo(() => ((def ? (describeMethod(def).params as JsonSchema).properties : undefined) ?? {}) as Record<string, JsonSchema>, [def]);
 
-  // Client validation with the registry's own zod schema: each swept value must pass the param's schema.
+  // Client validation with the API's own grid checks (lib/grid.ts) against the registry's zod schema.
   const { grid, errors, points } = useMemo(() => {
     const grid: Record<string, unknown[]> = {};
     const errors: Record<string, string> = {};
@@ -63,20 +65,11 @@ export function SubmissionForm() {
         errors[`param:${key}`] = r.error;
         continue;
       }
-      if (r.values.length === 0) continue;
-      const field = def?.params.shape[key] as { safeParse: (v: unknown) => { success: boolean; error?: { issues: { message: string }[] } } } | undefined;
-      for (const v of r.values) {
-        const parsed = field?.safeParse(v);
-        if (parsed && !parsed.success) {
-          errors[`param:${key}`] = `${JSON.stringify(v)}: ${parsed.error?.issues[0]?.message ?? "invalid"}`;
-          break;
-        }
-      }
-      if (new Set(r.values.map((v) => JSON.stringify(v))).size !== r.values.length) errors[`param:${key}`] ??= "a value is listed twice";
-      grid[key] = r.values;
+      if (r.values.length > 0) grid[key] = r.values;
     }
     const points = gridSize(grid);
-    if (points > MAX_GRID_POINTS) errors.grid = `the grid expands to ${points} runs; at most ${MAX_GRID_POINTS} per experiment`;
+    // The first issue per field, as the server would answer it ("grid.bits[2]" shows under bits).
+    if (def) for (const d of checkGrid(def, grid)) errors[formField(d.field)] ??= d.message;
     if (!effectiveModel) errors.modelId = "register a model first (POST /api/v1/models, or npm run zoo:train)";
     if (!effectiveDataset) errors.datasetId = "register a dataset first (POST /api/v1/datasets)";
     if (info && !info.implemented) errors.methodId = `${info.label} is not implemented yet`;

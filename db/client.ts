@@ -4,6 +4,7 @@ import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import fs from "node:fs";
 import path from "node:path";
 import * as schema from "./schema";
+import { envSetting } from "../lib/env";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 /** A drizzle transaction or the database itself: query modules accept either. */
@@ -12,7 +13,7 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0] | Db;
 export const MIGRATIONS_DIR = path.join(process.cwd(), "db", "migrations");
 
 export function dbPath(): string {
-  return process.env.FRONTIER_DB ?? path.join(process.cwd(), "data", "frontier.db");
+  return path.resolve(envSetting("FRONTIER_DB"));
 }
 
 /** Opens (creating if needed) a Frontier database file and applies every committed migration. */

@@ -1,30 +1,33 @@
 import { z } from "zod";
+import { DomainError, zodDetails, type DomainErrorCode, type FieldIssue } from "./errors";
+
+export { zodDetails };
 
 /**
- * Errors a query module throws to say what status the route should answer; route handlers map them
- * with `handle`. A bad request body names each offending field.
+ * An error a route handler throws to answer a status of its own; query and domain modules throw
+ * DomainError instead, which `handle` maps with STATUS_OF. A bad request body names each offending field.
  */
 export class HttpError extends Error {
   constructor(
     public status: number,
     message: string,
-    public details?: { field: string; message: string }[],
+    public details?: FieldIssue[],
   ) {
     super(message);
   }
 }
 
-export const badRequest = (message: string, details?: { field: string; message: string }[]) =>
-  new HttpError(400, message, details);
-export const notFound = (what: string) => new HttpError(404, `${what} not found`);
-export const conflict = (message: string) => new HttpError(409, message);
+export const badRequest = (message: string, details?: FieldIssue[]) => new HttpError(400, message, details);
 
-export function zodDetails(error: z.ZodError, prefix = ""): { field: string; message: string }[] {
-  return error.issues.map((i) => ({
-    field: [prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(root)",
-    message: i.message,
-  }));
-}
+/** The status each domain error code answers. */
+export const STATUS_OF: Record<DomainErrorCode, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  not_found: 404,
+  conflict: 409,
+  gone: 410,
+  unavailable: 503,
+};
 
 /** Parses with zod or throws a 400 naming every offending field. */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix = ""): z.infer<S> {
@@ -49,8 +52,9 @@ export async function handle(fn: () => Promise<Response> | Response): Promise<Re
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof HttpError) {
-      return Response.json({ error: e.message, ...(e.details ? { details: e.details } : {}) }, { status: e.status });
+    if (e instanceof HttpError || e instanceof DomainError) {
+      const status = e instanceof HttpError ? e.status : STATUS_OF[e.code];
+      return Response.json({ error: e.message, ...(e.details ? { details: e.details } : {}) }, { status });
     }
     if (e instanceof z.ZodError) {
       return Response.json({ error: "invalid request", details: zodDetails(e) }, { status: 400 });
@@ -69,4 +73,11 @@ export function searchParamsObject(sp: URLSearchParams): Record<string, string |
     else out[k] = Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
   return out;
+}
+
+/** The bearer token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(req: Request): string | null {
+  const h = req.headers.get("authorization");
+  const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+  return m ? m[1] : null;
 }

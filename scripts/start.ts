@@ -60,9 +60,9 @@ function buildIfNeeded() {
 
 const db = openDb();
 log(`database ${dbPath()} migrated`);
-const registered = registerBundled(db, root);
+const registered = registerBundled(root, db);
 log(`registered ${registered.models} bundled models and ${registered.datasets} datasets`);
-const shapes = registerShapeModels(db, REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)));
+const shapes = registerShapeModels(REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)), db);
 log(`registered ${shapes} shape models (random weights, speed and memory only; each worker generates them on first use)`);
 db.$client.close();
 

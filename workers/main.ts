@@ -13,6 +13,7 @@
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { envSetting } from "../lib/env";
 import { ApiError, WorkerClient } from "./client";
 import { LeaseLoop } from "./lease-loop";
 import { hardwareFingerprint, probeRuntimes, SERVER_RUNTIMES } from "./runtimes";
@@ -26,12 +27,13 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) fail(`${name} must be a non-negative integer of milliseconds, got "${raw}"`);
-  return n;
+/** A setting from the environment, its default and check in lib/env.ts; a bad value ends the worker. */
+function setting<K extends Parameters<typeof envSetting>[0]>(key: K): ReturnType<typeof envSetting<K>> {
+  try {
+    return envSetting(key);
+  } catch (e) {
+    fail((e as Error).message);
+  }
 }
 
 const { values } = parseArgs({
@@ -47,11 +49,11 @@ const { values } = parseArgs({
   strict: true,
 });
 if (!values.server) fail("--server URL is required (e.g. --server http://localhost:3000)");
-const token = values.token ?? process.env.FRONTIER_ENROLL_TOKEN;
+const token = values.token ?? setting("FRONTIER_ENROLL_TOKEN");
 if (!token) fail("--token (the server's enrollment token) is required");
 const name = values.name ?? os.hostname();
-const dataDir = path.resolve(values["data-dir"] ?? process.env.FRONTIER_DATA_DIR ?? "data");
-const graceMs = intEnv("FRONTIER_WORKER_GRACE_MS", 30_000);
+const dataDir = path.resolve(values["data-dir"] ?? setting("FRONTIER_DATA_DIR"));
+const graceMs = setting("FRONTIER_WORKER_GRACE_MS");
 
 function countArg(flag: string, raw: string | undefined, min: number): number | undefined {
   if (raw === undefined) return undefined;

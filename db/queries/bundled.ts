@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Db } from "../client";
+import { getDb, type Db } from "../client";
 import { models, datasets } from "../schema";
 import type { DatasetTask } from "../../lib/domain";
 
@@ -24,7 +24,7 @@ function sha256(file: string): string {
  * existing one is brought up to date with the files on disk (a rebuilt zoo changes the hashes), so
  * every start leaves exactly one row per bundled model and dataset.
  */
-export function registerBundled(db: Db, root: string): { models: number; datasets: number } {
+export function registerBundled(root: string, db: Db = getDb()): { models: number; datasets: number } {
   const zoo = path.join(root, "zoo");
   if (!fs.existsSync(zoo)) return { models: 0, datasets: 0 };
   let modelCount = 0;

@@ -4,9 +4,9 @@ import readline from "node:readline";
 import { eq, asc } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { datasets } from "../schema";
-import { badRequest, conflict, zodDetails } from "@/lib/http";
-import { DATASET_LINE, type DatasetRow } from "@/lib/schemas/datasets";
-import type { RegisterDatasetBody } from "@/lib/schemas/datasets";
+import { conflict, invalid, zodDetails } from "../../lib/errors";
+import { DATASET_LINE, type DatasetRow } from "../../lib/schemas/datasets";
+import type { RegisterDatasetBody } from "../../lib/schemas/datasets";
 import type { z } from "zod";
 import { hashFile, statOrNull } from "./files";
 
@@ -21,7 +21,7 @@ export function getDataset(id: string, tx: Tx = getDb()): DatasetRow | undefined
   return tx.select().from(datasets).where(eq(datasets.id, id)).get();
 }
 
-const bad = (field: string, message: string) => badRequest("invalid request", [{ field, message }]);
+const bad = (field: string, message: string) => invalid("invalid request", [{ field, message }]);
 
 /** Checks the first VALIDATED_LINES lines of a JSONL file against the task's line shape. */
 async function validateJsonl(file: string, task: keyof typeof DATASET_LINE): Promise<number> {

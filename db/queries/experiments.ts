@@ -2,65 +2,19 @@ import { sql } from "drizzle-orm";
 import type { z } from "zod";
 import { getDb, type Tx } from "../client";
 import { experiments, runEvents, runs } from "../schema";
-import { badRequest, notFound } from "@/lib/http";
-import { getMethod, type MethodDef } from "@/lib/methods";
+import { invalid, notFound, type FieldIssue } from "../../lib/errors";
+import { expandGrid } from "../../lib/grid";
+import { getMethod } from "../../lib/methods";
 import {
-  MAX_GRID_POINTS,
   type CreateExperimentBody,
   type CreateExperimentResponse,
   type ExperimentDetail,
   type ExperimentRow,
   type StatusCounts,
-} from "@/lib/schemas/experiments";
+} from "../../lib/schemas/experiments";
 import { getDataset } from "./datasets";
 import { getModel } from "./models";
 import { metricsByRun, reapBeforeRead } from "./runs";
-
-type Detail = { field: string; message: string };
-
-/**
- * Checks every grid value against its parameter's schema (so an error names `grid.bits[2]`), then
- * expands the cartesian product and parses each point with the method's strict schema so
- * defaults fill in.
- */
-export function expandGrid(method: MethodDef, grid: Record<string, unknown[]>): { points: Record<string, unknown>[]; details: Detail[] } {
-  const details: Detail[] = [];
-  const shape = method.params.shape as Record<string, z.ZodType>;
-  const names = Object.keys(grid);
-  for (const name of names) {
-    const field = shape[name];
-    if (!field) {
-      const known = Object.keys(shape);
-      details.push({ field: `grid.${name}`, message: `unknown parameter for ${method.id}${known.length ? ` (known: ${known.join(", ")})` : " (it takes none)"}` });
-      continue;
-    }
-    const seen = new Map<string, number>();
-    grid[name].forEach((v, i) => {
-      const r = field.safeParse(v);
-      if (!r.success) details.push({ field: `grid.${name}[${i}]`, message: r.error.issues.map((x) => x.message).join("; ") });
-      // A repeated value would queue identical runs that only cost time.
-      const k = JSON.stringify(v);
-      const first = seen.get(k);
-      if (first !== undefined) details.push({ field: `grid.${name}[${i}]`, message: `repeats grid.${name}[${first}]` });
-      else seen.set(k, i);
-    });
-  }
-  const size = names.reduce((n, k) => n * grid[k].length, 1);
-  if (size > MAX_GRID_POINTS) details.push({ field: "grid", message: `the grid has ${size} points; at most ${MAX_GRID_POINTS} per experiment` });
-  if (details.length > 0) return { points: [], details };
-  let points: Record<string, unknown>[] = [{}];
-  for (const name of names) points = points.flatMap((p) => grid[name].map((v) => ({ ...p, [name]: v })));
-  const parsed: Record<string, unknown>[] = [];
-  for (const p of points) {
-    const r = method.params.safeParse(p);
-    if (!r.success) {
-      details.push({ field: "grid", message: `point ${JSON.stringify(p)}: ${r.error.issues.map((x) => x.message).join("; ")}` });
-      break;
-    }
-    parsed.push(r.data as Record<string, unknown>);
-  }
-  return { points: parsed, details };
-}
 
 /** Creates an experiment and queues one run per grid point, all in one transaction. */
 export function createExperiment(
@@ -68,7 +22,7 @@ export function createExperiment(
   tx: Tx = getDb(),
   now = Date.now(),
 ): CreateExperimentResponse {
-  const details: Detail[] = [];
+  const details: FieldIssue[] = [];
   const method = getMethod(body.methodId);
   if (!method) details.push({ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` });
   if (!getModel(body.modelId, tx)) details.push({ field: "modelId", message: `unknown model "${body.modelId}" (register it with POST /api/v1/models)` });
@@ -86,7 +40,7 @@ export function createExperiment(
       details.push({ field: "methodId", message: `method ${method.id} has no executor yet; it is listed in the registry but runs cannot be queued for it` });
     }
   }
-  if (details.length > 0) throw badRequest("invalid request", details);
+  if (details.length > 0) throw invalid("invalid request", details);
   return tx.transaction((t) => {
     const exp = t
       .insert(experiments)

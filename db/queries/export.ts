@@ -1,9 +1,9 @@
 import { sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
-import { getMethod } from "@/lib/methods";
-import { orderMetricKeys, type ExportLayout } from "@/lib/export/columns";
-import type { RunFilter } from "@/lib/schemas/filters";
-import type { RunRow } from "@/lib/schemas/runs";
+import { getMethod } from "../../lib/methods";
+import { orderMetricKeys, type ExportLayout } from "../../lib/export/columns";
+import type { RunFilter } from "../../lib/schemas/filters";
+import type { RunRow } from "../../lib/schemas/runs";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 import { RUN_COLUMNS, toRunRowFromValues } from "./runs";

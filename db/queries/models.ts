@@ -3,10 +3,10 @@ import path from "node:path";
 import { eq, asc } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { models } from "../schema";
-import { badRequest, conflict } from "@/lib/http";
-import type { ModelRow } from "@/lib/schemas/models";
+import { conflict, invalid } from "../../lib/errors";
+import type { ModelRow } from "../../lib/schemas/models";
 import type { z } from "zod";
-import type { RegisterModelBody as RegisterModelSchema } from "@/lib/schemas/models";
+import type { RegisterModelBody as RegisterModelSchema } from "../../lib/schemas/models";
 import { hashFile, statOrNull } from "./files";
 
 export function listModels(tx: Tx = getDb()): ModelRow[] {
@@ -17,7 +17,7 @@ export function getModel(id: string, tx: Tx = getDb()): ModelRow | undefined {
   return tx.select().from(models).where(eq(models.id, id)).get();
 }
 
-const bad = (field: string, message: string) => badRequest("invalid request", [{ field, message }]);
+const bad = (field: string, message: string) => invalid("invalid request", [{ field, message }]);
 
 /**
  * Registers a model directory in the optimum decoder layout. The directory is checked before

@@ -3,10 +3,10 @@ import { sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
 import { runs } from "../schema";
-import { metricDirection } from "@/lib/metrics";
-import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOWN_GROUP, type XY } from "@/lib/pareto";
-import type { RunFilter } from "@/lib/schemas/filters";
-import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "@/lib/schemas/pareto";
+import { metricDirection } from "../../lib/metrics";
+import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOWN_GROUP, type XY } from "../../lib/pareto";
+import type { RunFilter } from "../../lib/schemas/filters";
+import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "../../lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 

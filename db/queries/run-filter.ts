@@ -1,5 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import type { RunFilter, MetricOp } from "@/lib/schemas/filters";
+import type { RunFilter, MetricOp } from "../../lib/schemas/filters";
 
 const OP_SQL: Record<MetricOp, SQL> = {
   gte: sql.raw(">="),

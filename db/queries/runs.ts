@@ -1,12 +1,12 @@
 import { sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { runEvents, runMetrics, runs } from "../schema";
-import { badRequest, conflict, notFound } from "@/lib/http";
-import { getMethod } from "@/lib/methods";
-import { getMetric, metricDirection } from "@/lib/metrics";
-import { hardwareKey } from "@/lib/hardware";
-import { HardwareFingerprint } from "@/lib/schemas/workers";
-import type { RunFilter } from "@/lib/schemas/filters";
+import { conflict, invalid, notFound } from "../../lib/errors";
+import { getMethod } from "../../lib/methods";
+import { getMetric, metricDirection } from "../../lib/metrics";
+import { hardwareKey } from "../../lib/hardware";
+import { HardwareFingerprint } from "../../lib/schemas/workers";
+import type { RunFilter } from "../../lib/schemas/filters";
 import type {
   LogRunBody,
   LogRunResponse,
@@ -18,8 +18,8 @@ import type {
   RunSortColumn,
   RunsPage,
   RunActionResponse,
-} from "@/lib/schemas/runs";
-import { LogRunBody as LogRunSchema } from "@/lib/schemas/runs";
+} from "../../lib/schemas/runs";
+import { LogRunBody as LogRunSchema } from "../../lib/schemas/runs";
 import type { z } from "zod";
 import { andAll, runFilterConditions, whereClause } from "./run-filter";
 import { rawClient } from "./raw";
@@ -177,10 +177,10 @@ export function decodeCursor(cursor: string, sort: string): { value: SortValue; 
     !(parsed[1] === null || typeof parsed[1] === "string" || typeof parsed[1] === "number") ||
     !Number.isSafeInteger(parsed[2])
   ) {
-    throw badRequest("invalid query", [{ field: "cursor", message: "not a cursor from this API" }]);
+    throw invalid("invalid query", [{ field: "cursor", message: "not a cursor from this API" }]);
   }
   if (parsed[0] !== sort) {
-    throw badRequest("invalid query", [{ field: "cursor", message: `cursor was made for sort=${parsed[0]}, not sort=${sort}` }]);
+    throw invalid("invalid query", [{ field: "cursor", message: `cursor was made for sort=${parsed[0]}, not sort=${sort}` }]);
   }
   return { value: parsed[1] as SortValue, id: parsed[2] as number };
 }
@@ -203,9 +203,9 @@ export const INDEX_WALK_ABOVE = 5000;
  * no lease expired this is one index range seek per active status (runs_status_lease) and writes
  * nothing.
  */
-export function reapBeforeRead(tx: Tx): void {
+export function reapBeforeRead(tx: Tx = getDb()): void {
   tx.transaction((t) => {
-    reapExpiredLeases(t);
+    reapExpiredLeases(Date.now(), t);
   });
 }
 
@@ -250,7 +250,7 @@ export function listRuns(
         ORDER BY r.id ${dir} LIMIT ${n}`);
   } else {
     const spec = SORT_SQL[name as RunSortColumn];
-    if (!spec) throw badRequest("invalid query", [{ field: "sort", message: `cannot sort by ${name}` }]);
+    if (!spec) throw invalid("invalid query", [{ field: "sort", message: `cannot sort by ${name}` }]);
     const col = sql.raw(`r.${spec.col}`);
     if (name === "id") {
       valueSection = (n) =>
@@ -373,17 +373,17 @@ export function findBaselineRun(
 /** Stores a run executed elsewhere (source = logged), params validated by its method's schema. */
 export function logRun(body: z.infer<typeof LogRunSchema>, tx: Tx = getDb(), now = Date.now()): LogRunResponse {
   const method = getMethod(body.methodId);
-  if (!method) throw badRequest("invalid request", [{ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` }]);
+  if (!method) throw invalid("invalid request", [{ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` }]);
   const p = method.params.safeParse(body.params);
   if (!p.success) {
-    throw badRequest("invalid request", p.error.issues.flatMap((i) =>
+    throw invalid("invalid request", p.error.issues.flatMap((i) =>
       i.code === "unrecognized_keys"
         ? i.keys.map((k) => ({ field: `params.${k}`, message: `unknown parameter for ${method.id}` }))
         : [{ field: ["params", ...i.path.map(String)].join("."), message: i.message }],
     ));
   }
   if (body.startedAt !== undefined && body.finishedAt !== undefined && body.finishedAt < body.startedAt) {
-    throw badRequest("invalid request", [{ field: "finishedAt", message: "finishedAt is before startedAt" }]);
+    throw invalid("invalid request", [{ field: "finishedAt", message: "finishedAt is before startedAt" }]);
   }
   const hwKey = loggedHardwareKey(body.runtime, body.hardware);
   const keys = { modelId: body.modelId, datasetId: body.datasetId, runtime: body.runtime, hardwareKey: hwKey };

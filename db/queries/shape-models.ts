@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "../client";
+import { getDb, type Db } from "../client";
 import { models } from "../schema";
 
 /** A shape model as registered: no files on the server, a card that says how to generate it. */
@@ -19,7 +19,7 @@ export interface ShapeModelRow {
  * each worker generates them on first use (workers/onnx/shape-cache.ts), so bytes and sha256 stay
  * null. A row of the same id from another source (a user's upload) is left alone.
  */
-export function registerShapeModels(db: Db, rows: ShapeModelRow[]): number {
+export function registerShapeModels(rows: ShapeModelRow[], db: Db = getDb()): number {
   let n = 0;
   db.transaction((tx) => {
     for (const r of rows) {

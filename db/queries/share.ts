@@ -1,8 +1,8 @@
 import crypto from "node:crypto";
 import { and, eq, isNull } from "drizzle-orm";
-import type { Tx } from "../client";
+import { getDb, type Tx } from "../client";
 import { shareLinks } from "../schema";
-import { HttpError, notFound } from "../../lib/http";
+import { gone, notFound } from "../../lib/errors";
 import { ViewState, SHARE_TOKEN_PATTERN, type CreateShareRequest, type ShareLinkResponse } from "../../lib/schemas/share";
 
 const DAY_MS = 86_400_000;
@@ -12,7 +12,7 @@ export function newShareToken(): string {
   return crypto.randomBytes(24).toString("base64url");
 }
 
-export function createShareLink(db: Tx, req: CreateShareRequest, now = Date.now()): { token: string; expiresAt: number | null } {
+export function createShareLink(req: CreateShareRequest, db: Tx = getDb(), now = Date.now()): { token: string; expiresAt: number | null } {
   const token = newShareToken();
   const expiresAt = req.expiresInDays ? now + req.expiresInDays * DAY_MS : null;
   db.insert(shareLinks).values({ token, viewState: req.view, createdAt: now, expiresAt }).run();
@@ -26,7 +26,7 @@ export type ShareLookup =
   | { state: "missing" };
 
 /** Looks a token up without throwing, so a page can say why a link no longer opens. */
-export function lookupShareLink(db: Tx, token: string, now = Date.now()): ShareLookup {
+export function lookupShareLink(token: string, db: Tx = getDb(), now = Date.now()): ShareLookup {
   if (!SHARE_TOKEN_PATTERN.test(token)) return { state: "missing" };
   const row = db.select().from(shareLinks).where(eq(shareLinks.token, token)).get();
   if (!row) return { state: "missing" };
@@ -39,22 +39,22 @@ export function lookupShareLink(db: Tx, token: string, now = Date.now()): ShareL
 }
 
 /** The link's view; 404 for an unknown token, 410 for a revoked or expired one. */
-export function getShareLink(db: Tx, token: string, now = Date.now()): ShareLinkResponse {
-  const found = lookupShareLink(db, token, now);
+export function getShareLink(token: string, db: Tx = getDb(), now = Date.now()): ShareLinkResponse {
+  const found = lookupShareLink(token, db, now);
   switch (found.state) {
     case "ok":
       return found.link;
     case "missing":
       throw notFound("share link");
     case "revoked":
-      throw new HttpError(410, `share link was revoked on ${new Date(found.at).toISOString()}`);
+      throw gone(`share link was revoked on ${new Date(found.at).toISOString()}`);
     case "expired":
-      throw new HttpError(410, `share link expired on ${new Date(found.at).toISOString()}`);
+      throw gone(`share link expired on ${new Date(found.at).toISOString()}`);
   }
 }
 
 /** Revokes a link (idempotent: revoking twice keeps the first time); 404 for an unknown token. */
-export function revokeShareLink(db: Tx, token: string, now = Date.now()): { revokedAt: number } {
+export function revokeShareLink(token: string, db: Tx = getDb(), now = Date.now()): { revokedAt: number } {
   if (!SHARE_TOKEN_PATTERN.test(token)) throw notFound("share link");
   const row = db.select({ revokedAt: shareLinks.revokedAt }).from(shareLinks).where(eq(shareLinks.token, token)).get();
   if (!row) throw notFound("share link");

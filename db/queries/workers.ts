@@ -1,8 +1,9 @@
 import crypto from "node:crypto";
 import { eq } from "drizzle-orm";
-import type { Tx } from "../client";
+import { getDb, type Tx } from "../client";
 import { workers } from "../schema";
-import { HttpError } from "../../lib/http";
+import { unauthorized, unavailable } from "../../lib/errors";
+import { envSetting } from "../../lib/env";
 import type { WorkerRegisterBody, HardwareFingerprint } from "../../lib/schemas/workers";
 import type { Runtime } from "../../lib/domain";
 import { hardwareKey } from "../../lib/hardware";
@@ -18,27 +19,20 @@ function sameSecret(a: string, b: string): boolean {
   return crypto.timingSafeEqual(ha, hb);
 }
 
-/** The bearer token of an `Authorization: Bearer <token>` header, or null. */
-export function bearerToken(req: Request): string | null {
-  const h = req.headers.get("authorization");
-  const m = h ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
-  return m ? m[1] : null;
-}
-
 /**
  * Checks the enrollment token a new worker presents against the server's FRONTIER_ENROLL_TOKEN.
  * Without that setting nobody can register: an open registration would hand out leases to anyone.
  */
-export function checkEnrollment(presented: string | null, expected: string | undefined = process.env.FRONTIER_ENROLL_TOKEN): void {
+export function checkEnrollment(presented: string | null, expected: string | undefined = envSetting("FRONTIER_ENROLL_TOKEN")): void {
   if (!expected) {
-    throw new HttpError(503, "worker registration is disabled: the server has no FRONTIER_ENROLL_TOKEN set");
+    throw unavailable("worker registration is disabled: the server has no FRONTIER_ENROLL_TOKEN set");
   }
-  if (!presented) throw new HttpError(401, "missing enrollment token (Authorization: Bearer <token>)");
-  if (!sameSecret(presented, expected)) throw new HttpError(401, "wrong enrollment token");
+  if (!presented) throw unauthorized("missing enrollment token (Authorization: Bearer <token>)");
+  if (!sameSecret(presented, expected)) throw unauthorized("wrong enrollment token");
 }
 
 /** Registers a worker; the token is returned once and only its SHA-256 is stored. */
-export function registerWorker(tx: Tx, body: WorkerRegisterBody, now = Date.now()): { workerId: string; token: string } {
+export function registerWorker(body: WorkerRegisterBody, tx: Tx = getDb(), now = Date.now()): { workerId: string; token: string } {
   const workerId = `w_${crypto.randomBytes(9).toString("base64url")}`;
   // 256 random bits: a worker token is a long-lived credential.
   const token = crypto.randomBytes(32).toString("base64url");
@@ -57,14 +51,14 @@ export function registerWorker(tx: Tx, body: WorkerRegisterBody, now = Date.now(
 }
 
 /** The worker owning a bearer token, or a 401. */
-export function authenticateWorker(tx: Tx, token: string | null): WorkerRow {
-  if (!token) throw new HttpError(401, "missing worker token (Authorization: Bearer <token>)");
+export function authenticateWorker(token: string | null, tx: Tx = getDb()): WorkerRow {
+  if (!token) throw unauthorized("missing worker token (Authorization: Bearer <token>)");
   const row = tx.select().from(workers).where(eq(workers.tokenHash, sha256Hex(token))).get();
-  if (!row) throw new HttpError(401, "unknown worker token");
+  if (!row) throw unauthorized("unknown worker token");
   return row;
 }
 
-export function touchWorker(tx: Tx, workerId: string, now = Date.now()): void {
+export function touchWorker(workerId: string, tx: Tx = getDb(), now = Date.now()): void {
   tx.update(workers).set({ lastHeartbeatAt: now }).where(eq(workers.id, workerId)).run();
 }
 

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
-import { expandGrid } from "@/db/queries/experiments";
+import { expandGrid } from "@/lib/grid";
 import { getMethod, METHODS } from "@/lib/methods";
 import { POST as postModel } from "@/app/api/v1/models/route";
 import { POST as postDataset } from "@/app/api/v1/datasets/route";

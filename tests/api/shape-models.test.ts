@@ -13,7 +13,7 @@ import { call, cleanup, freshDb, writeModelDir } from "./helpers";
 
 let dir: string;
 const HW = { runtime: "cpu", ortVersion: "1.30.0", cpuModel: "test CPU", cpuCores: 2, memoryBytes: 8e9, platform: "linux-x64", nodeVersion: "v20" };
-const register = () => registerShapeModels(getDb(), REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)));
+const register = () => registerShapeModels(REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)), getDb());
 
 beforeAll(async () => {
   dir = freshDb();
@@ -41,7 +41,7 @@ describe("shape models through the API", () => {
   it("leave a model of the same id from another source alone", async () => {
     const other = "shape-other";
     expect((await call(postModel, "POST", "/api/v1/models", { body: { id: other, path: writeModelDir(dir, other) } })).status).toBe(201);
-    expect(registerShapeModels(getDb(), [{ ...shapeModelRegistration("shape-tiny"), id: other as "shape-tiny" }])).toBe(0);
+    expect(registerShapeModels([{ ...shapeModelRegistration("shape-tiny"), id: other as "shape-tiny" }], getDb())).toBe(0);
     const r = await call(listModels, "GET", "/api/v1/models");
     expect(r.json.models.find((m: { id: string }) => m.id === other).source).toBe("path");
   });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDb } from "@/db/client";
 import { createShareLink, getShareLink, lookupShareLink, revokeShareLink } from "@/db/queries/share";
-import { HttpError } from "@/lib/http";
+import { DomainError } from "@/lib/errors";
 import { CreateShareRequest, ViewState } from "@/lib/schemas/share";
 import { viewFromLocation, viewHref } from "@/lib/share-state";
 
@@ -53,7 +53,7 @@ describe("share links", () => {
   const view = { page: "explorer" as const, query: { x: "model_bytes", group: "method" } };
 
   it("creates unguessable base64url tokens of at least 128 bits", () => {
-    const tokens = new Set(Array.from({ length: 20 }, () => createShareLink(db, { view }).token));
+    const tokens = new Set(Array.from({ length: 20 }, () => createShareLink({ view }, db).token));
     expect(tokens.size).toBe(20);
     for (const t of tokens) {
       expect(t).toMatch(/^[A-Za-z0-9_-]+$/);
@@ -62,33 +62,33 @@ describe("share links", () => {
   });
 
   it("returns the stored view, then 410 after revocation", () => {
-    const { token } = createShareLink(db, { view });
-    expect(getShareLink(db, token).view).toEqual(view);
-    const first = revokeShareLink(db, token, 1_000);
-    expect(revokeShareLink(db, token, 2_000)).toEqual(first);
-    expect(lookupShareLink(db, token)).toEqual({ state: "revoked", at: 1_000 });
+    const { token } = createShareLink({ view }, db);
+    expect(getShareLink(token, db).view).toEqual(view);
+    const first = revokeShareLink(token, db, 1_000);
+    expect(revokeShareLink(token, db, 2_000)).toEqual(first);
+    expect(lookupShareLink(token, db)).toEqual({ state: "revoked", at: 1_000 });
     try {
-      getShareLink(db, token);
+      getShareLink(token, db);
       expect.unreachable();
     } catch (e) {
-      expect(e).toBeInstanceOf(HttpError);
-      expect((e as HttpError).status).toBe(410);
-      expect((e as HttpError).message).toMatch(/revoked/);
+      expect(e).toBeInstanceOf(DomainError);
+      expect((e as DomainError).code).toBe("gone");
+      expect((e as DomainError).message).toMatch(/revoked/);
     }
   });
 
   it("expires after the given number of days", () => {
     const now = Date.UTC(2026, 0, 1);
-    const { token, expiresAt } = createShareLink(db, { view, expiresInDays: 2 }, now);
+    const { token, expiresAt } = createShareLink({ view, expiresInDays: 2 }, db, now);
     expect(expiresAt).toBe(now + 2 * 86_400_000);
-    expect(lookupShareLink(db, token, now + 86_400_000).state).toBe("ok");
-    expect(lookupShareLink(db, token, now + 2 * 86_400_000)).toEqual({ state: "expired", at: expiresAt });
-    expect(() => getShareLink(db, token, now + 3 * 86_400_000)).toThrow(/expired/);
+    expect(lookupShareLink(token, db, now + 86_400_000).state).toBe("ok");
+    expect(lookupShareLink(token, db, now + 2 * 86_400_000)).toEqual({ state: "expired", at: expiresAt });
+    expect(() => getShareLink(token, db, now + 3 * 86_400_000)).toThrow(/expired/);
   });
 
   it("answers 404 for unknown or malformed tokens", () => {
-    expect(lookupShareLink(db, "nope").state).toBe("missing");
-    expect(lookupShareLink(db, "A".repeat(32)).state).toBe("missing");
-    expect(() => revokeShareLink(db, "A".repeat(32))).toThrow(/not found/);
+    expect(lookupShareLink("nope", db).state).toBe("missing");
+    expect(lookupShareLink("A".repeat(32), db).state).toBe("missing");
+    expect(() => revokeShareLink("A".repeat(32), db)).toThrow(/not found/);
   });
 });

@@ -60,7 +60,7 @@ function baseline(over: { seed?: number | null; ortVersion?: string; settings?: 
   return id;
 }
 
-const key = (over: Partial<Parameters<typeof baselineFor>[1]> = {}) => ({
+const key = (over: Partial<Parameters<typeof baselineFor>[0]> = {}) => ({
   modelId: "m",
   datasetId: "d",
   runtime: "cpu",
@@ -76,7 +76,7 @@ beforeAll(() => {
   db = openDb(path.join(dir, "test.db"));
   db.insert(models).values({ id: "m", name: "m", kind: "decoder-lm", source: "path", files: { dir, model: "model.onnx" } }).run();
   db.insert(datasets).values({ id: "d", name: "d", task: "perplexity", file: path.join(dir, "d.jsonl") }).run();
-  const { workerId } = registerWorker(db, { name: "w", capabilities: { runtimes: ["cpu"] }, hardware: { cpu: fp() } });
+  const { workerId } = registerWorker({ name: "w", capabilities: { runtimes: ["cpu"] }, hardware: { cpu: fp() } }, db);
   worker = db.select().from(workers).where(eq(workers.id, workerId)).get()!;
 });
 afterAll(() => {
@@ -97,19 +97,19 @@ describe("baselineFor", () => {
     baseline({ settings: { ...SETTINGS, eval_max_examples: 50 } });
     baseline({ settings: { perplexity: 10 } }); // measured before settings were recorded
     baseline({ model: "other" });
-    expect(baselineFor(db, key())?.runId).toBe(match);
+    expect(baselineFor(key(), db)?.runId).toBe(match);
   });
 
   it("finds nothing when only mismatched baselines exist, so the job measures a fresh one", () => {
     const seed = baseline({ seed: 2 });
     const ort = baseline({ ortVersion: "onnxruntime-node@1.22.0" });
     const settings = baseline({ settings: { ...SETTINGS, eval_max_tokens_per_text: 64 } });
-    expect(baselineFor(db, key())).toBeNull();
-    expect(baselineFor(db, key({ seed: 2 }))?.runId).toBe(seed);
-    expect(baselineFor(db, key({ ortVersion: "onnxruntime-node@1.22.0" }))?.runId).toBe(ort);
-    expect(baselineFor(db, key({ settings: { ...SETTINGS, eval_max_tokens_per_text: 64 } }))?.runId).toBe(settings);
+    expect(baselineFor(key(), db)).toBeNull();
+    expect(baselineFor(key({ seed: 2 }), db)?.runId).toBe(seed);
+    expect(baselineFor(key({ ortVersion: "onnxruntime-node@1.22.0" }), db)?.runId).toBe(ort);
+    expect(baselineFor(key({ settings: { ...SETTINGS, eval_max_tokens_per_text: 64 } }), db)?.runId).toBe(settings);
     // Without settings (the lease: the worker checks them) any settings match; the latest wins.
-    expect(baselineFor(db, key({ seed: 2, settings: undefined }))?.runId).toBe(seed);
+    expect(baselineFor(key({ seed: 2, settings: undefined }), db)?.runId).toBe(seed);
   });
 });
 
@@ -121,12 +121,12 @@ describe("lease and completion", () => {
     baseline({ seed: 2 });
     baseline({ ortVersion: "onnxruntime-node@1.22.0" });
     const id = queue(1);
-    const leased = claimRun(db, worker, ["cpu"], { now: ++t, root: dir })!;
+    const leased = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
     expect(leased.runId).toBe(id);
     expect(leased.baseline).toBeNull();
     const good = baseline();
     const id2 = queue(1);
-    const leased2 = claimRun(db, worker, ["cpu"], { now: ++t, root: dir })!;
+    const leased2 = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
     expect(leased2.runId).toBe(id2);
     expect(leased2.baseline?.runId).toBe(good);
     expect(leased2.baseline?.metrics.bench_decode_tokens).toBe(32);
@@ -135,10 +135,10 @@ describe("lease and completion", () => {
   it("completion pairs by the run's own settings, or stores the fresh baseline the job measured", () => {
     const other = baseline({ settings: { ...SETTINGS, bench_prompt_length: 64 } });
     const id = queue(1);
-    const leased = claimRun(db, worker, ["cpu"], { now: ++t, root: dir })!;
+    const leased = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
     expect(leased.baseline?.runId).toBe(other); // the worker sees bench_prompt_length 64 and measures afresh
     const metrics = { perplexity: 11, model_bytes: 1e6, ...SETTINGS };
-    const done = completeRun(db, id, worker, { leaseToken: leased.leaseToken, metrics, artifacts: [], hardware: fp(), baselineMetrics: { perplexity: 10, ...SETTINGS }, notes: [] }, { now: ++t });
+    const done = completeRun(id, worker, { leaseToken: leased.leaseToken, metrics, artifacts: [], hardware: fp(), baselineMetrics: { perplexity: 10, ...SETTINGS }, notes: [] }, db, { now: ++t });
     expect(done.baselineRunId).not.toBe(other);
     const fresh = db.select().from(runs).where(eq(runs.id, done.baselineRunId!)).get()!;
     expect(fresh).toMatchObject({ methodId: "baseline", seed: 1, tags: ["auto-baseline"] });
@@ -146,15 +146,15 @@ describe("lease and completion", () => {
 
     // A later run measured with the same settings pairs with that fresh baseline, not the other one.
     const id2 = queue(1);
-    const leased2 = claimRun(db, worker, ["cpu"], { now: ++t, root: dir })!;
+    const leased2 = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
     expect(leased2.baseline?.runId).toBe(fresh.id);
-    const done2 = completeRun(db, id2, worker, { leaseToken: leased2.leaseToken, metrics, artifacts: [], hardware: fp(), notes: [] }, { now: ++t });
+    const done2 = completeRun(id2, worker, { leaseToken: leased2.leaseToken, metrics, artifacts: [], hardware: fp(), notes: [] }, db, { now: ++t });
     expect(done2.baselineRunId).toBe(fresh.id);
 
     // Completed under another onnxruntime version than any baseline: no pairing at all.
     const id3 = queue(1);
-    const leased3 = claimRun(db, worker, ["cpu"], { now: ++t, root: dir })!;
-    const done3 = completeRun(db, id3, worker, { leaseToken: leased3.leaseToken, metrics, artifacts: [], hardware: fp("onnxruntime-node@1.31.0"), notes: [] }, { now: ++t });
+    const leased3 = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
+    const done3 = completeRun(id3, worker, { leaseToken: leased3.leaseToken, metrics, artifacts: [], hardware: fp("onnxruntime-node@1.31.0"), notes: [] }, db, { now: ++t });
     expect(done3.baselineRunId).toBeNull();
   });
 });

@@ -322,27 +322,27 @@ describe("lease expiry", () => {
     const { claimRun, heartbeatRun } = await import("../../db/queries/leases");
     const { authenticateWorker } = await import("../../db/queries/workers");
     clearRuns();
-    const a = authenticateWorker(api.db, (await register("sleepy")).token);
-    const b = authenticateWorker(api.db, (await register("eager")).token);
+    const a = authenticateWorker((await register("sleepy")).token, api.db);
+    const b = authenticateWorker((await register("eager")).token, api.db);
     const id = queueRun({ maxAttempts: 2 });
     const t0 = 1_000_000_000_000;
-    const l1 = claimRun(api.db, a, ["cpu"], { now: t0, leaseMs: 1000 })!;
+    const l1 = claimRun(a, ["cpu"], api.db, { now: t0, leaseMs: 1000 })!;
     expect(l1.runId).toBe(id);
     // Still within the lease: nothing for b.
-    expect(claimRun(api.db, b, ["cpu"], { now: t0 + 999, leaseMs: 1000 })).toBeNull();
+    expect(claimRun(b, ["cpu"], api.db, { now: t0 + 999, leaseMs: 1000 })).toBeNull();
     // Expired: reaped to queued, but backoff (2^1 × 1 ms) holds it until t0 + 1001 + 2.
-    expect(claimRun(api.db, b, ["cpu"], { now: t0 + 1001, leaseMs: 1000 })).toBeNull();
+    expect(claimRun(b, ["cpu"], api.db, { now: t0 + 1001, leaseMs: 1000 })).toBeNull();
     expect(runRow(id)).toMatchObject({ status: "queued", leaseToken: null, availableAt: t0 + 1003 });
     expect(runRow(id).error).toMatch(/worker sleepy stopped heartbeating/);
-    expect(() => heartbeatRun(api.db, id, a, { leaseToken: l1.leaseToken, logs: [] }, { now: t0 + 1002 })).toThrow(/stale or foreign/);
-    const l2 = claimRun(api.db, b, ["cpu"], { now: t0 + 1003, leaseMs: 1000 })!;
+    expect(() => heartbeatRun(id, a, { leaseToken: l1.leaseToken, logs: [] }, api.db, { now: t0 + 1002 })).toThrow(/stale or foreign/);
+    const l2 = claimRun(b, ["cpu"], api.db, { now: t0 + 1003, leaseMs: 1000 })!;
     expect(l2).toMatchObject({ runId: id, attempt: 2 });
     // A heartbeat extends the lease past the original expiry.
-    heartbeatRun(api.db, id, b, { leaseToken: l2.leaseToken, logs: [] }, { now: t0 + 1900, leaseMs: 1000 });
-    expect(claimRun(api.db, a, ["cpu"], { now: t0 + 2500, leaseMs: 1000 })).toBeNull();
+    heartbeatRun(id, b, { leaseToken: l2.leaseToken, logs: [] }, api.db, { now: t0 + 1900, leaseMs: 1000 });
+    expect(claimRun(a, ["cpu"], api.db, { now: t0 + 2500, leaseMs: 1000 })).toBeNull();
     expect(runRow(id).status).toBe("running");
     // Second expiry with no attempts left: failed with the reason.
-    expect(claimRun(api.db, a, ["cpu"], { now: t0 + 2901, leaseMs: 1000 })).toBeNull();
+    expect(claimRun(a, ["cpu"], api.db, { now: t0 + 2901, leaseMs: 1000 })).toBeNull();
     expect(runRow(id)).toMatchObject({ status: "failed", leaseToken: null });
     expect(runRow(id).error).toBe("lease expired on attempt 2 of 2, no attempts left; last worker eager stopped heartbeating");
   });

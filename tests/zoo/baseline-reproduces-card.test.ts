@@ -30,7 +30,7 @@ let worker: WorkerProc | null = null;
 
 beforeAll(async () => {
   api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
-  registerBundled(api.db, process.cwd());
+  registerBundled(process.cwd(), api.db);
 });
 afterAll(async () => {
   await worker?.stop();

@@ -23,11 +23,11 @@ describe("registerBundled", () => {
   it("registers zoo models and datasets once, however often it runs", () => {
     const root = makeRoot();
     const db = openDb(path.join(root, "frontier.db"));
-    const first = registerBundled(db, root);
+    const first = registerBundled(root, db);
     expect(first.models).toBe(1);
     expect(first.datasets).toBe(12);
-    registerBundled(db, root);
-    registerBundled(db, root);
+    registerBundled(root, db);
+    registerBundled(root, db);
     const m = db.select().from(models).all();
     expect(m).toHaveLength(1);
     expect(m[0]).toMatchObject({ id: "zoo-test", source: "zoo", kind: "decoder-lm", params: 1234 });
@@ -42,7 +42,7 @@ describe("registerBundled", () => {
 
     // a rebuilt model updates its row instead of adding one
     fs.writeFileSync(path.join(root, "zoo", "zoo-test", "model.onnx"), Buffer.from("retrained"));
-    registerBundled(db, root);
+    registerBundled(root, db);
     const again = db.select().from(models).all();
     expect(again).toHaveLength(1);
     expect(again[0].sha256).not.toBe(m[0].sha256);
@@ -52,7 +52,7 @@ describe("registerBundled", () => {
   it("registers nothing without a zoo directory", () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "bundled-empty-"));
     const db = openDb(path.join(root, "frontier.db"));
-    expect(registerBundled(db, root)).toEqual({ models: 0, datasets: 0 });
+    expect(registerBundled(root, db)).toEqual({ models: 0, datasets: 0 });
     db.$client.close();
   });
 });

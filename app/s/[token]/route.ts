@@ -1,4 +1,3 @@
-import { getDb } from "@/db/client";
 import { lookupShareLink } from "@/db/queries/share";
 
 export const dynamic = "force-dynamic";
@@ -24,7 +23,7 @@ const utc = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0
 // GET /s/:token — a share link: opens its view read-only, or answers 410 once revoked or expired
 export async function GET(_req: Request, ctx: { params: Promise<{ token: string }> }) {
   const { token } = await ctx.params;
-  const found = lookupShareLink(getDb(), token);
+  const found = lookupShareLink(token);
   switch (found.state) {
     case "ok":
       // A relative Location keeps the host the visitor used, whatever proxy sits in front.

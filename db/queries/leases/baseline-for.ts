@@ -1,26 +1,10 @@
 import { and, desc, eq, ne, sql, type SQL } from "drizzle-orm";
-import type { Tx } from "../../client";
+import { getDb, type Tx } from "../../client";
 import { runMetrics, runs } from "../../schema";
-import { EVAL_SETTING_KEYS, type EvalSettingKey } from "../../../lib/metrics";
+import { EVAL_SETTING_KEYS } from "../../../lib/metrics";
+import type { BaselineKey } from "../../../lib/baseline";
 
-export interface BaselineKey {
-  modelId: string;
-  datasetId: string;
-  runtime: string;
-  hardwareKey: string;
-  /** The run's seed: it orders the scored examples and draws the benchmark prompt. */
-  seed: number | null;
-  /** onnxruntime version (the hardware fingerprint's ortVersion) the figures were measured with. */
-  ortVersion: string | null;
-  /**
-   * Evaluation settings (lib/metrics EVAL_SETTING_KEYS, stored as run metrics) the baseline must
-   * have been measured with; a key given as undefined must be absent on the baseline too. Left out
-   * entirely when the asker does not know them yet (at lease time the worker checks them itself).
-   */
-  settings?: Partial<Record<EvalSettingKey, number>>;
-  /** The run asking, never its own baseline. */
-  excludeRunId?: number;
-}
+export type { BaselineKey };
 
 /** `metric(key) IS value` for the candidate run (IS: an absent metric matches only an absent value). */
 const metricIs = (key: string, value: number | undefined): SQL =>
@@ -31,7 +15,7 @@ const metricIs = (key: string, value: number | undefined): SQL =>
  * hardware_key, seed, onnxruntime version and (when given) evaluation settings; with its metrics.
  * Null when there is none, so the job measures a fresh baseline rather than lean on a stale one.
  */
-export function baselineFor(tx: Tx, key: BaselineKey): { runId: number; metrics: Record<string, number> } | null {
+export function baselineFor(key: BaselineKey, tx: Tx = getDb()): { runId: number; metrics: Record<string, number> } | null {
   const settings = key.settings;
   const row = tx
     .select({ id: runs.id })

@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import path from "node:path";
 import { and, asc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
-import type { Db, Tx } from "../../client";
+import { getDb, type Db, type Tx } from "../../client";
 import { datasets, models, runs } from "../../schema";
 import type { HardwareFingerprint, LeasedRun } from "../../../lib/schemas/workers";
 import type { Runtime } from "../../../lib/domain";
@@ -10,13 +10,14 @@ import { addRunEvent } from "./events";
 import { leaseDurationMs } from "./config";
 import { reapExpiredLeases } from "./reap-expired-leases";
 import { baselineFor } from "./baseline-for";
+import { baselineKeyOf } from "../../../lib/baseline";
 
 type RunRow = typeof runs.$inferSelect;
 
 /** Model and dataset paths stored relative to the server's root become absolute for the worker. */
 const absolute = (root: string, p: string) => (path.isAbsolute(p) ? p : path.resolve(root, p));
 
-function resolveModel(tx: Tx, run: RunRow, root: string): LeasedRun["model"] | string {
+function resolveModel(run: RunRow, root: string, tx: Tx): LeasedRun["model"] | string {
   const m = tx.select().from(models).where(eq(models.id, run.modelId)).get();
   if (!m) return `model ${run.modelId} is not registered`;
   const files = { ...m.files };
@@ -29,7 +30,7 @@ type DatasetRow = typeof datasets.$inferSelect;
 
 const datasetRef = (d: DatasetRow, root: string): LeasedRun["dataset"] => ({ id: d.id, task: d.task, file: absolute(root, d.file), sha256: d.sha256 });
 
-function resolveDataset(tx: Tx, run: RunRow, root: string): DatasetRow | string {
+function resolveDataset(run: RunRow, tx: Tx): DatasetRow | string {
   const d = tx.select().from(datasets).where(eq(datasets.id, run.datasetId)).get();
   if (!d) return `dataset ${run.datasetId} is not registered`;
   return d;
@@ -53,7 +54,7 @@ function stripSplit(s: string, split: string | null): string {
  * grammar-mc-validation), and nothing else links two splits. A run on a validation split gets
  * none: its own unscored examples are the only ones it may calibrate on.
  */
-export function validationSplitOf(tx: Tx, d: DatasetRow): DatasetRow | null {
+export function validationSplitOf(d: DatasetRow, tx: Tx = getDb()): DatasetRow | null {
   if (d.split?.toLowerCase() === "validation") return null;
   const name = stripSplit(d.name, d.split);
   const id = stripSplit(d.id, d.split);
@@ -81,16 +82,16 @@ export interface ClaimOptions {
  * reaped first. A run whose model or dataset is not registered cannot execute anywhere and is
  * failed on the spot instead of being handed out.
  */
-export function claimRun(db: Db, worker: WorkerRow, runtimes: Runtime[], opts: ClaimOptions = {}): LeasedRun | null {
+export function claimRun(worker: WorkerRow, runtimes: Runtime[], db: Db = getDb(), opts: ClaimOptions = {}): LeasedRun | null {
   const now = opts.now ?? Date.now();
   const leaseMs = opts.leaseMs ?? leaseDurationMs();
   const root = opts.root ?? process.cwd();
   if (runtimes.length === 0) return null;
   return db.transaction(
     (tx) => {
-      reapExpiredLeases(tx, now);
+      reapExpiredLeases(now, tx);
       // An idle worker polling for work is alive too.
-      touchWorker(tx, worker.id, now);
+      touchWorker(worker.id, tx, now);
       for (;;) {
         const next = tx
           .select({ id: runs.id })
@@ -126,42 +127,28 @@ export function claimRun(db: Db, worker: WorkerRow, runtimes: Runtime[], opts: C
           .get();
         if (!run) return null;
 
-        const model = resolveModel(tx, run, root);
-        const dataset = resolveDataset(tx, run, root);
+        const model = resolveModel(run, root, tx);
+        const dataset = resolveDataset(run, tx);
         if (typeof model === "string" || typeof dataset === "string") {
           const error = [model, dataset].filter((x): x is string => typeof x === "string").join("; ");
           tx.update(runs)
             .set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
             .where(eq(runs.id, run.id))
             .run();
-          addRunEvent(tx, run.id, "status", `failed: ${error}`, now);
+          addRunEvent(run.id, "status", `failed: ${error}`, tx, now);
           continue;
         }
 
-        const validation = validationSplitOf(tx, dataset);
+        const validation = validationSplitOf(dataset, tx);
         const runtime = run.runtime as Runtime;
         const hwKey = workerHardwareKey(worker, runtime);
         const fingerprint = (worker.hardware as Partial<Record<Runtime, HardwareFingerprint>> | null)?.[runtime];
         // The evaluation settings are the worker's; it compares them with the baseline's metrics and
         // measures a fresh baseline when they differ (workers/execute.ts).
         const baseline = hwKey
-          ? baselineFor(tx, {
-              modelId: run.modelId,
-              datasetId: run.datasetId,
-              runtime,
-              hardwareKey: hwKey,
-              seed: run.seed,
-              ortVersion: fingerprint?.ortVersion ?? null,
-              excludeRunId: run.id,
-            })
+          ? baselineFor(baselineKeyOf(run, { hardwareKey: hwKey, ortVersion: fingerprint?.ortVersion ?? null }), tx)
           : null;
-        addRunEvent(
-          tx,
-          run.id,
-          "status",
-          `leased by worker ${worker.name} (attempt ${run.attempts} of ${run.maxAttempts})`,
-          now,
-        );
+        addRunEvent(run.id, "status", `leased by worker ${worker.name} (attempt ${run.attempts} of ${run.maxAttempts})`, tx, now);
         return {
           runId: run.id,
           methodId: run.methodId,

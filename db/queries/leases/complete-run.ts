@@ -1,20 +1,20 @@
 import { eq, sql } from "drizzle-orm";
 import type { z } from "zod";
-import type { Db, Tx } from "../../client";
+import { getDb, type Db, type Tx } from "../../client";
 import { artifacts, runMetrics, runs } from "../../schema";
 import type { CompleteBody, CompleteResponse } from "../../../lib/schemas/workers";
 import { hardwareKey } from "../../../lib/hardware";
-import { badRequest } from "../../../lib/http";
+import { invalid } from "../../../lib/errors";
 import { touchWorker, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
 import { reapExpiredLeases } from "./reap-expired-leases";
 import { requireLease, type RunRow } from "./lease-guard";
 import { baselineFor } from "./baseline-for";
-import { evalSettingsOf } from "../../../lib/metrics";
+import { baselineKeyOf, needsBaseline } from "../../../lib/baseline";
 
 type ParsedComplete = z.output<typeof CompleteBody>;
 
-function writeMetrics(tx: Tx, runId: number, metrics: Record<string, number>): void {
+function writeMetrics(runId: number, metrics: Record<string, number>, tx: Tx): void {
   const rows = Object.entries(metrics).map(([key, value]) => ({ runId, key, value }));
   if (rows.length === 0) return;
   tx.insert(runMetrics)
@@ -27,7 +27,7 @@ function writeMetrics(tx: Tx, runId: number, metrics: Record<string, number>): v
  * The job measured the unmodified model itself (the lease carried no baseline): store that as a
  * standalone succeeded baseline run, tagged auto-baseline, that later leases on the same hardware reuse.
  */
-function insertAutoBaseline(tx: Tx, run: RunRow, body: ParsedComplete, hwKey: string, worker: WorkerRow, now: number): number {
+function insertAutoBaseline(run: RunRow, body: ParsedComplete, hwKey: string, worker: WorkerRow, tx: Tx, now: number): number {
   const inserted = tx
     .insert(runs)
     .values({
@@ -55,8 +55,8 @@ function insertAutoBaseline(tx: Tx, run: RunRow, body: ParsedComplete, hwKey: st
     })
     .returning({ id: runs.id })
     .get();
-  writeMetrics(tx, inserted.id, body.baselineMetrics ?? {});
-  addRunEvent(tx, inserted.id, "status", `succeeded: baseline measured alongside run ${run.id}`, now);
+  writeMetrics(inserted.id, body.baselineMetrics ?? {}, tx);
+  addRunEvent(inserted.id, "status", `succeeded: baseline measured alongside run ${run.id}`, tx, now);
   return inserted.id;
 }
 
@@ -64,38 +64,30 @@ function insertAutoBaseline(tx: Tx, run: RunRow, body: ParsedComplete, hwKey: st
  * Records a finished job: metrics, artifacts, hardware, the baseline it is compared with, and the
  * succeeded status, all in one transaction.
  */
-export function completeRun(db: Db, runId: number, worker: WorkerRow, body: ParsedComplete, opts: { now?: number } = {}): CompleteResponse {
+export function completeRun(runId: number, worker: WorkerRow, body: ParsedComplete, db: Db = getDb(), opts: { now?: number } = {}): CompleteResponse {
   const now = opts.now ?? Date.now();
   return db.transaction(
     (tx) => {
-      reapExpiredLeases(tx, now);
-      const run = requireLease(tx, runId, worker, body.leaseToken);
+      reapExpiredLeases(now, tx);
+      const run = requireLease(runId, worker, body.leaseToken, tx);
       if (body.hardware.runtime !== run.runtime) {
-        throw badRequest(`hardware is for runtime ${body.hardware.runtime}, but run ${runId} runs on ${run.runtime}`, [
+        throw invalid(`hardware is for runtime ${body.hardware.runtime}, but run ${runId} runs on ${run.runtime}`, [
           { field: "hardware.runtime", message: `expected ${run.runtime}` },
         ]);
       }
-      touchWorker(tx, worker.id, now);
+      touchWorker(worker.id, tx, now);
       const hwKey = hardwareKey(body.hardware);
 
       let baselineRunId: number | null = null;
-      if (run.methodId !== "baseline") {
-        if (body.baselineMetrics) baselineRunId = insertAutoBaseline(tx, run, body, hwKey, worker, now);
-        else
-          baselineRunId =
-            baselineFor(tx, {
-              modelId: run.modelId,
-              datasetId: run.datasetId,
-              runtime: run.runtime,
-              hardwareKey: hwKey,
-              seed: run.seed,
-              ortVersion: body.hardware.ortVersion,
-              settings: evalSettingsOf(body.metrics),
-              excludeRunId: run.id,
-            })?.runId ?? null;
+      if (needsBaseline(run.methodId)) {
+        if (body.baselineMetrics) baselineRunId = insertAutoBaseline(run, body, hwKey, worker, tx, now);
+        else {
+          const key = baselineKeyOf(run, { hardwareKey: hwKey, ortVersion: body.hardware.ortVersion, metrics: body.metrics });
+          baselineRunId = baselineFor(key, tx)?.runId ?? null;
+        }
       }
 
-      writeMetrics(tx, runId, body.metrics);
+      writeMetrics(runId, body.metrics, tx);
       if (body.artifacts.length > 0) {
         tx.insert(artifacts)
           .values(body.artifacts.map((a) => ({ runId, kind: a.kind, path: a.path, bytes: a.bytes, sha256: a.sha256, createdAt: now })))
@@ -115,11 +107,11 @@ export function completeRun(db: Db, runId: number, worker: WorkerRow, body: Pars
         })
         .where(eq(runs.id, runId))
         .run();
-      for (const note of body.notes) addRunEvent(tx, runId, "info", note, now);
-      if (run.methodId === "baseline" && body.baselineMetrics) {
-        addRunEvent(tx, runId, "info", "baselineMetrics ignored: this run is itself the baseline", now);
+      for (const note of body.notes) addRunEvent(runId, "info", note, tx, now);
+      if (!needsBaseline(run.methodId) && body.baselineMetrics) {
+        addRunEvent(runId, "info", "baselineMetrics ignored: this run is itself the baseline", tx, now);
       }
-      addRunEvent(tx, runId, "status", `succeeded on worker ${worker.name} (${hwKey})`, now);
+      addRunEvent(runId, "status", `succeeded on worker ${worker.name} (${hwKey})`, tx, now);
       return { status: "succeeded", baselineRunId };
     },
     { behavior: "immediate" },

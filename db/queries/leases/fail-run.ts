@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "../../client";
+import { getDb, type Db } from "../../client";
 import { runs } from "../../schema";
 import type { FailBody, FailResponse } from "../../../lib/schemas/workers";
 import { touchWorker, type WorkerRow } from "../workers";
@@ -12,13 +12,13 @@ import { requireLease } from "./lease-guard";
  * Ends the current attempt with an error. A retryable error with attempts left returns the run to
  * the queue after a backoff; otherwise the run fails with the error.
  */
-export function failRun(db: Db, runId: number, worker: WorkerRow, body: FailBody, opts: { now?: number } = {}): FailResponse {
+export function failRun(runId: number, worker: WorkerRow, body: FailBody, db: Db = getDb(), opts: { now?: number } = {}): FailResponse {
   const now = opts.now ?? Date.now();
   return db.transaction(
     (tx) => {
-      reapExpiredLeases(tx, now);
-      const run = requireLease(tx, runId, worker, body.leaseToken);
-      touchWorker(tx, worker.id, now);
+      reapExpiredLeases(now, tx);
+      const run = requireLease(runId, worker, body.leaseToken, tx);
+      touchWorker(worker.id, tx, now);
       const attemptNote = `attempt ${run.attempts} of ${run.maxAttempts}`;
       if (body.retryable && run.attempts < run.maxAttempts) {
         const availableAt = now + retryDelayMs(run.attempts);
@@ -36,7 +36,7 @@ export function failRun(db: Db, runId: number, worker: WorkerRow, body: FailBody
           })
           .where(eq(runs.id, runId))
           .run();
-        addRunEvent(tx, runId, "status", `queued: ${attemptNote} failed on worker ${worker.name}: ${body.error}; retry in ${availableAt - now} ms`, now);
+        addRunEvent(runId, "status", `queued: ${attemptNote} failed on worker ${worker.name}: ${body.error}; retry in ${availableAt - now} ms`, tx, now);
         return { status: "queued", attempts: run.attempts, maxAttempts: run.maxAttempts, availableAt };
       }
       const why = body.retryable ? `no attempts left (${attemptNote})` : `not retryable (${attemptNote})`;
@@ -44,7 +44,7 @@ export function failRun(db: Db, runId: number, worker: WorkerRow, body: FailBody
         .set({ status: "failed", error: body.error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
         .where(eq(runs.id, runId))
         .run();
-      addRunEvent(tx, runId, "status", `failed on worker ${worker.name}, ${why}: ${body.error}`, now);
+      addRunEvent(runId, "status", `failed on worker ${worker.name}, ${why}: ${body.error}`, tx, now);
       return { status: "failed", attempts: run.attempts, maxAttempts: run.maxAttempts, availableAt: null };
     },
     { behavior: "immediate" },

@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "../../client";
+import { getDb, type Db } from "../../client";
 import { runEvents, runs } from "../../schema";
 import type { z } from "zod";
 import type { HeartbeatBody, HeartbeatResponse } from "../../../lib/schemas/workers";
@@ -17,19 +17,19 @@ type ParsedHeartbeat = z.output<typeof HeartbeatBody>;
  * is otherwise left untouched.
  */
 export function heartbeatRun(
-  db: Db,
   runId: number,
   worker: WorkerRow,
   body: ParsedHeartbeat,
+  db: Db = getDb(),
   opts: { now?: number; leaseMs?: number } = {},
 ): HeartbeatResponse {
   const now = opts.now ?? Date.now();
   const leaseMs = opts.leaseMs ?? leaseDurationMs();
   return db.transaction(
     (tx) => {
-      reapExpiredLeases(tx, now);
-      const run = requireLease(tx, runId, worker, body.leaseToken, true);
-      touchWorker(tx, worker.id, now);
+      reapExpiredLeases(now, tx);
+      const run = requireLease(runId, worker, body.leaseToken, tx, true);
+      touchWorker(worker.id, tx, now);
       if (run.status === "canceled") return { canceled: true, leaseExpiresAt: run.leaseExpiresAt ?? now };
 
       const leaseExpiresAt = now + leaseMs;
@@ -43,8 +43,8 @@ export function heartbeatRun(
         })
         .where(eq(runs.id, runId))
         .run();
-      if (run.status === "leased") addRunEvent(tx, runId, "status", `running on worker ${worker.name}`, now);
-      if (body.stage !== undefined && body.stage !== run.stage) addRunEvent(tx, runId, "info", `stage ${body.stage}`, now);
+      if (run.status === "leased") addRunEvent(runId, "status", `running on worker ${worker.name}`, tx, now);
+      if (body.stage !== undefined && body.stage !== run.stage) addRunEvent(runId, "info", `stage ${body.stage}`, tx, now);
       if (body.logs.length > 0) {
         tx.insert(runEvents)
           .values(body.logs.map((l) => ({ runId, level: l.level, message: l.message, ts: Math.min(l.ts ?? now, now) })))

@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Tx } from "../../client";
 import { runs } from "../../schema";
-import { conflict, notFound } from "../../../lib/http";
+import { conflict, notFound } from "../../../lib/errors";
 import type { WorkerRow } from "../workers";
 
 export type RunRow = typeof runs.$inferSelect;
@@ -12,7 +12,7 @@ export type RunRow = typeof runs.$inferSelect;
  * Canceled runs keep their lease token so the holder can learn of the cancel; `allowCanceled`
  * admits them (heartbeat), everything else answers 409.
  */
-export function requireLease(tx: Tx, runId: number, worker: WorkerRow, leaseToken: string, allowCanceled = false): RunRow {
+export function requireLease(runId: number, worker: WorkerRow, leaseToken: string, tx: Tx, allowCanceled = false): RunRow {
   const run = tx.select().from(runs).where(eq(runs.id, runId)).get();
   if (!run) throw notFound(`run ${runId}`);
   if (run.leaseToken !== leaseToken || run.workerId !== worker.id) {

@@ -1,5 +1,5 @@
 import { and, eq, inArray, lt } from "drizzle-orm";
-import type { Tx } from "../../client";
+import { getDb, type Tx } from "../../client";
 import { runs, workers } from "../../schema";
 import { addRunEvent } from "./events";
 import { retryDelayMs } from "./config";
@@ -9,7 +9,7 @@ import { retryDelayMs } from "./config";
  * backoff), or fails it when its attempts are used up. Called at the start of every lease-protocol
  * write, so an expired lease is dead everywhere even if no other worker has asked for work yet.
  */
-export function reapExpiredLeases(tx: Tx, now = Date.now()): { requeued: number; failed: number } {
+export function reapExpiredLeases(now = Date.now(), tx: Tx = getDb()): { requeued: number; failed: number } {
   const expired = tx
     .select({ id: runs.id, attempts: runs.attempts, maxAttempts: runs.maxAttempts, workerName: workers.name, workerId: runs.workerId })
     .from(runs)
@@ -27,7 +27,7 @@ export function reapExpiredLeases(tx: Tx, now = Date.now()): { requeued: number;
         .set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
         .where(stillExpired)
         .run();
-      addRunEvent(tx, r.id, "status", `failed: ${error}`, now);
+      addRunEvent(r.id, "status", `failed: ${error}`, tx, now);
       failed++;
     } else {
       const delay = retryDelayMs(r.attempts);
@@ -46,7 +46,7 @@ export function reapExpiredLeases(tx: Tx, now = Date.now()): { requeued: number;
         })
         .where(stillExpired)
         .run();
-      addRunEvent(tx, r.id, "status", `queued: ${error}; retry in ${delay} ms`, now);
+      addRunEvent(r.id, "status", `queued: ${error}; retry in ${delay} ms`, tx, now);
       requeued++;
     }
   }

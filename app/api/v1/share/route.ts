@@ -1,4 +1,3 @@
-import { getDb } from "@/db/client";
 import { createShareLink } from "@/db/queries/share";
 import { handle, parseOr400, readJson } from "@/lib/http";
 import { CreateShareRequest } from "@/lib/schemas/share";
@@ -7,7 +6,7 @@ import { CreateShareRequest } from "@/lib/schemas/share";
 export async function POST(req: Request) {
   return handle(async () => {
     const body = parseOr400(CreateShareRequest, await readJson(req));
-    const { token, expiresAt } = createShareLink(getDb(), body);
+    const { token, expiresAt } = createShareLink(body);
     const url = new URL(`/s/${token}`, req.url).toString();
     return Response.json({ token, url, expiresAt }, { status: 201 });
   });

@@ -1,4 +1,3 @@
-import { getDb } from "@/db/client";
 import { getShareLink, revokeShareLink } from "@/db/queries/share";
 import { handle } from "@/lib/http";
 
@@ -6,10 +5,10 @@ type Ctx = { params: Promise<{ token: string }> };
 
 // GET /api/v1/share/:token — the stored view; 410 once revoked or expired
 export async function GET(_req: Request, ctx: Ctx) {
-  return handle(async () => Response.json(getShareLink(getDb(), (await ctx.params).token)));
+  return handle(async () => Response.json(getShareLink((await ctx.params).token)));
 }
 
 // DELETE /api/v1/share/:token — revoke the link
 export async function DELETE(_req: Request, ctx: Ctx) {
-  return handle(async () => Response.json(revokeShareLink(getDb(), (await ctx.params).token)));
+  return handle(async () => Response.json(revokeShareLink((await ctx.params).token)));
 }

@@ -1,6 +1,5 @@
-import { getDb } from "@/db/client";
-import { bearerToken, checkEnrollment, registerWorker } from "@/db/queries/workers";
-import { handle, parseOr400, readJson } from "@/lib/http";
+import { checkEnrollment, registerWorker } from "@/db/queries/workers";
+import { bearerToken, handle, parseOr400, readJson } from "@/lib/http";
 import { WorkerRegisterBody } from "@/lib/schemas/workers";
 
 export const dynamic = "force-dynamic";
@@ -10,6 +9,6 @@ export function POST(req: Request) {
   return handle(async () => {
     checkEnrollment(bearerToken(req));
     const body = parseOr400(WorkerRegisterBody, await readJson(req));
-    return Response.json(registerWorker(getDb(), body), { status: 201 });
+    return Response.json(registerWorker(body), { status: 201 });
   });
 }
