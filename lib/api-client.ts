@@ -18,6 +18,7 @@ export class ApiError extends Error {
 
 export type { RunStatus } from "./schemas/common";
 export type { MethodInfo } from "./schemas/methods";
+export type { WorkerInfo } from "./schemas/workers";
 export type { ModelRow as ModelInfo } from "./schemas/models";
 export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
 export type { RunRow as RunSummary, RunDetail, RunsPage, MetricValue, RunEvent, RunArtifact, MetricSeriesResponse, RunActionResponse, LogRunBody } from "./schemas/runs";
@@ -25,6 +26,7 @@ export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBo
 export type { ParetoResponse, ParetoChartsResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
 
 import type { MethodsResponse } from "./schemas/methods";
+import type { WorkersResponse } from "./schemas/workers";
 import type { ModelsResponse } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
@@ -37,13 +39,6 @@ export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).in
 export const runsInFlight = (experiments: readonly Pick<ExperimentRow, "statusCounts">[] | undefined) =>
   (experiments ?? []).some((e) => ACTIVE_STATUSES.some((s) => (e.statusCounts[s] ?? 0) > 0));
 
-/** A registered worker as GET /api/v1/workers lists it: the runtimes it offers. */
-export interface WorkerInfo {
-  id: string;
-  name: string;
-  runtimes: string[];
-  lastHeartbeatAt: number | null;
-}
 
 /** The subset of JSON Schema the submission form reads from the registry's params. */
 export interface JsonSchema {
@@ -94,7 +89,7 @@ export const api = {
   methods: () => request<MethodsResponse>("GET", "/methods").then((r) => r.methods),
   models: () => request<ModelsResponse>("GET", "/models").then((r) => r.models),
   datasets: () => request<DatasetsResponse>("GET", "/datasets").then((r) => r.datasets),
-  workers: () => request<{ workers: WorkerInfo[] }>("GET", "/workers").then((r) => r.workers),
+  workers: () => request<WorkersResponse>("GET", "/workers").then((r) => r.workers),
   experiments: () => request<ExperimentsResponse>("GET", "/experiments").then((r) => r.experiments),
   experiment: (id: number) => request<ExperimentDetail>("GET", `/experiments/${id}`),
   createExperiment: (body: z.input<typeof CreateExperimentBody>) => request<CreateExperimentResponse>("POST", "/experiments", body),

@@ -31,6 +31,7 @@ import {
   LeaseResponse,
   WorkerRegisterBody,
   WorkerRegisterResponse,
+  WorkersResponse,
 } from "./schemas/workers";
 import { CreateShareRequest, CreateShareResponse, ShareLinkResponse } from "./schemas/share";
 
@@ -80,7 +81,7 @@ export const OPERATIONS: Operation[] = [
   { method: "post", path: "/api/v1/runs/{id}/metrics", summary: "Append up to 10,000 time-series points", tag: "runs", pathParams: id, body: MetricPointsBody, ok: { status: 201, schema: MetricPointsResponse } },
   { method: "get", path: "/api/v1/pareto", summary: "Pareto fronts per group with hypervolumes (x=a,b: one chart per x metric in one call)", tag: "analysis", query: ParetoQuery, runFilter: true, ok: { status: 200, schema: z.union([ParetoResponse, ParetoChartsResponse]) } },
   { method: "get", path: "/api/v1/export", summary: "Every matching run as CSV or JSON (streamed)", tag: "analysis", query: ExportQuery, runFilter: true, ok: { status: 200, media: "text/csv" } },
-  { method: "get", path: "/api/v1/workers", summary: "Registered workers and their runtimes", tag: "workers", ok: { status: 200, media: "application/json" } },
+  { method: "get", path: "/api/v1/workers", summary: "Registered workers and their runtimes", tag: "workers", ok: { status: 200, schema: WorkersResponse } },
   { method: "post", path: "/api/v1/workers/register", summary: "Enroll a worker (enrollment token as bearer)", tag: "workers", auth: true, body: WorkerRegisterBody, ok: { status: 201, schema: WorkerRegisterResponse } },
   { method: "post", path: "/api/v1/workers/lease", summary: "Lease the next queued run (204 when none)", tag: "workers", auth: true, body: LeaseBody, ok: { status: 200, schema: LeaseResponse } },
   { method: "post", path: "/api/v1/runs/{id}/heartbeat", summary: "Extend the lease and report progress", tag: "workers", auth: true, pathParams: id, body: HeartbeatBody, ok: { status: 200, schema: HeartbeatResponse } },

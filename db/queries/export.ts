@@ -1,7 +1,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { getMethod } from "../../lib/methods";
-import { orderMetricKeys, type ExportLayout } from "../../lib/export/columns";
+import { csvRunEncoder, exportHeader, orderMetricKeys, type ExportLayout } from "../../lib/export/columns";
+import { csvCell, csvLine } from "../../lib/export/csv";
 import type { RunFilter } from "../../lib/schemas/filters";
 import type { RunRow } from "../../lib/schemas/runs";
 import { andAll, runFilterConditions } from "./run-filter";
@@ -91,4 +92,42 @@ export function* exportChunks(filter: RunFilter, tx: Tx = getDb(), chunk = EXPOR
     if (rows.length < chunk) return;
     after = last;
   }
+}
+
+/**
+ * Every run matching the filter as a CSV or JSON byte stream, one chunk read per pull, so the
+ * response starts at once and a client that goes away stops the reads.
+ */
+export function exportStream(filter: RunFilter, format: "csv" | "json", tx: Tx = getDb()): ReadableStream<Uint8Array> {
+  const csv = format === "csv";
+  const layout = csv ? exportLayout(filter, tx) : null;
+  const encode = layout ? csvRunEncoder(layout, csvCell) : null;
+  const chunks = exportChunks(filter, tx);
+  const enc = new TextEncoder();
+  let first = true;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(enc.encode(layout ? csvLine(exportHeader(layout)) : "["));
+    },
+    pull(controller) {
+      const next = chunks.next();
+      if (next.done) {
+        if (!csv) controller.enqueue(enc.encode("]\n"));
+        controller.close();
+        return;
+      }
+      let out = "";
+      for (const run of next.value) {
+        if (encode) out += encode(run);
+        else {
+          out += (first ? "\n" : ",\n") + JSON.stringify(run);
+          first = false;
+        }
+      }
+      controller.enqueue(enc.encode(out));
+    },
+    cancel() {
+      chunks.return(undefined);
+    },
+  });
 }

@@ -1,10 +1,10 @@
 import crypto from "node:crypto";
-import { eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { workers } from "../schema";
 import { unauthorized, unavailable } from "../../lib/errors";
 import { envSetting } from "../../lib/env";
-import type { WorkerRegisterBody, HardwareFingerprint } from "../../lib/schemas/workers";
+import type { WorkerRegisterBody, HardwareFingerprint, WorkerInfo } from "../../lib/schemas/workers";
 import type { Runtime } from "../../lib/domain";
 import { hardwareKey } from "../../lib/hardware";
 
@@ -66,4 +66,14 @@ export function touchWorker(workerId: string, tx: Tx = getDb(), now = Date.now()
 export function workerHardwareKey(worker: WorkerRow, runtime: Runtime): string | null {
   const fp = (worker.hardware as Partial<Record<Runtime, HardwareFingerprint>> | null)?.[runtime];
   return fp ? hardwareKey(fp) : null;
+}
+
+/** Every registered worker, most recently heard from first, with the runtimes it offers. */
+export function listWorkers(tx: Tx = getDb()): WorkerInfo[] {
+  return tx
+    .select({ id: workers.id, name: workers.name, capabilities: workers.capabilities, lastHeartbeatAt: workers.lastHeartbeatAt })
+    .from(workers)
+    .orderBy(desc(workers.lastHeartbeatAt))
+    .all()
+    .map((w) => ({ id: w.id, name: w.name, runtimes: w.capabilities.runtimes ?? [], lastHeartbeatAt: w.lastHeartbeatAt }));
 }

@@ -171,3 +171,16 @@ export const FailResponse = z.object({
   availableAt: z.number().int().nullable(),
 });
 export type FailResponse = z.infer<typeof FailResponse>;
+
+// GET /api/v1/workers
+/** A registered worker as the list shows it: the runtimes it offers (never its token hash). */
+export const WorkerInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  runtimes: z.array(z.string()),
+  lastHeartbeatAt: z.number().int().nullable(),
+});
+export type WorkerInfo = z.infer<typeof WorkerInfo>;
+
+export const WorkersResponse = z.object({ workers: z.array(WorkerInfo) });
+export type WorkersResponse = z.infer<typeof WorkersResponse>;
