@@ -7,7 +7,7 @@ import type { RunFilter } from "../../lib/schemas/filters";
 import type { RunRow } from "../../lib/schemas/runs";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
-import { RUN_COLUMNS, toRunRowFromValues } from "./runs";
+import { RUN_COLUMNS, runIdOf, runRowFromValues } from "./run-row";
 
 /** Runs per chunk of an export; one chunk is one query for runs plus one for their metrics. */
 export const EXPORT_CHUNK = 2000;
@@ -74,10 +74,10 @@ export function* exportChunks(filter: RunFilter, tx: Tx = getDb(), chunk = EXPOR
   for (;;) {
     const rows = tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS} FROM runs r WHERE r.id > ${after} AND ${where} ORDER BY r.id LIMIT ${chunk}`);
     if (rows.length === 0) return;
-    const first = rows[0][0] as number;
-    const last = rows[rows.length - 1][0] as number;
+    const first = runIdOf(rows[0]);
+    const last = runIdOf(rows[rows.length - 1]);
     const metrics = new Map<number, Record<string, number>>();
-    for (const r of rows) metrics.set(r[0] as number, {});
+    for (const r of rows) metrics.set(runIdOf(r), {});
     const mc = codes.all(...caseParams, first, last) as number[];
     const mv = values.all(first, last) as number[];
     if (mc.length !== mv.length) throw new Error("run_metrics changed during an export chunk read");
@@ -88,7 +88,7 @@ export function* exportChunks(filter: RunFilter, tx: Tx = getDb(), chunk = EXPOR
       const m = metrics.get((code - ki) / M);
       if (m) m[keyList[ki]] = mv[i];
     }
-    yield rows.map((r) => toRunRowFromValues(r, metrics.get(r[0] as number)!));
+    yield rows.map((r) => runRowFromValues(r, metrics.get(runIdOf(r))!));
     if (rows.length < chunk) return;
     after = last;
   }

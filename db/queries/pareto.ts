@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { sql } from "drizzle-orm";
+import { inArray, sql } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
 import { runs } from "../schema";
@@ -9,6 +9,7 @@ import type { RunFilter } from "../../lib/schemas/filters";
 import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "../../lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
+import { RUN_ROW_COLUMNS as c } from "./run-row";
 
 const groupColumn = (by: ParetoGroupBy) => `r.${runs[PARETO_GROUP_FIELD[by]].name}`;
 
@@ -274,20 +275,12 @@ function frontDetails(ids: number[], tx: Tx): Map<number, Detail> {
   const out = new Map<number, Detail>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    const rows = tx.all<{ id: number; method_id: string; family: string; params: string; model_id: string; dataset_id: string; runtime: string; hardware_key: string | null }>(
-      sql`SELECT id, method_id, family, params, model_id, dataset_id, runtime, hardware_key FROM runs WHERE id IN (${sql.join(chunk.map((id) => sql`${id}`), sql`, `)})`,
-    );
-    for (const r of rows) {
-      out.set(r.id, {
-        methodId: r.method_id,
-        family: r.family,
-        params: JSON.parse(r.params) as Record<string, unknown>,
-        modelId: r.model_id,
-        datasetId: r.dataset_id,
-        runtime: r.runtime,
-        hardwareKey: r.hardware_key,
-      });
-    }
+    const rows = tx
+      .select({ id: c.id, methodId: c.methodId, family: c.family, params: c.params, modelId: c.modelId, datasetId: c.datasetId, runtime: c.runtime, hardwareKey: c.hardwareKey })
+      .from(runs)
+      .where(inArray(runs.id, chunk))
+      .all();
+    for (const { id, ...detail } of rows) out.set(id, detail);
   }
   return out;
 }

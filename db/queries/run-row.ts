@@ -53,6 +53,9 @@ export const RUN_COLUMNS = sql.raw(RUN_ROW_KEYS.map((k) => `r.${RUN_ROW_COLUMNS[
 const at = Object.fromEntries(RUN_ROW_KEYS.map((k, i) => [k, i])) as { readonly [K in RunRowKey]: number };
 export const RUN_ROW_WIDTH = RUN_ROW_KEYS.length;
 
+/** The run id of a row selected with RUN_COLUMNS. */
+export const runIdOf = (v: readonly unknown[]): number => v[at.id] as number;
+
 /**
  * A run from a positional row of RUN_COLUMNS. Bulk reads fetch arrays (better-sqlite3's raw mode)
  * and build objects here: 100k runs as row objects cost 1.15 s CPU, as arrays 0.34 s (measured on

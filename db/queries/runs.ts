@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { runEvents, runMetrics, runs } from "../schema";
 import { conflict, invalid, notFound } from "../../lib/errors";
@@ -19,115 +19,10 @@ import type {
   RunsPage,
   RunActionResponse,
 } from "../../lib/schemas/runs";
-import { LogRunBody as LogRunSchema } from "../../lib/schemas/runs";
-import type { z } from "zod";
 import { andAll, runFilterConditions, whereClause } from "./run-filter";
 import { rawClient } from "./raw";
+import { RUN_COLUMNS, RUN_ROW_WIDTH, runRowFrom, runRowFromValues } from "./run-row";
 import { reapExpiredLeases } from "./leases";
-
-/** A runs row as SQLite returns it (snake_case, JSON as text). */
-export interface RawRun {
-  id: number;
-  experiment_id: number | null;
-  method_id: string;
-  family: string;
-  params: string;
-  model_id: string;
-  dataset_id: string;
-  runtime: string;
-  hardware_key: string | null;
-  hardware: string | null;
-  status: RunRow["status"];
-  stage: string | null;
-  progress: number | null;
-  attempts: number;
-  max_attempts: number;
-  lease_expires_at: number | null;
-  worker_id: string | null;
-  error: string | null;
-  baseline_run_id: number | null;
-  code_version: string | null;
-  seed: number | null;
-  tags: string;
-  notes: string | null;
-  source: "executed" | "logged";
-  synthetic: number;
-  created_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  updated_at: number | null;
-}
-
-/** Every column a run listing needs (everything but the lease token), in the order toRunRowFromValues reads. */
-const RUN_COLUMN_LIST = [
-  "id", "experiment_id", "method_id", "family", "params", "model_id", "dataset_id", "runtime", "hardware_key",
-  "status", "stage", "progress", "attempts", "error", "baseline_run_id", "tags", "notes", "source", "synthetic",
-  "created_at", "started_at", "finished_at", "updated_at",
-] as const;
-export const RUN_COLUMNS = sql.raw(RUN_COLUMN_LIST.map((c) => `r.${c}`).join(", "));
-
-/**
- * A run from a positional row of RUN_COLUMNS. Bulk reads fetch arrays (better-sqlite3's raw mode)
- * and build objects here: 100k runs as row objects cost 1.15 s CPU, as arrays 0.34 s (measured on
- * the tracker benchmark machine).
- */
-export function toRunRowFromValues(v: unknown[], metrics: Record<string, number>): RunRow {
-  return {
-    id: v[0] as number,
-    experimentId: v[1] as number | null,
-    methodId: v[2] as string,
-    family: v[3] as string,
-    params: JSON.parse(v[4] as string) as Record<string, unknown>,
-    modelId: v[5] as string,
-    datasetId: v[6] as string,
-    runtime: v[7] as string,
-    hardwareKey: v[8] as string | null,
-    status: v[9] as RunRow["status"],
-    stage: v[10] as string | null,
-    progress: v[11] as number | null,
-    attempts: v[12] as number,
-    error: v[13] as string | null,
-    baselineRunId: v[14] as number | null,
-    tags: JSON.parse(v[15] as string) as string[],
-    notes: v[16] as string | null,
-    source: v[17] as RunRow["source"],
-    synthetic: v[18] === 1,
-    createdAt: v[19] as number,
-    startedAt: v[20] as number | null,
-    finishedAt: v[21] as number | null,
-    updatedAt: v[22] as number | null,
-    metrics,
-  };
-}
-
-export function toRunRow(r: RawRun, metrics: Record<string, number>): RunRow {
-  return {
-    id: r.id,
-    experimentId: r.experiment_id,
-    methodId: r.method_id,
-    family: r.family,
-    params: JSON.parse(r.params) as Record<string, unknown>,
-    modelId: r.model_id,
-    datasetId: r.dataset_id,
-    runtime: r.runtime,
-    hardwareKey: r.hardware_key,
-    status: r.status,
-    stage: r.stage,
-    progress: r.progress,
-    attempts: r.attempts,
-    error: r.error,
-    baselineRunId: r.baseline_run_id,
-    tags: JSON.parse(r.tags) as string[],
-    notes: r.notes,
-    source: r.source,
-    synthetic: r.synthetic === 1,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    updatedAt: r.updated_at,
-    metrics,
-  };
-}
 
 /** Summary metrics of the given runs, in one query. */
 export function metricsByRun(runIds: number[], tx: Tx = getDb()): Map<number, Record<string, number>> {
@@ -228,8 +123,9 @@ export function listRuns(
   const limit = page.limit;
   const total = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM runs r ${whereClause(countConds)}`)!.n;
 
-  let valueSection: (n: number) => (RawRun & { sv: SortValue })[];
-  let nullSection: ((n: number, afterId: number | null) => (RawRun & { sv: SortValue })[]) | null;
+  // Rows are RUN_COLUMNS followed by the sort value (at RUN_ROW_WIDTH).
+  let valueSection: (n: number) => unknown[][];
+  let nullSection: ((n: number, afterId: number | null) => unknown[][]) | null;
 
   if (name.startsWith("metric.")) {
     const key = name.slice("metric.".length);
@@ -239,12 +135,12 @@ export function listRuns(
       total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m",
     );
     valueSection = (n) =>
-      tx.all(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM ${from} ON r.id = m.run_id
+      tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM ${from} ON r.id = m.run_id
         WHERE m.key = ${key} AND ${andAll(conds)}
         ${cur && cur.value !== null ? sql`AND (m.value, m.run_id) ${cmp} (${cur.value}, ${cur.id})` : sql``}
         ORDER BY m.value ${dir}, m.run_id ${dir} LIMIT ${n}`);
     nullSection = (n, afterId) =>
-      tx.all(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r
+      tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r
         WHERE NOT EXISTS (SELECT 1 FROM run_metrics x WHERE x.run_id = r.id AND x.key = ${key}) AND ${andAll(conds)}
         ${afterId !== null ? sql`AND r.id ${cmp} ${afterId}` : sql``}
         ORDER BY r.id ${dir} LIMIT ${n}`);
@@ -254,23 +150,23 @@ export function listRuns(
     const col = sql.raw(`r.${spec.col}`);
     if (name === "id") {
       valueSection = (n) =>
-        tx.all(sql`SELECT ${RUN_COLUMNS}, r.id AS sv FROM runs r WHERE ${andAll(conds)}
+        tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, r.id AS sv FROM runs r WHERE ${andAll(conds)}
           ${cur ? sql`AND r.id ${cmp} ${cur.id}` : sql``} ORDER BY r.id ${dir} LIMIT ${n}`);
     } else {
       valueSection = (n) =>
-        tx.all(sql`SELECT ${RUN_COLUMNS}, ${col} AS sv FROM runs r WHERE ${col} IS NOT NULL AND ${andAll(conds)}
+        tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, ${col} AS sv FROM runs r WHERE ${col} IS NOT NULL AND ${andAll(conds)}
           ${cur && cur.value !== null ? sql`AND (${col}, r.id) ${cmp} (${cur.value}, ${cur.id})` : sql``}
           ORDER BY ${col} ${dir}, r.id ${dir} LIMIT ${n}`);
     }
     nullSection = spec.nullable
       ? (n, afterId) =>
-          tx.all(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r WHERE ${col} IS NULL AND ${andAll(conds)}
+          tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r WHERE ${col} IS NULL AND ${andAll(conds)}
             ${afterId !== null ? sql`AND r.id ${cmp} ${afterId}` : sql``} ORDER BY r.id ${dir} LIMIT ${n}`)
       : null;
   }
 
   // One extra row tells whether another page exists.
-  let rows: (RawRun & { sv: SortValue })[] = [];
+  let rows: unknown[][] = [];
   if (!cur || cur.value !== null) rows = valueSection(limit + 1);
   if (rows.length <= limit && nullSection) {
     const afterId = cur && cur.value === null ? cur.id : null;
@@ -278,17 +174,19 @@ export function listRuns(
   }
   const more = rows.length > limit;
   const pageRows = rows.slice(0, limit);
-  const last = pageRows[pageRows.length - 1];
-  const metrics = metricsByRun(pageRows.map((r) => r.id), tx);
+  const pageRuns = pageRows.map((v) => runRowFromValues(v, {}));
+  const metrics = metricsByRun(pageRuns.map((r) => r.id), tx);
+  for (const r of pageRuns) r.metrics = metrics.get(r.id)!;
+  const last = pageRuns[pageRuns.length - 1];
   return {
-    runs: pageRows.map((r) => toRunRow(r, metrics.get(r.id)!)),
-    nextCursor: more && last ? encodeCursor(page.sort, last.sv, last.id) : null,
+    runs: pageRuns,
+    nextCursor: more && last ? encodeCursor(page.sort, pageRows[pageRows.length - 1][RUN_ROW_WIDTH] as SortValue, last.id) : null,
     total,
   };
 }
 
-function getRawRun(id: number, tx: Tx): RawRun {
-  const r = tx.get<RawRun>(sql`SELECT * FROM runs WHERE id = ${id}`);
+function getRun(id: number, tx: Tx): typeof runs.$inferSelect {
+  const r = tx.select().from(runs).where(eq(runs.id, id)).get();
   if (!r) throw notFound(`run ${id}`);
   return r;
 }
@@ -296,7 +194,7 @@ function getRawRun(id: number, tx: Tx): RawRun {
 /** A run with everything its page shows: params, labelled metrics, history, logs, artifacts. */
 export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
   reapBeforeRead(tx);
-  const r = getRawRun(id, tx);
+  const r = getRun(id, tx);
   const metricRows = tx.all<{ key: string; value: number }>(sql`SELECT key, value FROM run_metrics WHERE run_id = ${id} ORDER BY key`);
   const events = tx.all<{ id: number; ts: number; level: string; message: string }>(
     sql`SELECT id, ts, level, message FROM (SELECT * FROM run_events WHERE run_id = ${id} ORDER BY ts DESC, id DESC LIMIT 2000) ORDER BY ts, id`,
@@ -308,15 +206,15 @@ export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
     sql`SELECT id, kind, path, bytes, sha256, created_at FROM artifacts WHERE run_id = ${id} ORDER BY id`,
   );
   const seriesKeys = tx.all<{ key: string }>(sql`SELECT DISTINCT key FROM metric_points WHERE run_id = ${id} ORDER BY key`);
-  const { metrics: _m, ...row } = toRunRow(r, {});
+  const { metrics: _m, ...row } = runRowFrom(r, {});
   return {
     ...row,
-    hardware: r.hardware ? (JSON.parse(r.hardware) as Record<string, unknown>) : null,
-    workerId: r.worker_id,
-    maxAttempts: r.max_attempts,
+    hardware: r.hardware,
+    workerId: r.workerId,
+    maxAttempts: r.maxAttempts,
     seed: r.seed,
-    codeVersion: r.code_version,
-    leaseExpiresAt: r.lease_expires_at,
+    codeVersion: r.codeVersion,
+    leaseExpiresAt: r.leaseExpiresAt,
     metrics: metricRows.map(({ key, value }) => {
       const def = getMetric(key);
       return {
@@ -371,7 +269,7 @@ export function findBaselineRun(
 }
 
 /** Stores a run executed elsewhere (source = logged), params validated by its method's schema. */
-export function logRun(body: z.infer<typeof LogRunSchema>, tx: Tx = getDb(), now = Date.now()): LogRunResponse {
+export function logRun(body: LogRunBody, tx: Tx = getDb(), now = Date.now()): LogRunResponse {
   const method = getMethod(body.methodId);
   if (!method) throw invalid("invalid request", [{ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` }]);
   const p = method.params.safeParse(body.params);
@@ -423,7 +321,7 @@ export function logRun(body: z.infer<typeof LogRunSchema>, tx: Tx = getDb(), now
 /** Edits a run's annotations (tags, notes); nothing else about a run changes after the fact. */
 export function patchRun(id: number, body: PatchRunBody, tx: Tx = getDb(), now = Date.now()): RunDetail {
   return tx.transaction((t) => {
-    getRawRun(id, t);
+    getRun(id, t);
     const set: SQL[] = [sql`updated_at = ${now}`];
     if (body.tags !== undefined) set.push(sql`tags = ${JSON.stringify(body.tags)}`);
     if (body.notes !== undefined) set.push(sql`notes = ${body.notes}`);
@@ -435,7 +333,7 @@ export function patchRun(id: number, body: PatchRunBody, tx: Tx = getDb(), now =
 /** queued/leased/running → canceled; a leased worker learns it from its next heartbeat. */
 export function cancelRun(id: number, tx: Tx = getDb(), now = Date.now()): RunActionResponse {
   return tx.transaction((t) => {
-    const r = getRawRun(id, t);
+    const r = getRun(id, t);
     if (!["queued", "leased", "running"].includes(r.status)) throw conflict(`run ${id} is ${r.status}; only queued, leased or running runs can be canceled`);
     t.run(sql`UPDATE runs SET status = 'canceled', finished_at = ${now}, updated_at = ${now}, available_at = NULL WHERE id = ${id}`);
     addEvent(t, id, "status", `canceled (was ${r.status})`, now);
@@ -446,10 +344,10 @@ export function cancelRun(id: number, tx: Tx = getDb(), now = Date.now()): RunAc
 /** failed/canceled → queued with attempts reset; logged runs and methods without an executor cannot be re-run. */
 export function retryRun(id: number, tx: Tx = getDb(), now = Date.now()): RunActionResponse {
   return tx.transaction((t) => {
-    const r = getRawRun(id, t);
+    const r = getRun(id, t);
     if (r.status !== "failed" && r.status !== "canceled") throw conflict(`run ${id} is ${r.status}; only failed or canceled runs can be retried`);
     if (r.source === "logged") throw conflict(`run ${id} was logged from outside Frontier; there is nothing here to re-execute`);
-    if (!getMethod(r.method_id)?.implemented) throw conflict(`method ${r.method_id} has no executor yet; run ${id} cannot be retried`);
+    if (!getMethod(r.methodId)?.implemented) throw conflict(`method ${r.methodId} has no executor yet; run ${id} cannot be retried`);
     t.run(sql`UPDATE runs SET status = 'queued', attempts = 0, error = NULL, lease_token = NULL, lease_expires_at = NULL,
       worker_id = NULL, available_at = NULL, stage = NULL, progress = NULL, started_at = NULL, finished_at = NULL,
       updated_at = ${now} WHERE id = ${id}`);
@@ -465,7 +363,7 @@ export function retryRun(id: number, tx: Tx = getDb(), now = Date.now()): RunAct
  */
 export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = getDb(), now = Date.now()): { inserted: number } {
   return tx.transaction((t) => {
-    getRawRun(id, t);
+    getRun(id, t);
     const stmt = rawClient(t).prepare("INSERT INTO metric_points (run_id, key, step, value, ts) VALUES (?, ?, ?, ?, ?)");
     for (const p of body.points) stmt.run(id, p.key, p.step, p.value, p.ts ?? now);
     return { inserted: body.points.length };
@@ -474,7 +372,7 @@ export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = 
 
 /** A run's time series, one per key, ordered by step. */
 export function getMetricSeries(id: number, key: string | undefined, tx: Tx = getDb()): MetricSeriesResponse {
-  getRawRun(id, tx);
+  getRun(id, tx);
   const rows = tx.all<{ key: string; step: number; value: number; ts: number }>(
     sql`SELECT key, step, value, ts FROM metric_points WHERE run_id = ${id} ${key ? sql`AND key = ${key}` : sql``} ORDER BY key, step, ts`,
   );
