@@ -10,6 +10,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { envSetting } from "../lib/env";
 import { getMethod } from "../lib/methods";
 import { evalSettingsDiff, type EvalSettingKey } from "../lib/metrics";
 import type { JobReporter, JobResult, JobSpec, ModelRef } from "./types";
@@ -110,7 +111,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   if (def.calibrates?.(parsed.data) && !spec.calibration) throw missingValidationSplit(spec.dataset.id);
   const executor = await loadExecutor(spec.methodId);
   // A shape model has no files until this worker generates them (once, into its data dir's cache).
-  const dataDir = spec.dataDir ?? path.resolve(process.env.FRONTIER_DATA_DIR ?? "data");
+  const dataDir = spec.dataDir ?? path.resolve(envSetting("FRONTIER_DATA_DIR"));
   const shaped = await withShapeFiles(spec.model, dataDir, (line) => (reporter.stage("resolve: generating shape model", 0.01), reporter.log(line)));
   if (shaped.generated) notes.push(`${spec.model.id} generated on this worker in ${(shaped.generated.generateMs / 1000).toFixed(1)} s (${(shaped.generated.bytes / 1e6).toFixed(0)} MB)`);
   const modelRef = shaped.model;
