@@ -7,8 +7,12 @@
  * Imports nothing: drizzle-kit loads db/schema, which imports this file, without path aliases.
  */
 
-/** What a dataset's JSONL lines hold and how the worker scores them (docs/datasets.md). */
-export const DATASET_TASKS = ["perplexity", "exact-match", "multiple-choice", "recall"] as const;
+/**
+ * What a dataset's JSONL lines hold and how the worker scores them (docs/datasets.md).
+ * long-context (passkey / long-range retrieval, for the token-compression family) registers and
+ * validates, but no evaluator scores it yet: a worker refuses such a run with that reason.
+ */
+export const DATASET_TASKS = ["perplexity", "exact-match", "multiple-choice", "recall", "long-context"] as const;
 export type DatasetTask = (typeof DATASET_TASKS)[number];
 
 /** Where a run executes (DESIGN.md, Runtimes). */

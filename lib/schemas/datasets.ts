@@ -37,6 +37,7 @@ export const DATASET_LINE: Record<DatasetTask, z.ZodType> = {
   perplexity: z.strictObject({ text, ...extra }),
   "exact-match": z.strictObject({ prompt: text, answer: z.string(), ...extra }),
   recall: z.strictObject({ prompt: text, answer: z.string(), ...extra }),
+  "long-context": z.strictObject({ prompt: text, answer: z.string(), ...extra }),
   "multiple-choice": z
     .strictObject({ prompt: text, choices: z.array(z.string()).min(2), label: z.number().int().min(0), ...extra })
     .refine((l) => l.label < l.choices.length, { message: "label must index into choices", path: ["label"] }),

@@ -104,6 +104,12 @@ describe("exact match and multiple choice on a tiny dataset file", () => {
     expect(() => readDataset({ file, task: "multiple-choice" })).toThrow(/bad\.jsonl:2: multiple-choice example: choices/);
   });
 
+  it("refuses a dataset whose task no evaluator scores yet, saying so", () => {
+    const file = path.join(dir, "passkey.jsonl");
+    fs.writeFileSync(file, '{"prompt":"... the passkey is 4821 ... What is the passkey?","answer":"4821"}\n');
+    expect(() => readDataset({ file, task: "long-context" })).toThrow(/task "long-context" has no evaluator in this worker yet/);
+  });
+
   it("has the vocabulary the hand computations assume", () => {
     expect(decoder.shape.vocabSize).toBe(BIGRAM_VOCAB);
     expect(tokenizer.eosId).toBe(EOS);

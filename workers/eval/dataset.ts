@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import { z } from "zod";
+import type { DatasetTask } from "../../lib/domain";
 import type { DatasetRef } from "../types";
 
 const meta = { id: z.union([z.string(), z.number()]).optional(), meta: z.unknown().optional() };
@@ -23,18 +24,21 @@ export type Examples =
   | { task: "exact-match" | "recall"; examples: ExactMatchExample[] }
   | { task: "multiple-choice"; examples: MultipleChoiceExample[] };
 
-const schemaFor = {
+/** The example shape each task is scored from; null for a task no evaluator scores yet. */
+const schemaFor: Record<DatasetTask, z.ZodType | null> = {
   perplexity: PerplexityExample,
   "exact-match": ExactMatchExample,
   recall: ExactMatchExample,
   "multiple-choice": MultipleChoiceExample,
-} as const;
+  "long-context": null,
+};
 
 /** Parses the whole file; a bad line fails with its line number and what is wrong. */
 export function readDataset(ref: Pick<DatasetRef, "file" | "task">): Examples {
   if (!fs.existsSync(ref.file)) throw new Error(`dataset file not found: ${ref.file}`);
+  if (!(ref.task in schemaFor)) throw new Error(`unknown dataset task "${ref.task}"`);
   const schema = schemaFor[ref.task];
-  if (!schema) throw new Error(`unknown dataset task "${ref.task}"`);
+  if (!schema) throw new Error(`dataset task "${ref.task}" has no evaluator in this worker yet; nothing can score ${ref.file}`);
   const lines = fs.readFileSync(ref.file, "utf8").split("\n");
   const examples: unknown[] = [];
   lines.forEach((line, i) => {
