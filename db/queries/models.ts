@@ -5,8 +5,7 @@ import { getDb, type Tx } from "../client";
 import { models } from "../schema";
 import { conflict, invalid } from "../../lib/errors";
 import type { ModelRow } from "../../lib/schemas/models";
-import type { z } from "zod";
-import type { RegisterModelBody as RegisterModelSchema } from "../../lib/schemas/models";
+import type { RegisterModelBody } from "../../lib/schemas/models";
 import { hashFile, statOrNull } from "./files";
 
 export function listModels(tx: Tx = getDb()): ModelRow[] {
@@ -23,7 +22,7 @@ const bad = (field: string, message: string) => invalid("invalid request", [{ fi
  * Registers a model directory in the optimum decoder layout. The directory is checked before
  * anything is written: model.onnx must be an ONNX protobuf, tokenizer.json must be JSON.
  */
-export async function registerModel(body: z.infer<typeof RegisterModelSchema>, tx: Tx = getDb()): Promise<ModelRow> {
+export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): Promise<ModelRow> {
   if (getModel(body.id, tx)) throw conflict(`model "${body.id}" is already registered`);
   const dir = path.resolve(body.path);
   const st = statOrNull(dir);
