@@ -151,6 +151,7 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
     if (best) onOpen(best.runId);
   };
   return (
+    // biome-ignore lint/a11y/noStaticElementInteractions: a pointer shortcut to the nearest sampled point; every run is also reachable by keyboard from the group table's links
     <g className="dominated-layer" data-points={pix.length} onClick={click} style={{ cursor: "pointer" }}>
       {bars.map((b) => (
         <path key={`bars-${b.color}`} className="dominated-error-bars" data-bars={b.n} d={b.d} stroke={b.color} strokeOpacity={0.35} strokeWidth={1} fill="none" />

@@ -64,8 +64,8 @@ function Logs({ run }: { run: RunDetail }) {
   const box = useRef<HTMLDivElement>(null);
   const n = run.events.length;
   useEffect(() => {
-    // Follow the tail while the run is live, as a terminal would.
-    if (box.current && isActive(run.status)) box.current.scrollTop = box.current.scrollHeight;
+    // Follow the tail while the run is live, as a terminal would: again whenever a line arrives.
+    if (n > 0 && box.current && isActive(run.status)) box.current.scrollTop = box.current.scrollHeight;
   }, [n, run.status]);
   return (
     <div className="card">

@@ -41,15 +41,17 @@ function SortHeader({ sortKey, children }: { sortKey: string; children: React.Re
 export function RunsView() {
   const { params, set, readOnly } = useViewParams();
   const filters = filterParams(params);
-  // Keyed by the query string: `params` is a new object on every render.
+  // Keyed by the query string, a value: `params` is a new object on every render.
+  const query = params.toString();
   const apiParams = useMemo(() => {
-    const p: Record<string, string | string[]> = { ...filters, limit: params.get("limit") ?? DEFAULT_LIMIT };
-    const sort = params.get("sort");
+    const sp = new URLSearchParams(query);
+    const p: Record<string, string | string[]> = { ...filterParams(sp), limit: sp.get("limit") ?? DEFAULT_LIMIT };
+    const sort = sp.get("sort");
     if (sort) p.sort = sort;
-    const cursor = params.get("cursor");
+    const cursor = sp.get("cursor");
     if (cursor) p.cursor = cursor;
     return p;
-  }, [params.toString()]);
+  }, [query]);
   const runs = useRuns(apiParams);
   const [selected, setSelected] = useState<number[]>([]);
   const rows = runs.data?.runs ?? [];

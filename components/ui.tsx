@@ -98,8 +98,8 @@ export function ErrorBox({ error }: { error: unknown }) {
       {msg}
       {details.length > 0 && (
         <ul>
-          {details.map((d, i) => (
-            <li key={i}>
+          {details.map((d) => (
+            <li key={`${d.field}\u0000${d.message}`}>
               <code>{d.field}</code>: {d.message}
             </li>
           ))}

@@ -8,7 +8,6 @@
  *          --shapes=data/shapes (where the shape models are generated once and reused)
  */
 import { spawnSync } from "node:child_process";
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

@@ -125,7 +125,6 @@ async function timed(fn: () => Promise<Response> | Response, consume = false): P
 }
 
 const url = (p: string) => new Request(`http://localhost${p}`);
-const noCtx = { params: Promise.resolve({}) };
 
 async function main() {
   let fillMs = 0;

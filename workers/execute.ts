@@ -116,7 +116,7 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   if (shaped.generated) notes.push(`${spec.model.id} generated on this worker in ${(shaped.generated.generateMs / 1000).toFixed(1)} s (${(shaped.generated.bytes / 1e6).toFixed(0)} MB)`);
   const modelRef = shaped.model;
   const model = resolveModel(modelRef);
-  const dataset = readDataset(spec.dataset); // validates every line before any compute is spent
+  readDataset(spec.dataset); // validates every line before any compute is spent
   const tokenizer = model.tokenizerPath ? await loadTextTokenizer(model.tokenizerPath) : null;
   const hardware = await hardwareFingerprint(spec.runtime);
   const decoderOptions: OpenDecoderOptions = { configPath: model.configPath, maxPosition: model.maxPosition };

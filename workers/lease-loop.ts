@@ -110,7 +110,7 @@ export class LeaseLoop {
   /** The spare job process once it has loaded; a dead spare is replaced. */
   private async readySpare(): Promise<JobProcess> {
     for (;;) {
-      if (!this.spare || !this.spare.usable) this.spare = new JobProcess();
+      if (!this.spare?.usable) this.spare = new JobProcess();
       const spare = this.spare;
       await Promise.race([spare.ready, this.stopped]);
       if (this.stopping.signal.aborted || spare.usable) return spare;

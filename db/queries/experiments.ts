@@ -5,12 +5,12 @@ import { experiments, runEvents, runs } from "../schema";
 import { invalid, notFound, type FieldIssue } from "../../lib/errors";
 import { expandGrid } from "../../lib/grid";
 import { getMethod } from "../../lib/methods";
-import {
-  type CreateExperimentBody,
-  type CreateExperimentResponse,
-  type ExperimentDetail,
-  type ExperimentRow,
-  type StatusCounts,
+import type {
+  CreateExperimentBody,
+  CreateExperimentResponse,
+  ExperimentDetail,
+  ExperimentRow,
+  StatusCounts,
 } from "../../lib/schemas/experiments";
 import { getDataset } from "./datasets";
 import { getModel } from "./models";

@@ -14,7 +14,6 @@ import type {
   MetricSeriesResponse,
   PatchRunBody,
   RunDetail,
-  RunRow,
   RunSortColumn,
   RunsPage,
   RunActionResponse,

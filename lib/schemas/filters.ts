@@ -11,8 +11,6 @@ import type { RunStatus } from "./common";
 export const METRIC_OPS = ["gte", "lte", "gt", "lt", "eq"] as const;
 export type MetricOp = (typeof METRIC_OPS)[number];
 const SYMBOL_OP: Record<string, MetricOp> = { ">=": "gte", "<=": "lte", ">": "gt", "<": "lt", "=": "eq" };
-export const OP_SYMBOL: Record<MetricOp, string> = { gte: ">=", lte: "<=", gt: ">", lt: "<", eq: "=" };
-
 export interface MetricRange {
   key: string;
   op: MetricOp;
@@ -55,7 +53,6 @@ const many = <T extends z.ZodType<unknown, string>>(item: T) =>
     .pipe(z.array(item).max(200, "at most 200 values per filter"));
 
 const text = z.string().min(1).max(300);
-const metricKey = z.string().regex(METRIC_KEY_PATTERN, "not a valid metric key");
 const bool = z.enum(["0", "1", "true", "false"]).transform((v) => v === "1" || v === "true");
 
 /** The plain (non-metric) filter keys, as URLSearchParams delivers them. */
@@ -143,14 +140,3 @@ export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra:
   return { filter, extra: e.data };
 }
 
-/** The query string of a filter (the dashboard builds its links with this). */
-export function runFilterToSearchParams(filter: Partial<RunFilter>, sp = new URLSearchParams()): URLSearchParams {
-  for (const k of ["family", "method", "status", "model", "dataset", "runtime", "hardware", "tag", "experiment"] as const) {
-    for (const v of filter[k] ?? []) sp.append(k, String(v));
-  }
-  for (const m of filter.metric ?? []) sp.append("metric", `${m.key}:${m.op}:${m.value}`);
-  if (filter.includeSynthetic) sp.set("includeSynthetic", "1");
-  return sp;
-}
-
-export { metricKey as MetricKeySchema };

@@ -17,7 +17,6 @@ export function cleanup(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Handler = (req: Request, ctx: { params: Promise<any> }) => Response | Promise<Response>;
 
 /** Calls a route handler with a real Request, the way Next.js does. */

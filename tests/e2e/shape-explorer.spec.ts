@@ -20,7 +20,7 @@ const SWEEP: { methodId: string; params: Record<string, unknown>; metrics: Recor
   { methodId: "quant.rtn", params: { bits: 8, group_size: 128, accuracy_level: 4 }, metrics: { ...iv("decode_ms_per_token", 75.4, 70.26, 81.97), ...iv("prefill_ms", 1396.97, 1270.47, 1762.08), ...iv("speedup", 1.561, 1.462, 1.66), model_bytes: 243_879_076, peak_rss_bytes: 732_520_448 } },
 ];
 
-let ids: number[] = [];
+const ids: number[] = [];
 
 test.beforeAll(async ({ request }) => {
   for (const r of SWEEP) {

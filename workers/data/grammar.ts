@@ -4,7 +4,7 @@
  * agreement and tense; conjunctions; questions; numbers in words and digits. Word choice inside
  * each part of speech is Zipf-distributed, so the corpus has a realistic long tail.
  */
-import { Rng, Zipf } from "./rng";
+import { type Rng, Zipf } from "./rng";
 import { drawInSplit, type Split } from "./splits";
 import * as L from "./lexicon";
 

@@ -3,7 +3,7 @@
  * addition, and copying a word sequence given in the prompt. Each item is split-assigned by the hash
  * of its canonical text (splits.ts).
  */
-import { Rng } from "./rng";
+import type { Rng } from "./rng";
 import { drawInSplit, type Split } from "./splits";
 import { NOUNS, ADJECTIVES, VERBS_T, VERBS_I } from "./lexicon";
 

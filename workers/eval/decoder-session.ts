@@ -134,7 +134,7 @@ function readShape(session: OrtSession, modelPath: string, options: OpenDecoderO
   const cfg = readDecoderConfig(options.configPath ?? path.join(path.dirname(modelPath), "config.json"));
   const dims = (name: string) => {
     const md = session.inputMetadata.find((m) => m.name === name) ?? session.outputMetadata.find((m) => m.name === name);
-    return md && md.isTensor ? md.shape : [];
+    return md?.isTensor ? md.shape : [];
   };
   const fixed = (d: number | string | undefined) => (typeof d === "number" && d > 0 ? d : undefined);
   const pk = dims("past_key_values.0.key");

@@ -48,7 +48,7 @@ export function buildDecoder(configInput: DecoderConfigInput | DecoderConfig, op
   if (opts.weights) validateDecoderWeights(config, opts.weights);
   // given weights are copied so a caller that keeps training them cannot change the model
   const emit: WeightEmitter = (name, dims, data) => makeTensor(name, dims, opts.weights?.has(name) ? data.slice() : data);
-  return buildGraph(config, weightSource(config, opts), emit);
+  return buildGraph(config, weightSource(opts), emit);
 }
 
 export interface WriteDecoderOptions extends DecoderBuildOptions {
@@ -112,7 +112,7 @@ export function writeDecoder(dir: string, configInput: DecoderConfigInput | Deco
   };
 
   try {
-    const model = buildGraph(config, weightSource(config, opts, true), emit);
+    const model = buildGraph(config, weightSource(opts, true), emit);
     for (const [key, value] of Object.entries(opts.metadata ?? {})) model.metadataProps!.push({ key, value });
     const bytes = encodeModel(model);
     writeFileSync(modelFile + tmp, bytes);
@@ -147,7 +147,7 @@ export function writeDecoder(dir: string, configInput: DecoderConfigInput | Deco
  * `reuse` lets the streaming writer recycle one scratch buffer per shape instead of allocating
  * gigabytes of short-lived arrays.
  */
-function weightSource(config: DecoderConfig, opts: DecoderBuildOptions, reuse = false): (name: string, dims: number[]) => Float32Array {
+function weightSource(opts: DecoderBuildOptions, reuse = false): (name: string, dims: number[]) => Float32Array {
   const scratch = new Map<number, Float32Array>();
   return (name, dims) => {
     const given = opts.weights?.get(name);
@@ -233,13 +233,12 @@ function tensorInfo(name: string, elemType: number, dims: (number | string)[]): 
 function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]) => Float32Array, emit: WeightEmitter): ModelProto {
   const g = new Graph();
   const shapes = decoderWeightShapes(config);
-  const W = (name: string): string => {
+  const weightInput = (name: string): string => {
     const dims = shapes.get(name);
     if (!dims) throw new Error(`internal: no weight named ${name}`);
     g.initializers.push(emit(name, dims, weight(name, dims)));
     return name;
   };
-  const H = config.hidden_size;
   const nh = config.num_heads;
   const nkv = config.num_kv_heads;
   const D = headDim(config);
@@ -257,7 +256,7 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
   };
 
   // Embedding and rotary tables gathered at position_ids: [B, 1, T, D], broadcast over heads.
-  const embed = W("embed_tokens.weight");
+  const embed = weightInput("embed_tokens.weight");
   let x = g.op("Gather", [embed, "input_ids"], [attr.int("axis", 0)], "/embed");
   const cosT = g.op("Unsqueeze", [g.op("Gather", ["rotary.cos", "position_ids"], [], "/rotary/cos_gather"), g.i64([1])], [], "/rotary/cos");
   const sinT = g.op("Unsqueeze", [g.op("Gather", ["rotary.sin", "position_ids"], [], "/rotary/sin_gather"), g.i64([1])], [], "/rotary/sin");
@@ -317,7 +316,7 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
 
   for (let i = 0; i < config.num_layers; i++) {
     const p = `/layers.${i}`;
-    const w = (s: string) => W(`layers.${i}.${s}`);
+    const w = (s: string) => weightInput(`layers.${i}.${s}`);
     const h = rmsnorm(x, w("input_layernorm.weight"), `${p}/input_layernorm`);
     const q = rotary(heads(g.op("MatMul", [h, w("self_attn.q_proj.weight")], [], `${p}/attn/q_proj`), nh, `${p}/attn/q`), `${p}/attn/q_rot`);
     const k = rotary(heads(g.op("MatMul", [h, w("self_attn.k_proj.weight")], [], `${p}/attn/k_proj`), nkv, `${p}/attn/k`), `${p}/attn/k_rot`);
@@ -352,10 +351,10 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
     x = g.op("Add", [x, g.op("MatMul", [act, w("mlp.down_proj.weight")], [], `${p}/mlp/down_proj`)], [], `${p}/mlp/residual`);
   }
 
-  const final = rmsnorm(x, W("norm.weight"), "/norm");
+  const final = rmsnorm(x, weightInput("norm.weight"), "/norm");
   const head = config.tie_embeddings
     ? g.op("Transpose", [embed], [attr.ints("perm", [1, 0])], "/lm_head/tied")
-    : W("lm_head.weight");
+    : weightInput("lm_head.weight");
   g.op("MatMul", [final, head], [], "logits");
 
   return {

@@ -7,7 +7,6 @@ import {
   decodeModel,
   encodeModel,
   type AttributeProto,
-  type GraphProto,
   type ModelProto,
   type NodeProto,
   type OperatorSetIdProto,
@@ -164,10 +163,6 @@ export function findInitializer(model: ModelProto, name: string): TensorProto | 
   return model.graph?.initializer?.find((t) => t.name === name);
 }
 
-export function hasInitializer(model: ModelProto, name: string): boolean {
-  return findInitializer(model, name) !== undefined;
-}
-
 /** Decodes one initializer into a fresh typed array (a copy: mutate it freely). */
 export function getInitializer(model: ModelProto, name: string): Initializer {
   const t = findInitializer(model, name);
@@ -272,10 +267,6 @@ export function replaceNode(model: ModelProto, target: string | number, replacem
   const i = typeof target === "number" ? target : findNodeIndex(model, target);
   if (i < 0 || i >= nodes.length) throw new Error(`node ${JSON.stringify(target)} not found`);
   nodes.splice(i, 1, ...(Array.isArray(replacement) ? replacement : [replacement]));
-}
-
-export function removeNode(model: ModelProto, target: string | number): void {
-  replaceNode(model, target, []);
 }
 
 // ---------------------------------------------------------------- opsets

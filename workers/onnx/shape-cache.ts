@@ -156,7 +156,7 @@ function shaOf(file: string): string {
   const fd = fs.openSync(file, "r");
   const buf = Buffer.allocUnsafe(1 << 22);
   try {
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
   } finally {
     fs.closeSync(fd);
   }

@@ -3,7 +3,7 @@
  * ids plus a per-token "scored" flag: text rows score every token; task rows score only the answers
  * and the newline that ends them (what the evaluation asks the model to produce).
  */
-import { Rng } from "../data/rng";
+import type { Rng } from "../data/rng";
 import { paragraph } from "../data/grammar";
 import { recallItem, arithmeticItem, arithmeticExample, copyItem, copyExample } from "../data/tasks";
 import type { Tokenizer } from "../tokenizer/tokenizer";

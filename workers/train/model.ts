@@ -47,7 +47,6 @@ export function buildDecoderGraph(cfg: DecoderConfig, batch: number, seq: number
   const B = batch;
   const T = seq;
   const N = B * T;
-  const H = cfg.hidden_size;
   const V = cfg.vocab_size;
   const nh = cfg.num_heads;
   const nkv = cfg.num_kv_heads;

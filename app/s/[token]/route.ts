@@ -2,18 +2,18 @@ import { lookupShareLink } from "@/db/queries/share";
 
 export const dynamic = "force-dynamic";
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** A standalone page, so a gone link answers with its real status (a page component cannot say 410). */
 function page(status: 404 | 410, state: string, title: string, text: string): Response {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
-<title>${escape(title)} · Frontier</title>
+<title>${escapeHtml(title)} · Frontier</title>
 <style>body{margin:0;background:#f7f8fa;color:#1b1f24;font:14px ui-sans-serif,system-ui,sans-serif}
 header{background:#111827;padding:10px 20px}header a{color:#fff;font-weight:700;font-size:16px;text-decoration:none}
 .card{max-width:640px;margin:40px auto;background:#fff;border:1px solid #dde1e6;border-radius:8px;padding:14px 20px}
 h1{font-size:20px}.muted{color:#5c6570}</style></head>
 <body><header><a href="/">Frontier</a></header>
-<div class="card gone" data-testid="share-gone" data-state="${state}"><h1>${escape(title)}</h1><p>${escape(text)}</p>
+<div class="card gone" data-testid="share-gone" data-state="${state}"><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p>
 <p class="muted">Ask whoever sent it for a new link.</p></div></body></html>`;
   return new Response(html, { status, headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" } });
 }

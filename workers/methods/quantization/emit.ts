@@ -88,7 +88,7 @@ export function quantizableLinears(model: ModelProto): { targets: LinearTarget[]
     if (node.opType !== "MatMul" || (node.domain ?? "") !== "") return;
     const t = producer.get(node.input?.[1] ?? "");
     const perm = t && getAttribute(t, "perm")?.ints;
-    if (!t || t.opType !== "Transpose" || !perm || perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return;
+    if (t?.opType !== "Transpose" || !perm || perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return;
     if ((uses.get(t.output?.[0] ?? "") ?? 0) !== 1) return;
     const init = findInitializer(model, t.input?.[0] ?? "");
     if (!init || init.dataType !== DataType.FLOAT || init.dims?.length !== 2) return;
@@ -266,6 +266,3 @@ export function splitFractionalZeros(qw: QuantizedWeight): { integer: QuantizedW
   }
   return { integer: { ...qw, zeros, integerZeros: true }, correction };
 }
-
-/** Bytes of the float32 weight a quantized linear replaces. */
-export const fp32Bytes = (lin: LinearWeight) => 4 * lin.k * lin.n;

@@ -90,7 +90,7 @@ export function minMaxParams(values: ArrayLike<number>, start: number, len: numb
 
 export function quantizeValue(w: number, scale: number, zero: number, maxq: number): number {
   const q = Math.round(w / scale + zero);
-  return q < 0 ? 0 : q > maxq ? maxq : q;
+  return q < 0 ? 0 : Math.min(q , maxq);
 }
 
 function emptyQuantized(rows: number, cols: number, spec: QuantSpec): QuantizedWeight {
@@ -155,17 +155,6 @@ export function transpose(a: ArrayLike<number>, rows: number, cols: number): Flo
   }
   return out;
 }
-
-/** Sum of squared differences. */
-export function sqError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = a[i] - b[i];
-    s += d * d;
-  }
-  return s;
-}
-
 /**
  * Output error of a weight change under an input distribution summarised by its Gram matrix
  * G = Σ x xᵀ (K x K): Σ_tokens ||x (Ŵ - W)ᵀ||² = Σ_n Δ_n G Δ_nᵀ, with Δ = Ŵ - W in [N, K].
