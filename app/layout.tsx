@@ -16,12 +16,22 @@ export default function RootLayout({ children }: { children: ReactNode }) {
         <header className="topbar">
           {/* No prefetch: on page load these fetched four routes' payloads from the server while the
               explorer's chart request needed both cores (scripts/bench-dashboard.ts). */}
-          <Link href="/" className="brand" prefetch={false}>Frontier</Link>
+          <Link href="/" className="brand" prefetch={false}>
+            Frontier
+          </Link>
           <nav>
-            <Link href="/" prefetch={false}>Explorer</Link>
-            <Link href="/runs" prefetch={false}>Runs</Link>
-            <Link href="/experiments" prefetch={false}>Experiments</Link>
-            <Link href="/experiments/new" prefetch={false}>New experiment</Link>
+            <Link href="/" prefetch={false}>
+              Explorer
+            </Link>
+            <Link href="/runs" prefetch={false}>
+              Runs
+            </Link>
+            <Link href="/experiments" prefetch={false}>
+              Experiments
+            </Link>
+            <Link href="/experiments/new" prefetch={false}>
+              New experiment
+            </Link>
             <a href="/api/v1/openapi.json">API</a>
           </nav>
         </header>

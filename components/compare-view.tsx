@@ -10,7 +10,10 @@ import { Delta, Empty, ErrorBox, metricLabel, StatusBadge } from "./ui";
 import { useViewParams } from "./view-params";
 
 export function parseIds(raw: string | null): { ids: number[]; error: string | null } {
-  const parts = (raw ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const parts = (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const ids = [...new Set(parts.map(Number))];
   if (parts.some((p) => !/^[1-9][0-9]*$/.test(p))) return { ids: [], error: `ids must be run numbers separated by commas (got "${raw}")` };
   if (ids.length < 2 || ids.length > 10) return { ids, error: `compare takes 2 to 10 runs (got ${ids.length})` };
@@ -25,10 +28,20 @@ export function CompareView() {
   const runs = useQueries({ queries: ids.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id), enabled: !error })) });
   const baseIds = [...new Set(runs.map((q) => q.data?.baselineRunId).filter((x): x is number => !!x))];
   const bases = useQueries({ queries: baseIds.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id) })) });
-  if (error) return <Empty>{error}. Select runs in the <Link href="/runs">runs table</Link> and press Compare.</Empty>;
+  if (error)
+    return (
+      <Empty>
+        {error}. Select runs in the <Link href="/runs">runs table</Link> and press Compare.
+      </Empty>
+    );
   const loaded = runs.map((q) => q.data).filter((r): r is RunDetail => !!r);
   const failed = runs.find((q) => q.error)?.error;
-  const baseMetrics = new Map(bases.map((q) => q.data).filter((r): r is RunDetail => !!r).map((r) => [r.id, new Map(r.metrics.map((m) => [m.key, m.value]))]));
+  const baseMetrics = new Map(
+    bases
+      .map((q) => q.data)
+      .filter((r): r is RunDetail => !!r)
+      .map((r) => [r.id, new Map(r.metrics.map((m) => [m.key, m.value]))]),
+  );
   const paramKeys = [...new Set(loaded.flatMap((r) => Object.keys(r.params)))].sort();
   const present = new Set(loaded.flatMap((r) => r.metrics.map((m) => m.key)));
   const metricKeys = [...METRICS.map((m) => m.key).filter((k) => present.has(k)), ...[...present].filter((k) => !METRICS.some((m) => m.key === k)).sort()];
@@ -68,7 +81,15 @@ export function CompareView() {
             <tr key={label} className={differs(loaded.map(get)) ? "differs" : undefined}>
               <th>{label}</th>
               {loaded.map((r) => (
-                <td key={r.id}>{label === "status" ? <StatusBadge status={r.status} /> : label === "baseline" && r.baselineRunId ? <Link href={`/runs/${r.baselineRunId}`}>#{r.baselineRunId}</Link> : show(get(r) ?? undefined)}</td>
+                <td key={r.id}>
+                  {label === "status" ? (
+                    <StatusBadge status={r.status} />
+                  ) : label === "baseline" && r.baselineRunId ? (
+                    <Link href={`/runs/${r.baselineRunId}`}>#{r.baselineRunId}</Link>
+                  ) : (
+                    show(get(r) ?? undefined)
+                  )}
+                </td>
               ))}
             </tr>
           ))}

@@ -60,7 +60,10 @@ export function ExperimentsList() {
                   <td>{e.datasetId}</td>
                   <td>{e.runtime}</td>
                   <td>
-                    <StatusBar counts={c} total={e.runCount} /> <span className="muted small">{done}/{e.runCount}</span>
+                    <StatusBar counts={c} total={e.runCount} />{" "}
+                    <span className="muted small">
+                      {done}/{e.runCount}
+                    </span>
                   </td>
                   <td className="small">
                     {Object.entries(c)
@@ -100,14 +103,40 @@ function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[
   useRefreshFrontsOn(succeeded.length);
   const hidden = useMemo(() => new Set<string>(), []);
   // Both charts in one request, as in the explorer: the y column, the groups and the filter are read once.
-  const charts = useParetoCharts({ experiment: String(id), status: "succeeded", group: "method", y: axes.y ?? "perplexity" }, [axes.xl ?? "decode_ms_per_token", axes.xm ?? "model_bytes"], live);
+  const charts = useParetoCharts(
+    { experiment: String(id), status: "succeeded", group: "method", y: axes.y ?? "perplexity" },
+    [axes.xl ?? "decode_ms_per_token", axes.xm ?? "model_bytes"],
+    live,
+  );
   const [lat, mem] = charts.data?.charts ?? [];
   if (!axes.y || (!axes.xl && !axes.xm)) return <Empty>The Pareto chart appears once runs have finished with a quality and a latency or memory metric.</Empty>;
   const keys = [...new Set([...(lat?.groups ?? []), ...(mem?.groups ?? [])].map((g) => g.key))].sort();
   return (
     <div className="charts">
-      {axes.xl && <ParetoChart data={lat} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xl)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-latency`} />}
-      {axes.xm && <ParetoChart data={mem} baselines={[]} title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xm)}`} colorKeys={keys} hidden={hidden} logX={false} logY={false} exportName={`experiment-${id}-memory`} />}
+      {axes.xl && (
+        <ParetoChart
+          data={lat}
+          baselines={[]}
+          title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xl)}`}
+          colorKeys={keys}
+          hidden={hidden}
+          logX={false}
+          logY={false}
+          exportName={`experiment-${id}-latency`}
+        />
+      )}
+      {axes.xm && (
+        <ParetoChart
+          data={mem}
+          baselines={[]}
+          title={`${metricLabel(axes.y)} vs ${metricLabel(axes.xm)}`}
+          colorKeys={keys}
+          hidden={hidden}
+          logX={false}
+          logY={false}
+          exportName={`experiment-${id}-memory`}
+        />
+      )}
     </div>
   );
 }
@@ -138,7 +167,9 @@ export function ExperimentDetailView({ id }: { id: number }) {
   if (exp.error || !exp.data) return <ErrorBox error={exp.error ?? new Error("not found")} />;
   const { experiment: e, runs } = exp.data;
   const active = runs.filter((r) => isActive(r.status));
-  const metricKeys = PICKABLE_METRICS.map((m) => m.key).filter((k) => runs.some((r) => r.metrics[k] !== undefined)).slice(0, 6);
+  const metricKeys = PICKABLE_METRICS.map((m) => m.key)
+    .filter((k) => runs.some((r) => r.metrics[k] !== undefined))
+    .slice(0, 6);
   const done = runs.length - active.length;
   return (
     <div>
@@ -156,7 +187,13 @@ export function ExperimentDetailView({ id }: { id: number }) {
       </div>
       <p className="muted">
         {e.methodId} on {e.modelId} · {e.datasetId} · {e.runtime} · grid{" "}
-        <code>{Object.keys(e.grid).length ? Object.entries(e.grid).map(([k, v]) => `${k}=[${v.join(", ")}]`).join(" ") : "defaults"}</code>
+        <code>
+          {Object.keys(e.grid).length
+            ? Object.entries(e.grid)
+                .map(([k, v]) => `${k}=[${v.join(", ")}]`)
+                .join(" ")
+            : "defaults"}
+        </code>
         {e.description ? ` · ${e.description}` : ""}
       </p>
       <div className="progress-line">
@@ -183,48 +220,48 @@ export function ExperimentDetailView({ id }: { id: number }) {
         <tbody>
           {runs.map((r) => (
             <Fragment key={r.id}>
-            <tr data-run-id={r.id}>
-              <td>
-                <Link href={`/runs/${r.id}`}>#{r.id}</Link>
-              </td>
-              <td>{paramsSummary(e.methodId, r.params) || <span className="muted">defaults</span>}</td>
-              <td>
-                <StatusBadge status={r.status} />
-              </td>
-              <td>
-                {isActive(r.status) ? (
-                  <>
-                    {r.stage ?? "waiting for a worker"} <ProgressBar value={r.progress} />
-                  </>
-                ) : r.error ? (
-                  <span className="error" title={r.error}>
-                    {r.error.slice(0, 80)}
-                  </span>
-                ) : (
-                  <span className="muted">{formatTime(r.finishedAt)}</span>
-                )}
-              </td>
-              <td>{r.attempts}</td>
-              {metricKeys.map((k) => (
-                <td key={k} className="num">
-                  {formatMetric(k, r.metrics[k])}
+              <tr data-run-id={r.id}>
+                <td>
+                  <Link href={`/runs/${r.id}`}>#{r.id}</Link>
                 </td>
-              ))}
-              <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
-              <td>
-                <button type="button" className="secondary small" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
-                  Logs
-                </button>{" "}
-                {!readOnly && <RunActions id={r.id} status={r.status} />}
-              </td>
-            </tr>
-            {open === r.id && (
-              <tr className="logs-row">
-                <td colSpan={7 + metricKeys.length}>
-                  <RunLogs id={r.id} />
+                <td>{paramsSummary(e.methodId, r.params) || <span className="muted">defaults</span>}</td>
+                <td>
+                  <StatusBadge status={r.status} />
+                </td>
+                <td>
+                  {isActive(r.status) ? (
+                    <>
+                      {r.stage ?? "waiting for a worker"} <ProgressBar value={r.progress} />
+                    </>
+                  ) : r.error ? (
+                    <span className="error" title={r.error}>
+                      {r.error.slice(0, 80)}
+                    </span>
+                  ) : (
+                    <span className="muted">{formatTime(r.finishedAt)}</span>
+                  )}
+                </td>
+                <td>{r.attempts}</td>
+                {metricKeys.map((k) => (
+                  <td key={k} className="num">
+                    {formatMetric(k, r.metrics[k])}
+                  </td>
+                ))}
+                <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
+                <td>
+                  <button type="button" className="secondary small" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
+                    Logs
+                  </button>{" "}
+                  {!readOnly && <RunActions id={r.id} status={r.status} />}
                 </td>
               </tr>
-            )}
+              {open === r.id && (
+                <tr className="logs-row">
+                  <td colSpan={7 + metricKeys.length}>
+                    <RunLogs id={r.id} />
+                  </td>
+                </tr>
+              )}
             </Fragment>
           ))}
         </tbody>
@@ -234,4 +271,3 @@ export function ExperimentDetailView({ id }: { id: number }) {
     </div>
   );
 }
-

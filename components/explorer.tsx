@@ -43,7 +43,19 @@ const isBound = (k: string) => /_(lo|hi)$/.test(k);
 /** The view of a shape model's runs: they carry no quality metric, so decode time is the y axis. */
 const SHAPE_VIEW = { y: "decode_ms_per_token", xl: "prefill_ms", xm: "model_bytes" } as const;
 
-function MetricPicker({ name, label, group, seen, speedAlso }: { name: "y" | "xl" | "xm"; label: string; group: MetricGroup; seen: Set<string>; speedAlso?: boolean }) {
+function MetricPicker({
+  name,
+  label,
+  group,
+  seen,
+  speedAlso,
+}: {
+  name: "y" | "xl" | "xm";
+  label: string;
+  group: MetricGroup;
+  seen: Set<string>;
+  speedAlso?: boolean;
+}) {
   const { params, set } = useViewParams();
   const value = params.get(name) ?? DEFAULTS[name];
   const keys = METRICS.filter((m) => m.group === group && !isBound(m.key)).map((m) => m.key);
@@ -104,7 +116,9 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
             <th className="num">Runs</th>
             <th className="num">HV vs {metricLabel(lat?.x.key ?? "")}</th>
             <th className="num">HV vs {metricLabel(mem?.x.key ?? "")}</th>
-            <th>Front ({metricLabel(yKey)} · {metricLabel(lat?.x.key ?? "")})</th>
+            <th>
+              Front ({metricLabel(yKey)} · {metricLabel(lat?.x.key ?? "")})
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -123,7 +137,8 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
                   // view, competing with the Pareto request for the same cores on every filter change.
                   <Link key={p.runId} href={`/runs/${p.runId}`} prefetch={false} title={`${p.methodId} ${formatParams(p.params)}`}>
                     #{p.runId} {p.methodId}
-                    {paramsSummary(p.methodId, p.params) ? ` ${paramsSummary(p.methodId, p.params)}` : ""} · {formatMetric(yKey, p.y)} · {formatMetric(lat?.x.key ?? "", p.x)}
+                    {paramsSummary(p.methodId, p.params) ? ` ${paramsSummary(p.methodId, p.params)}` : ""} · {formatMetric(yKey, p.y)} ·{" "}
+                    {formatMetric(lat?.x.key ?? "", p.x)}
                   </Link>
                 ))}
               </td>
@@ -203,24 +218,52 @@ export function Explorer() {
       {lat && lat.total === 0 && mem && mem.total === 0 ? (
         <Empty>
           {live ? (
-            <>Runs are in flight: each front appears here as its runs finish (see <Link href="/experiments">experiments</Link> for progress).</>
+            <>
+              Runs are in flight: each front appears here as its runs finish (see <Link href="/experiments">experiments</Link> for progress).
+            </>
           ) : (
             <>
               No run has both {metricLabel(y)} and {metricLabel(xl)} or {metricLabel(xm)}
               {Object.keys(filters).length > 0 ? " under these filters" : ""}. Pick other axes above
-              {readOnly ? "" : <>, or <Link href="/experiments/new">submit an experiment</Link></>}.
+              {readOnly ? (
+                ""
+              ) : (
+                <>
+                  , or <Link href="/experiments/new">submit an experiment</Link>
+                </>
+              )}
+              .
             </>
           )}
         </Empty>
       ) : (
         <div className="charts">
-          <ParetoChart data={lat} baselines={baselines.lat} title={`${metricLabel(y)} vs ${metricLabel(xl)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-latency" />
-          <ParetoChart data={mem} baselines={baselines.mem} title={`${metricLabel(y)} vs ${metricLabel(xm)}`} colorKeys={colorKeys} hidden={hidden} logX={logX} logY={logY} exportName="pareto-memory" />
+          <ParetoChart
+            data={lat}
+            baselines={baselines.lat}
+            title={`${metricLabel(y)} vs ${metricLabel(xl)}`}
+            colorKeys={colorKeys}
+            hidden={hidden}
+            logX={logX}
+            logY={logY}
+            exportName="pareto-latency"
+          />
+          <ParetoChart
+            data={mem}
+            baselines={baselines.mem}
+            title={`${metricLabel(y)} vs ${metricLabel(xm)}`}
+            colorKeys={colorKeys}
+            hidden={hidden}
+            logX={logX}
+            logY={logY}
+            exportName="pareto-memory"
+          />
         </div>
       )}
       {(lat?.dominatedTotal ?? 0) > (lat?.dominated.length ?? 0) && (
         <p className="muted small">
-          Showing {lat!.dominated.length.toLocaleString("en-US")} of {lat!.dominatedTotal.toLocaleString("en-US")} dominated runs (an even sample); every front point is drawn.
+          Showing {lat!.dominated.length.toLocaleString("en-US")} of {lat!.dominatedTotal.toLocaleString("en-US")} dominated runs (an even sample); every front
+          point is drawn.
         </p>
       )}
       <GroupTable lat={lat} mem={mem} colorKeys={colorKeys} hidden={hidden} />

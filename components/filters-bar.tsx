@@ -118,11 +118,7 @@ export function FiltersBar({ load = true }: { load?: boolean }) {
       <TextFilter name="experiment" label="Experiment" placeholder="id" />
       <MetricFilters />
       {anyFilter && (
-        <button
-          type="button"
-          className="secondary"
-          onClick={() => set(Object.fromEntries([...params.keys()].filter(isFilterKey).map((k) => [k, null])))}
-        >
+        <button type="button" className="secondary" onClick={() => set(Object.fromEntries([...params.keys()].filter(isFilterKey).map((k) => [k, null])))}>
           Clear filters
         </button>
       )}

@@ -56,7 +56,7 @@ export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], metho
         runtime,
         methodId: m.id,
         // RTN sweeps every width; the slower calibrated methods take the two most telling ones.
-      grid: hasBits ? { bits: m.id === "quant.rtn" ? [8, 4, 3, 2] : [4, 3] } : {},
+        grid: hasBits ? { bits: m.id === "quant.rtn" ? [8, 4, 3, 2] : [4, 3] } : {},
       });
     }
   }
@@ -77,7 +77,12 @@ export function demoShapeExperiments(shape: ModelInfo, datasetId: string, runtim
   return [
     { ...base, name: `Demo: baseline on ${shape.id}`, methodId: "baseline", grid: {} },
     { ...base, name: `Demo: RTN 4-bit on ${shape.id}`, methodId: "quant.rtn", grid: { bits: [4], group_size: [32, 128] } },
-    { ...base, name: `Demo: RTN 8-bit, int8 activations in the kernel, on ${shape.id}`, methodId: "quant.rtn", grid: { bits: [8], group_size: [128], accuracy_level: [4] } },
+    {
+      ...base,
+      name: `Demo: RTN 8-bit, int8 activations in the kernel, on ${shape.id}`,
+      methodId: "quant.rtn",
+      grid: { bits: [8], group_size: [128], accuracy_level: [4] },
+    },
   ];
 }
 
@@ -98,7 +103,11 @@ export function FirstRun() {
       for (const e of plan) await api.createExperiment(e);
     },
     onSettled: () =>
-      Promise.all([qc.invalidateQueries({ queryKey: qk.runs.all }), qc.invalidateQueries({ queryKey: qk.experiments.all }), qc.invalidateQueries({ queryKey: qk.pareto.all })]),
+      Promise.all([
+        qc.invalidateQueries({ queryKey: qk.runs.all }),
+        qc.invalidateQueries({ queryKey: qk.experiments.all }),
+        qc.invalidateQueries({ queryKey: qk.pareto.all }),
+      ]),
   });
   const loading = models.isLoading || datasets.isLoading || methods.isLoading;
   let missing: string | null = null;
@@ -111,9 +120,9 @@ export function FirstRun() {
     <div className="card first-run" data-testid="first-run">
       <h1>Frontier</h1>
       <p>
-        Frontier runs model-compression methods (quantization, pruning, token compression, speculative decoding) on real ONNX models and records
-        quality, latency and memory for every run. It draws each method family&apos;s accuracy-vs-latency and accuracy-vs-memory Pareto front, so you
-        see which compression is worth its cost.
+        Frontier runs model-compression methods (quantization, pruning, token compression, speculative decoding) on real ONNX models and records quality,
+        latency and memory for every run. It draws each method family&apos;s accuracy-vs-latency and accuracy-vs-memory Pareto front, so you see which
+        compression is worth its cost.
       </p>
       {missing ? (
         <button type="button" disabled data-testid="demo-button">

@@ -17,9 +17,17 @@ export type Control =
 /** The control a param gets, read from its JSON Schema (the registry's zod schema, as the API serves it). */
 export function controlFor(s: JsonSchema): Control {
   const consts = (s.anyOf ?? s.oneOf)?.map((o) => o.const);
-  if (consts && consts.length > 0 && consts.every((c) => c !== undefined)) return { kind: "choice", options: consts.map((c) => ({ value: c, label: String(c) })) };
+  if (consts && consts.length > 0 && consts.every((c) => c !== undefined))
+    return { kind: "choice", options: consts.map((c) => ({ value: c, label: String(c) })) };
   if (s.enum) return { kind: "choice", options: s.enum.map((c) => ({ value: c, label: String(c) })) };
-  if (s.type === "boolean") return { kind: "choice", options: [{ value: true, label: "true" }, { value: false, label: "false" }] };
+  if (s.type === "boolean")
+    return {
+      kind: "choice",
+      options: [
+        { value: true, label: "true" },
+        { value: false, label: "false" },
+      ],
+    };
   if (s.type === "number" || s.type === "integer")
     return { kind: "number", integer: s.type === "integer", min: s.minimum ?? s.exclusiveMinimum, max: s.maximum ?? s.exclusiveMaximum };
   if (s.type === "array") return { kind: "list" };
@@ -36,7 +44,15 @@ export function entryValues(control: Control, entry: Entry | undefined): { value
   const text = entry.text.trim();
   if (text === "") return { values: [] };
   // A list-valued param (e.g. keep_layers) takes one list per sweep point, separated by ";".
-  if (control.kind === "list") return { values: text.split(";").map((l) => l.split(",").map((t) => t.trim()).filter(Boolean)) };
+  if (control.kind === "list")
+    return {
+      values: text.split(";").map((l) =>
+        l
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean),
+      ),
+    };
   const tokens = text.split(",").map((t) => t.trim());
   if (control.kind === "number") {
     const out: number[] = [];

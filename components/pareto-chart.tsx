@@ -20,7 +20,9 @@ export function groupColor(keys: string[], key: string): string {
  * A point drawn on the chart: a front point (full detail) or a dominated sample (id and values),
  * with the 95% interval bounds of either axis when its metric has them (xLo/xHi, yLo/yHi).
  */
-export type Pt = { runId: number; x: number; y: number; group: string; dominated?: boolean; baseline?: boolean } & Partial<Omit<FrontPoint, "runId" | "x" | "y">>;
+export type Pt = { runId: number; x: number; y: number; group: string; dominated?: boolean; baseline?: boolean } & Partial<
+  Omit<FrontPoint, "runId" | "x" | "y">
+>;
 
 /** Error-bar extents as recharts wants them (distances below and above the value), when the point has bounds. */
 type Drawn = Pt & { ex?: [number, number]; ey?: [number, number] };
@@ -69,7 +71,14 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
   return (
     <div className="chart-tip">
       <div>
-        <b>#{p.runId}</b> {p.methodId ?? p.group} {p.baseline ? <span className="muted">(baseline)</span> : p.dominated ? <span className="muted">(dominated)</span> : <span className="good">(on front)</span>}
+        <b>#{p.runId}</b> {p.methodId ?? p.group}{" "}
+        {p.baseline ? (
+          <span className="muted">(baseline)</span>
+        ) : p.dominated ? (
+          <span className="muted">(dominated)</span>
+        ) : (
+          <span className="good">(on front)</span>
+        )}
       </div>
       {p.params && Object.keys(p.params).length > 0 && <div className="muted">{formatParams(p.params)}</div>}
       <div>
@@ -90,7 +99,10 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
 }
 
 /** Axis ticks in the metric's unit, without trailing zeros ("2.50 MB" -> "2.5 MB"). */
-const axisTick = (key: string) => (v: number) => formatMetric(key, v).replace(/(\.\d*?)0+(?=\D|$)/, "$1").replace(/\.(?=\D|$)/, "");
+const axisTick = (key: string) => (v: number) =>
+  formatMetric(key, v)
+    .replace(/(\.\d*?)0+(?=\D|$)/, "$1")
+    .replace(/\.(?=\D|$)/, "");
 
 /**
  * Dominated points drawn as one SVG path per colour (a zero-length round-capped segment per point)
@@ -154,7 +166,16 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
     // biome-ignore lint/a11y/noStaticElementInteractions: a pointer shortcut to the nearest sampled point; every run is also reachable by keyboard from the group table's links
     <g className="dominated-layer" data-points={pix.length} onClick={click} style={{ cursor: "pointer" }}>
       {bars.map((b) => (
-        <path key={`bars-${b.color}`} className="dominated-error-bars" data-bars={b.n} d={b.d} stroke={b.color} strokeOpacity={0.35} strokeWidth={1} fill="none" />
+        <path
+          key={`bars-${b.color}`}
+          className="dominated-error-bars"
+          data-bars={b.n}
+          d={b.d}
+          stroke={b.color}
+          strokeOpacity={0.35}
+          strokeWidth={1}
+          fill="none"
+        />
       ))}
       {paths.map((p) => (
         <path key={p.color} d={p.d} stroke={p.color} strokeOpacity={0.35} strokeWidth={5} strokeLinecap="round" fill="none" />
@@ -256,7 +277,10 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
     const ysAll = all.flatMap((p) => (p.yLo !== undefined && p.yHi !== undefined ? [p.y, p.yLo, p.yHi] : [p.y]));
     return { x: niceAxis(xsAll, logX), y: niceAxis(ysAll, logY) };
   }, [fronts, dominated, baselines, logX, logY]);
-  const errorBars = fronts.reduce((n, f) => n + f.points.filter(hasBars).length, 0) + baselines.filter(hasBars).length + dominated.filter((p) => p.xLo !== undefined || p.yLo !== undefined).length;
+  const errorBars =
+    fronts.reduce((n, f) => n + f.points.filter(hasBars).length, 0) +
+    baselines.filter(hasBars).length +
+    dominated.filter((p) => p.xLo !== undefined || p.yLo !== undefined).length;
 
   const openRun = (runId: number) => push.current?.(`/runs/${runId}`);
   const open = (p: unknown) => {
@@ -277,7 +301,14 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
           PNG
         </button>
       </div>
-      <div ref={box} className="chart-box" data-testid={`chart-${exportName}`} data-front-points={fronts.reduce((n, f) => n + f.points.length, 0)} data-dominated-points={dominated.length} data-error-bars={errorBars}>
+      <div
+        ref={box}
+        className="chart-box"
+        data-testid={`chart-${exportName}`}
+        data-front-points={fronts.reduce((n, f) => n + f.points.length, 0)}
+        data-dominated-points={dominated.length}
+        data-error-bars={errorBars}
+      >
         <ResponsiveContainer width="100%" height={380}>
           <ComposedChart margin={{ top: 10, right: 20, bottom: 30, left: 20 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
@@ -302,7 +333,13 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               allowDataOverflow
               tickFormatter={axisTick(yKey)}
               width={70}
-              label={{ value: `${metricLabel(yKey)} ${metricDirection(yKey) === "lower" ? "↓ better" : "↑ better"}`, angle: -90, position: "left", offset: 5, style: { textAnchor: "middle" } }}
+              label={{
+                value: `${metricLabel(yKey)} ${metricDirection(yKey) === "lower" ? "↓ better" : "↑ better"}`,
+                angle: -90,
+                position: "left",
+                offset: 5,
+                style: { textAnchor: "middle" },
+              }}
             />
             <Tooltip content={<PointTooltip xKey={xKey} yKey={yKey} />} isAnimationActive={false} cursor={{ strokeDasharray: "3 3" }} />
             <DominatedLayer points={dominated} colorKeys={colorKeys} onOpen={openRun} />
@@ -329,11 +366,24 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
                 isAnimationActive={false}
                 onClick={open}
                 shape={(props: { cx?: number; cy?: number }) => (
-                  <circle cx={props.cx} cy={props.cy} r={4.5} fill={groupColor(colorKeys, f.key)} stroke="#fff" strokeWidth={1} className="pt-front" style={{ cursor: "pointer" }} />
+                  <circle
+                    cx={props.cx}
+                    cy={props.cy}
+                    r={4.5}
+                    fill={groupColor(colorKeys, f.key)}
+                    stroke="#fff"
+                    strokeWidth={1}
+                    className="pt-front"
+                    style={{ cursor: "pointer" }}
+                  />
                 )}
               >
-                {f.points.some((p) => p.ex) && <ErrorBar dataKey="ex" direction="x" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />}
-                {f.points.some((p) => p.ey) && <ErrorBar dataKey="ey" direction="y" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />}
+                {f.points.some((p) => p.ex) && (
+                  <ErrorBar dataKey="ex" direction="x" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />
+                )}
+                {f.points.some((p) => p.ey) && (
+                  <ErrorBar dataKey="ey" direction="y" width={4} stroke={groupColor(colorKeys, f.key)} strokeWidth={1.2} isAnimationActive={false} />
+                )}
               </Scatter>
             ))}
             <Scatter
@@ -342,8 +392,17 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
               isAnimationActive={false}
               onClick={open}
               shape={(props: { cx?: number; cy?: number }) =>
-                props.cx === undefined || props.cy === undefined ? <g /> : (
-                  <path d={`M${props.cx},${props.cy - 7}L${props.cx + 7},${props.cy}L${props.cx},${props.cy + 7}L${props.cx - 7},${props.cy}Z`} fill="#fff" stroke="#111" strokeWidth={2} className="pt-baseline" style={{ cursor: "pointer" }} />
+                props.cx === undefined || props.cy === undefined ? (
+                  <g />
+                ) : (
+                  <path
+                    d={`M${props.cx},${props.cy - 7}L${props.cx + 7},${props.cy}L${props.cx},${props.cy + 7}L${props.cx - 7},${props.cy}Z`}
+                    fill="#fff"
+                    stroke="#111"
+                    strokeWidth={2}
+                    className="pt-baseline"
+                    style={{ cursor: "pointer" }}
+                  />
                 )
               }
             >

@@ -167,7 +167,10 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
   // answers are for the current query. Swapping them in as they arrive meant two redraws of every
   // chart per filter change (one per answer), each a main-thread task of 100-200 ms on 100k runs.
   const ready = !charts.isPending && !charts.isPlaceholderData && !baselineRuns.isPending && !baselineRuns.isPlaceholderData;
-  const current = useMemo<Shown>(() => ({ charts: charts.data, baselines: baselineRuns.data, wantsBaselines }), [charts.data, baselineRuns.data, wantsBaselines]);
+  const current = useMemo<Shown>(
+    () => ({ charts: charts.data, baselines: baselineRuns.data, wantsBaselines }),
+    [charts.data, baselineRuns.data, wantsBaselines],
+  );
   const shown = useLastReady(current, ready, NOTHING_SHOWN);
   const lat = shown.charts?.charts[0];
   const mem = shown.charts?.charts[1];
@@ -179,7 +182,20 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
       shown.wantsBaselines
         ? (shown.baselines?.runs ?? [])
             .filter((r) => r.metrics[x] !== undefined && r.metrics[yk] !== undefined)
-            .map((r) => ({ runId: r.id, x: r.metrics[x], y: r.metrics[yk], ...bounds(r.metrics, x, yk), group: paretoGroupOf(r, by), baseline: true, methodId: r.methodId, params: r.params, modelId: r.modelId, datasetId: r.datasetId, runtime: r.runtime, hardwareKey: r.hardwareKey }))
+            .map((r) => ({
+              runId: r.id,
+              x: r.metrics[x],
+              y: r.metrics[yk],
+              ...bounds(r.metrics, x, yk),
+              group: paretoGroupOf(r, by),
+              baseline: true,
+              methodId: r.methodId,
+              params: r.params,
+              modelId: r.modelId,
+              datasetId: r.datasetId,
+              runtime: r.runtime,
+              hardwareKey: r.hardwareKey,
+            }))
         : [];
     return { lat: toPts(xlk), mem: toPts(xmk) };
   }, [shown.wantsBaselines, shown.baselines, by, yk, xlk, xmk]);

@@ -39,7 +39,13 @@ function Annotations({ run }: { run: RunDetail }) {
       className="card annotations"
       onSubmit={(e) => {
         e.preventDefault();
-        patch.mutate({ tags: tags.split(",").map((t) => t.trim()).filter(Boolean), notes: notes.trim() === "" ? null : notes });
+        patch.mutate({
+          tags: tags
+            .split(",")
+            .map((t) => t.trim())
+            .filter(Boolean),
+          notes: notes.trim() === "" ? null : notes,
+        });
       }}
     >
       <h2>Tags and notes</h2>
@@ -164,18 +170,72 @@ export function RunDetailView({ id }: { id: number }) {
           <h2>Run</h2>
           <table className="kv">
             <tbody>
-              <tr><th>Method</th><td>{r.methodId} ({r.family})</td></tr>
-              <tr><th>Model</th><td>{r.modelId}</td></tr>
-              <tr><th>Dataset</th><td>{r.datasetId}</td></tr>
-              <tr><th>Runtime</th><td>{r.runtime}</td></tr>
-              <tr><th>Experiment</th><td>{r.experimentId ? <Link href={`/experiments/${r.experimentId}`}>#{r.experimentId}</Link> : <span className="muted">{r.source === "logged" ? "logged from outside" : "—"}</span>}</td></tr>
-              <tr><th>Baseline</th><td>{r.baselineRunId ? <Link href={`/runs/${r.baselineRunId}`} data-testid="baseline-link">run #{r.baselineRunId}</Link> : <span className="muted">{r.methodId === "baseline" ? "this run is a baseline" : "none recorded"}</span>}</td></tr>
-              <tr><th>Attempts</th><td>{r.attempts} of {r.maxAttempts}</td></tr>
-              <tr><th>Seed</th><td>{r.seed ?? "—"}</td></tr>
-              <tr><th>Code version</th><td>{r.codeVersion ?? "—"}</td></tr>
-              <tr><th>Created</th><td>{formatTime(r.createdAt)}</td></tr>
-              <tr><th>Started</th><td>{formatTime(r.startedAt)}</td></tr>
-              <tr><th>Finished</th><td>{formatTime(r.finishedAt)}</td></tr>
+              <tr>
+                <th>Method</th>
+                <td>
+                  {r.methodId} ({r.family})
+                </td>
+              </tr>
+              <tr>
+                <th>Model</th>
+                <td>{r.modelId}</td>
+              </tr>
+              <tr>
+                <th>Dataset</th>
+                <td>{r.datasetId}</td>
+              </tr>
+              <tr>
+                <th>Runtime</th>
+                <td>{r.runtime}</td>
+              </tr>
+              <tr>
+                <th>Experiment</th>
+                <td>
+                  {r.experimentId ? (
+                    <Link href={`/experiments/${r.experimentId}`}>#{r.experimentId}</Link>
+                  ) : (
+                    <span className="muted">{r.source === "logged" ? "logged from outside" : "—"}</span>
+                  )}
+                </td>
+              </tr>
+              <tr>
+                <th>Baseline</th>
+                <td>
+                  {r.baselineRunId ? (
+                    <Link href={`/runs/${r.baselineRunId}`} data-testid="baseline-link">
+                      run #{r.baselineRunId}
+                    </Link>
+                  ) : (
+                    <span className="muted">{r.methodId === "baseline" ? "this run is a baseline" : "none recorded"}</span>
+                  )}
+                </td>
+              </tr>
+              <tr>
+                <th>Attempts</th>
+                <td>
+                  {r.attempts} of {r.maxAttempts}
+                </td>
+              </tr>
+              <tr>
+                <th>Seed</th>
+                <td>{r.seed ?? "—"}</td>
+              </tr>
+              <tr>
+                <th>Code version</th>
+                <td>{r.codeVersion ?? "—"}</td>
+              </tr>
+              <tr>
+                <th>Created</th>
+                <td>{formatTime(r.createdAt)}</td>
+              </tr>
+              <tr>
+                <th>Started</th>
+                <td>{formatTime(r.startedAt)}</td>
+              </tr>
+              <tr>
+                <th>Finished</th>
+                <td>{formatTime(r.finishedAt)}</td>
+              </tr>
             </tbody>
           </table>
           <h2>Parameters</h2>
@@ -191,29 +251,33 @@ export function RunDetailView({ id }: { id: number }) {
                 {shown.map((m) => {
                   const ci = metricInterval(byKey, m.key);
                   return (
-                  <tr key={m.key}>
-                    <th title={m.known ? undefined : "not a Frontier metric key: direction assumed higher-is-better"}>
-                      {metricLabel(m.key)}
-                      {!m.known && " *"}
-                    </th>
-                    <td className="num">
-                      {formatMetric(m.key, m.value)}
-                      {ci && (
-                        <span className="muted small" title="95% interval">
-                          {" "}[{formatMetric(m.key, ci.lo)}, {formatMetric(m.key, ci.hi)}]
-                        </span>
-                      )}
-                      {m.key === "speedup" && ci && (
-                        <div className={`small ${speedupVerdict(ci.lo, ci.hi) === "faster" ? "good" : speedupVerdict(ci.lo, ci.hi) === "slower" ? "bad" : "muted"}`} data-testid="speedup-verdict">
-                          {speedupVerdict(ci.lo, ci.hi)}
-                        </div>
-                      )}
-                    </td>
-                    <td className="num muted">{baseMetrics.has(m.key) ? formatMetric(m.key, baseMetrics.get(m.key)) : ""}</td>
-                    <td>
-                      <Delta k={m.key} v={m.value} base={baseMetrics.get(m.key)} />
-                    </td>
-                  </tr>
+                    <tr key={m.key}>
+                      <th title={m.known ? undefined : "not a Frontier metric key: direction assumed higher-is-better"}>
+                        {metricLabel(m.key)}
+                        {!m.known && " *"}
+                      </th>
+                      <td className="num">
+                        {formatMetric(m.key, m.value)}
+                        {ci && (
+                          <span className="muted small" title="95% interval">
+                            {" "}
+                            [{formatMetric(m.key, ci.lo)}, {formatMetric(m.key, ci.hi)}]
+                          </span>
+                        )}
+                        {m.key === "speedup" && ci && (
+                          <div
+                            className={`small ${speedupVerdict(ci.lo, ci.hi) === "faster" ? "good" : speedupVerdict(ci.lo, ci.hi) === "slower" ? "bad" : "muted"}`}
+                            data-testid="speedup-verdict"
+                          >
+                            {speedupVerdict(ci.lo, ci.hi)}
+                          </div>
+                        )}
+                      </td>
+                      <td className="num muted">{baseMetrics.has(m.key) ? formatMetric(m.key, baseMetrics.get(m.key)) : ""}</td>
+                      <td>
+                        <Delta k={m.key} v={m.value} base={baseMetrics.get(m.key)} />
+                      </td>
+                    </tr>
                   );
                 })}
               </tbody>
@@ -245,15 +309,24 @@ export function RunDetailView({ id }: { id: number }) {
           ) : (
             <table>
               <thead>
-                <tr><th>Kind</th><th>Path</th><th className="num">Size</th><th>SHA-256</th></tr>
+                <tr>
+                  <th>Kind</th>
+                  <th>Path</th>
+                  <th className="num">Size</th>
+                  <th>SHA-256</th>
+                </tr>
               </thead>
               <tbody>
                 {r.artifacts.map((a) => (
                   <tr key={a.id}>
                     <td>{a.kind}</td>
-                    <td className="ellipsis" title={a.path}>{a.path}</td>
+                    <td className="ellipsis" title={a.path}>
+                      {a.path}
+                    </td>
                     <td className="num">{formatMetric("model_bytes", a.bytes)}</td>
-                    <td><code title={a.sha256 ?? ""}>{a.sha256?.slice(0, 12) ?? "—"}</code></td>
+                    <td>
+                      <code title={a.sha256 ?? ""}>{a.sha256?.slice(0, 12) ?? "—"}</code>
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -86,7 +86,14 @@ export function RunsView() {
       <ErrorBox error={runs.error} />
       {runs.data && rows.length === 0 ? (
         <Empty>
-          No runs match these filters. {readOnly ? "" : <>Clear a filter, <Link href="/experiments/new">submit an experiment</Link>, or log runs through POST /api/v1/runs.</>}
+          No runs match these filters.{" "}
+          {readOnly ? (
+            ""
+          ) : (
+            <>
+              Clear a filter, <Link href="/experiments/new">submit an experiment</Link>, or log runs through POST /api/v1/runs.
+            </>
+          )}
         </Empty>
       ) : (
         <div className="table-wrap">

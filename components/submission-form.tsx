@@ -129,14 +129,17 @@ export function SubmissionForm() {
           <select aria-label="Model" value={effectiveModel} onChange={(e) => setModelId(e.target.value)}>
             {(models.data ?? []).map((m) => (
               <option key={m.id} value={m.id}>
-                {m.id} {m.params ? `(${(m.params / 1e6).toFixed(2)}M params${m.source === "shape" || m.card?.shapeOnly === true ? ", random weights: speed and memory only" : ""})` : ""}
+                {m.id}{" "}
+                {m.params
+                  ? `(${(m.params / 1e6).toFixed(2)}M params${m.source === "shape" || m.card?.shapeOnly === true ? ", random weights: speed and memory only" : ""})`
+                  : ""}
               </option>
             ))}
           </select>
           {shapeOnly && (
             <span className="note" data-testid="shape-model-note">
-              {effectiveModel} has random weights ({String(chosenModel?.card?.description ?? "a realistic size")}): runs report latency and memory only, no quality
-              metric. The worker generates it on first use. Calibrated methods (GPTQ, AWQ, SmoothQuant) refuse it.
+              {effectiveModel} has random weights ({String(chosenModel?.card?.description ?? "a realistic size")}): runs report latency and memory only, no
+              quality metric. The worker generates it on first use. Calibrated methods (GPTQ, AWQ, SmoothQuant) refuse it.
             </span>
           )}
           <FieldError errors={shownErrors} name="modelId" />

@@ -6,7 +6,11 @@ import { getMethod } from "@/lib/methods";
 import { formatMetric, getMetric } from "@/lib/metrics";
 
 export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge status-${status}`} data-status={status}>{status}</span>;
+  return (
+    <span className={`badge status-${status}`} data-status={status}>
+      {status}
+    </span>
+  );
 }
 
 export function ProgressBar({ value, label }: { value: number | null | undefined; label?: string }) {
@@ -22,7 +26,13 @@ export function ProgressBar({ value, label }: { value: number | null | undefined
 export function StatusBar({ counts, total }: { counts: Partial<Record<string, number>>; total: number }) {
   const order = ["succeeded", "failed", "canceled", "running", "leased", "queued"];
   return (
-    <span className="statusbar" title={order.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ")}>
+    <span
+      className="statusbar"
+      title={order
+        .filter((s) => counts[s])
+        .map((s) => `${counts[s]} ${s}`)
+        .join(", ")}
+    >
       {total > 0 &&
         order.map((s) => (counts[s] ? <span key={s} className={`seg seg-${s}`} style={{ width: `${((counts[s] ?? 0) / total) * 100}%` }} /> : null))}
     </span>

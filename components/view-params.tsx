@@ -54,10 +54,7 @@ export function useViewParams(): ViewParams {
     },
     [sp, pathname],
   );
-  return useMemo(
-    () => fixed ?? { params: new URLSearchParams(sp.toString()), set, readOnly: false },
-    [fixed, sp, set],
-  );
+  return useMemo(() => fixed ?? { params: new URLSearchParams(sp.toString()), set, readOnly: false }, [fixed, sp, set]);
 }
 
 /** Keys of the run filter the runs table, explorer and export pass to the API (lib/schemas/filters). */

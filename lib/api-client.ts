@@ -21,7 +21,17 @@ export type { MethodInfo } from "./schemas/methods";
 export type { WorkerInfo } from "./schemas/workers";
 export type { ModelRow as ModelInfo } from "./schemas/models";
 export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
-export type { RunRow as RunSummary, RunDetail, RunsPage, MetricValue, RunEvent, RunArtifact, MetricSeriesResponse, RunActionResponse, LogRunBody } from "./schemas/runs";
+export type {
+  RunRow as RunSummary,
+  RunDetail,
+  RunsPage,
+  MetricValue,
+  RunEvent,
+  RunArtifact,
+  MetricSeriesResponse,
+  RunActionResponse,
+  LogRunBody,
+} from "./schemas/runs";
 export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
 export type { ParetoResponse, ParetoChartsResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
 
@@ -38,7 +48,6 @@ export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).in
 /** Whether any of these experiments has runs queued, leased or running: live views poll while one does. */
 export const runsInFlight = (experiments: readonly Pick<ExperimentRow, "statusCounts">[] | undefined) =>
   (experiments ?? []).some((e) => ACTIVE_STATUSES.some((s) => (e.statusCounts[s] ?? 0) > 0));
-
 
 /** The subset of JSON Schema the submission form reads from the registry's params. */
 export interface JsonSchema {

@@ -16,7 +16,10 @@ export function checkGrid(method: MethodDef, grid: Record<string, unknown[]>): F
     const field = shape[name];
     if (!field) {
       const known = Object.keys(shape);
-      details.push({ field: `grid.${name}`, message: `unknown parameter for ${method.id}${known.length ? ` (known: ${known.join(", ")})` : " (it takes none)"}` });
+      details.push({
+        field: `grid.${name}`,
+        message: `unknown parameter for ${method.id}${known.length ? ` (known: ${known.join(", ")})` : " (it takes none)"}`,
+      });
       continue;
     }
     const seen = new Map<string, number>();

@@ -33,7 +33,10 @@ const toMin = (v: number, d: Direction) => (d === "lower" ? v : -v);
 
 /** True when a is at least as good as b on both axes and strictly better on one. */
 export function dominates(a: XY, b: XY, dx: Direction, dy: Direction): boolean {
-  const ax = toMin(a.x, dx), ay = toMin(a.y, dy), bx = toMin(b.x, dx), by = toMin(b.y, dy);
+  const ax = toMin(a.x, dx),
+    ay = toMin(a.y, dy),
+    bx = toMin(b.x, dx),
+    by = toMin(b.y, dy);
   return ax <= bx && ay <= by && (ax < bx || ay < by);
 }
 
@@ -78,7 +81,8 @@ export function paretoFrontIndices(xs: ArrayLike<number>, ys: ArrayLike<number>,
   // Prefilter in O(n): bucket x into K ordered buckets; a point whose y is matched or beaten by a
   // point in an earlier bucket (so at strictly better x) is dominated, whatever the sort would say.
   // Only the survivors are sorted (on 90k random points: a few hundred).
-  let amin = Infinity, amax = -Infinity;
+  let amin = Infinity,
+    amax = -Infinity;
   for (let i = 0; i < n; i++) {
     if (a[i] < amin) amin = a[i];
     if (a[i] > amax) amax = a[i];
@@ -124,7 +128,8 @@ export function paretoFrontIndices(xs: ArrayLike<number>, ys: ArrayLike<number>,
 /** The worst value per axis over the points (the default hypervolume reference), or null when empty. */
 export function worstPoint(points: readonly XY[], dx: Direction, dy: Direction): XY | null {
   if (points.length === 0) return null;
-  let ax = -Infinity, ay = -Infinity;
+  let ax = -Infinity,
+    ay = -Infinity;
   for (const p of points) {
     ax = Math.max(ax, toMin(p.x, dx));
     ay = Math.max(ay, toMin(p.y, dy));
@@ -138,7 +143,8 @@ export function worstPoint(points: readonly XY[], dx: Direction, dy: Direction):
  * O(n log n); accepts dominated points too.
  */
 export function hypervolume(points: readonly XY[], ref: XY, dx: Direction, dy: Direction): number {
-  const rx = toMin(ref.x, dx), ry = toMin(ref.y, dy);
+  const rx = toMin(ref.x, dx),
+    ry = toMin(ref.y, dy);
   const pts = points
     .map((p) => ({ a: toMin(p.x, dx), b: toMin(p.y, dy) }))
     .filter((p) => p.a < rx && p.b < ry)

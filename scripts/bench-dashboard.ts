@@ -91,7 +91,8 @@ async function main() {
     await page.evaluate(() => {
       (window as unknown as { __longest: number }).__longest = 0;
       new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) (window as unknown as { __longest: number }).__longest = Math.max((window as unknown as { __longest: number }).__longest, e.duration);
+        for (const e of l.getEntries())
+          (window as unknown as { __longest: number }).__longest = Math.max((window as unknown as { __longest: number }).__longest, e.duration);
       }).observe({ type: "longtask" });
       performance.clearResourceTimings();
     });
@@ -117,7 +118,10 @@ async function main() {
     longestMainThreadTaskMsMedian: Math.round(median(longest)),
     cpu: os.cpus()[0]?.model,
     cores: os.cpus().length,
-    loadavg: os.loadavg().map((x) => x.toFixed(1)).join(" "),
+    loadavg: os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(" "),
     date: new Date().toISOString(),
   };
   console.log(JSON.stringify(out, null, 2));

@@ -119,12 +119,14 @@ async function main(): Promise<void> {
       rows.push(
         `| ${name} | ${runtime}${r.adapter ? ` (${r.adapter.vendor} ${r.adapter.architecture})` : ""} | ${(stats.weightsBytes / 1e9).toFixed(2)} GB | ` +
           `${m.prefill_ms.toFixed(1)} | ${m.decode_ms_per_token.toFixed(2)} | ${m.tokens_per_s.toFixed(1)} | ${m.latency_ms_p50.toFixed(0)} / ${m.latency_ms_p95.toFixed(0)} | ` +
-          `${(m.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB | ${(bw.bytesPerSecond / 1e9).toFixed(1)} | ${boundMs.toFixed(2)} | ${(boundMs / m.decode_ms_per_token * 100).toFixed(0)}% |`,
+          `${(m.peak_rss_bytes / 2 ** 30).toFixed(2)} GiB | ${(bw.bytesPerSecond / 1e9).toFixed(1)} | ${boundMs.toFixed(2)} | ${((boundMs / m.decode_ms_per_token) * 100).toFixed(0)}% |`,
       );
     }
   }
   const loadAfter = os.loadavg()[0];
-  const webgpuLine = probe.available.includes("webgpu") ? "" : `\nwebgpu: skipped (${probe.unavailable.find((u) => u.runtime === "webgpu")?.reason ?? "not requested"}).\n`;
+  const webgpuLine = probe.available.includes("webgpu")
+    ? ""
+    : `\nwebgpu: skipped (${probe.unavailable.find((u) => u.runtime === "webgpu")?.reason ?? "not requested"}).\n`;
   console.log(`Command: \`npm run bench:engine\` (prompt ${opts.promptLength} tokens, ${opts.decodeTokens} decode steps, ${opts.warmup} warmup + ${opts.repeats} timed requests per model and runtime; each in its own process)
 Machine: ${cpu[0]?.model.trim()} x${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${process.platform}-${process.arch}, Node ${process.version}. Date: ${new Date().toISOString().slice(0, 10)}. 1-minute load average ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (other work shared the cores when above ${cpu.length}).
 Memory bandwidth: one-thread copy of a ${bw.bytes / 2 ** 20} MiB Float64Array (read + write bytes / fastest of 9 copies), measured just before each run. Bandwidth bound = (weight bytes read per decode step: all initializers except the gathered embedding table, which is read in full only when it is tied to the LM head, + the KV cache at the end of the request) / that bandwidth.

@@ -156,9 +156,27 @@ interface QualityRow extends QualitySpec {
 }
 
 function qualitySpecs(): QualitySpec[] {
-  const grid: [number, number][] = QUICK ? [[4, 32], [3, 128]] : [[3, 32], [3, 128], [4, 32], [4, 128]];
+  const grid: [number, number][] = QUICK
+    ? [
+        [4, 32],
+        [3, 128],
+      ]
+    : [
+        [3, 32],
+        [3, 128],
+        [4, 32],
+        [4, 128],
+      ];
   const specs: QualitySpec[] = [
-    { label: "RTN 8-bit per-channel", config: "8-bit per-channel", method: "RTN", activations: "float", methodId: "quant.rtn", params: { bits: 8, group_size: 0 }, calibrated: false },
+    {
+      label: "RTN 8-bit per-channel",
+      config: "8-bit per-channel",
+      method: "RTN",
+      activations: "float",
+      methodId: "quant.rtn",
+      params: { bits: 8, group_size: 0 },
+      calibrated: false,
+    },
   ];
   for (const [bits, g] of grid) {
     const config = `${bits}-bit g${g}`;
@@ -170,13 +188,45 @@ function qualitySpecs(): QualitySpec[] {
       { label: `HQQ ${config}`, config, method: "HQQ", activations: "float", methodId: "quant.hqq", params: p, calibrated: false },
     );
   }
-  specs.push({ label: "RTN 4-bit g32 W4A8", config: "4-bit g32", method: "RTN", activations: "int8 per block (accuracy_level 4)", methodId: "quant.rtn", params: { bits: 4, group_size: 32, accuracy_level: 4 }, calibrated: false });
+  specs.push({
+    label: "RTN 4-bit g32 W4A8",
+    config: "4-bit g32",
+    method: "RTN",
+    activations: "int8 per block (accuracy_level 4)",
+    methodId: "quant.rtn",
+    params: { bits: 4, group_size: 32, accuracy_level: 4 },
+    calibrated: false,
+  });
   if (!QUICK) {
-    specs.push({ label: "GPTQ 4-bit g32 W4A8", config: "4-bit g32", method: "GPTQ", activations: "int8 per block (accuracy_level 4)", methodId: "quant.gptq", params: { bits: 4, group_size: 32, calib_samples: 64, accuracy_level: 4 }, calibrated: true });
+    specs.push({
+      label: "GPTQ 4-bit g32 W4A8",
+      config: "4-bit g32",
+      method: "GPTQ",
+      activations: "int8 per block (accuracy_level 4)",
+      methodId: "quant.gptq",
+      params: { bits: 4, group_size: 32, calib_samples: 64, accuracy_level: 4 },
+      calibrated: true,
+    });
   }
-  specs.push({ label: "SmoothQuant W8A8 per-token", config: "W8A8", method: "SmoothQuant", activations: "int8 per token", methodId: "quant.smoothquant", params: { alpha: 0.5, act_quant: "per-token", calib_samples: 64 }, calibrated: true });
+  specs.push({
+    label: "SmoothQuant W8A8 per-token",
+    config: "W8A8",
+    method: "SmoothQuant",
+    activations: "int8 per token",
+    methodId: "quant.smoothquant",
+    params: { alpha: 0.5, act_quant: "per-token", calib_samples: 64 },
+    calibrated: true,
+  });
   if (!QUICK) {
-    specs.push({ label: "W8A8 per-token, no smoothing", config: "W8A8", method: "W8A8 (no smoothing)", activations: "int8 per token", methodId: "quant.smoothquant", params: { smoothing: false, act_quant: "per-token" }, calibrated: false });
+    specs.push({
+      label: "W8A8 per-token, no smoothing",
+      config: "W8A8",
+      method: "W8A8 (no smoothing)",
+      activations: "int8 per token",
+      methodId: "quant.smoothquant",
+      params: { smoothing: false, act_quant: "per-token" },
+      calibrated: false,
+    });
   }
   return specs;
 }
@@ -198,7 +248,11 @@ async function main() {
   const modelDir = path.resolve(arg("model") ?? path.join("zoo", "zoo-base"));
   const datasetFile = path.resolve(arg("dataset") ?? path.join("zoo", "datasets", "grammar-test.jsonl"));
   const calibrationFile = path.resolve(arg("calibration") ?? path.join("zoo", "datasets", "grammar-validation.jsonl"));
-  for (const [what, f] of [["--model", path.join(modelDir, "model.onnx")], ["--dataset", datasetFile], ["--calibration", calibrationFile]]) {
+  for (const [what, f] of [
+    ["--model", path.join(modelDir, "model.onnx")],
+    ["--dataset", datasetFile],
+    ["--calibration", calibrationFile],
+  ]) {
     if (!fs.existsSync(f)) throw new Error(`${what}: ${f} does not exist (the zoo models and datasets come from npm run zoo:train)`);
   }
   const dataset = perplexityRef(datasetFile);
@@ -230,7 +284,9 @@ async function main() {
     loadavgStart: os.loadavg()[0],
   };
   json.machine = machine;
-  say(`machine: ${machine.cpu} x${machine.cores}, ISA ${machine.isa.join(" ") || "unknown"}, ${machine.memGiB} GiB; node ${machine.node}; ${machine.date.slice(0, 16).replace("T", " ")} UTC; load average ${machine.loadavgStart.toFixed(1)} at start; runtime cpu`);
+  say(
+    `machine: ${machine.cpu} x${machine.cores}, ISA ${machine.isa.join(" ") || "unknown"}, ${machine.memGiB} GiB; node ${machine.node}; ${machine.date.slice(0, 16).replace("T", " ")} UTC; load average ${machine.loadavgStart.toFixed(1)} at start; runtime cpu`,
+  );
   say();
 
   // ---------------------------------------------------------------- 1. quality
@@ -240,10 +296,27 @@ async function main() {
     const t0 = performance.now();
     for (const spec of qualitySpecs()) {
       if (!selected(spec.label)) continue;
-      const row: QualityRow = { ...spec, seeds: [], perplexity: [], bitsEffective: NaN, modelBytes: NaN, seconds: [], modelPath: undefined, workDirs: [], notes: [] };
+      const row: QualityRow = {
+        ...spec,
+        seeds: [],
+        perplexity: [],
+        bitsEffective: NaN,
+        modelBytes: NaN,
+        seconds: [],
+        modelPath: undefined,
+        workDirs: [],
+        notes: [],
+      };
       for (const seed of spec.calibrated ? seeds : seeds.slice(0, 1)) {
         const { result, seconds, workDir } = await runJob({
-          model, dataset, calibration, methodId: spec.methodId, params: spec.params, seed, baseline, dataDir,
+          model,
+          dataset,
+          calibration,
+          methodId: spec.methodId,
+          params: spec.params,
+          seed,
+          baseline,
+          dataDir,
           engine: { quality, bench: qualityBench },
         });
         baseline ??= result.baselineMetrics ?? null;
@@ -281,12 +354,31 @@ async function main() {
     const qualityJson = [];
     for (const r of rows) {
       const { mean, sd } = meanSd(r.perplexity);
-      const fmtName = r.notes.find((n) => n.startsWith("format "))?.split(":")[0].replace("format ", "") ?? "—";
+      const fmtName =
+        r.notes
+          .find((n) => n.startsWith("format "))
+          ?.split(":")[0]
+          .replace("format ", "") ?? "—";
       const ppl = sd === null ? (r.calibrated ? `${fmt(mean, 4)} (1 seed)` : `${fmt(mean, 4)} ± —`) : `${fmt(mean, 4)} ± ${fmt(sd, 4)}`;
       say(
         `| ${r.label} | ${r.activations} | ${fmtName} | ${fmt(r.bitsEffective, 2)} | ${r.seeds.length} | ${ppl} | ${signed(mean - base.perplexity, 4)} | ${mb(r.modelBytes)} | ${fmt(r.modelBytes / base.model_bytes, 2)} | ${fmt(meanSd(r.seconds).mean, 1)} |`,
       );
-      qualityJson.push({ label: r.label, config: r.config, method: r.method, activations: r.activations, methodId: r.methodId, params: r.params, seeds: r.seeds, perplexity: r.perplexity, mean, sd, bitsEffective: r.bitsEffective, modelBytes: r.modelBytes, seconds: r.seconds, notes: r.notes });
+      qualityJson.push({
+        label: r.label,
+        config: r.config,
+        method: r.method,
+        activations: r.activations,
+        methodId: r.methodId,
+        params: r.params,
+        seeds: r.seeds,
+        perplexity: r.perplexity,
+        mean,
+        sd,
+        bitsEffective: r.bitsEffective,
+        modelBytes: r.modelBytes,
+        seconds: r.seconds,
+        notes: r.notes,
+      });
     }
     say();
     const a8 = rows.filter((r) => r.label.endsWith("W4A8"));
@@ -303,7 +395,9 @@ async function main() {
       }
       say();
     }
-    say(`quality sweep: ${rows.reduce((a, r) => a + r.seeds.length, 0)} jobs in ${qualitySeconds.toFixed(0)} s (each job also times base and quantized model briefly and probes peak RSS; those zoo-base figures are not reported)`);
+    say(
+      `quality sweep: ${rows.reduce((a, r) => a + r.seeds.length, 0)} jobs in ${qualitySeconds.toFixed(0)} s (each job also times base and quantized model briefly and probes peak RSS; those zoo-base figures are not reported)`,
+    );
     say();
     json.baseline = { perplexity: base.perplexity, modelBytes: base.model_bytes };
     json.quality = qualityJson;
@@ -317,8 +411,14 @@ async function main() {
     const configs = [...new Set(rows.filter((r) => /^\d-bit g\d+$/.test(r.config)).map((r) => r.config))];
     for (const c of configs) {
       const [awq, rtn, gptq] = [mean(`AWQ ${c}`), mean(`RTN ${c}`), mean(`GPTQ ${c}`)];
-      if (awq !== undefined && rtn !== undefined) checks.push({ name: `AWQ perplexity below RTN (${c}, mean over ${seeds.length} seed${seeds.length > 1 ? "s" : ""})`, ok: awq < rtn, detail: `${fmt(awq, 4)} vs ${fmt(rtn, 4)}` });
-      if (c.startsWith("3-bit") && gptq !== undefined && rtn !== undefined) checks.push({ name: `GPTQ perplexity below RTN (${c}, mean)`, ok: gptq < rtn, detail: `${fmt(gptq, 4)} vs ${fmt(rtn, 4)}` });
+      if (awq !== undefined && rtn !== undefined)
+        checks.push({
+          name: `AWQ perplexity below RTN (${c}, mean over ${seeds.length} seed${seeds.length > 1 ? "s" : ""})`,
+          ok: awq < rtn,
+          detail: `${fmt(awq, 4)} vs ${fmt(rtn, 4)}`,
+        });
+      if (c.startsWith("3-bit") && gptq !== undefined && rtn !== undefined)
+        checks.push({ name: `GPTQ perplexity below RTN (${c}, mean)`, ok: gptq < rtn, detail: `${fmt(gptq, 4)} vs ${fmt(rtn, 4)}` });
     }
     const r8 = mean("RTN 8-bit per-channel");
     if (r8 !== undefined) {
@@ -362,14 +462,19 @@ async function main() {
           const b = await perText(rtn.modelPath);
           const d = pairedPerplexityDiff(a, b, 0x9e3779b9 ^ seeds[0]);
           // The per-text sums must give the job's own perplexity (same code, same texts).
-          for (const [r, p] of [[other, d.pplA], [rtn, d.pplB]] as const) {
+          for (const [r, p] of [
+            [other, d.pplA],
+            [rtn, d.pplB],
+          ] as const) {
             if (Math.abs(p - r.perplexity[0]) > 1e-6 * r.perplexity[0]) {
               mismatch++;
               progress(`warning: per-text perplexity of ${r.label} is ${p}, its job reported ${r.perplexity[0]}`);
             }
           }
           pairedJson.push({ ...d, config: c, method, baselineMethod: "RTN" });
-          pairedLines.push(`| ${c} | ${method} − RTN | ${fmt(d.pplA, 4)} | ${fmt(d.pplB, 4)} | ${signed(d.diff, 4)} | [${signed(d.lo, 4)}, ${signed(d.hi, 4)}] | ${d.excludesZero ? (d.hi < 0 ? `yes: ${method} lower` : `yes: ${method} higher`) : "no"} |`);
+          pairedLines.push(
+            `| ${c} | ${method} − RTN | ${fmt(d.pplA, 4)} | ${fmt(d.pplB, 4)} | ${signed(d.diff, 4)} | [${signed(d.lo, 4)}, ${signed(d.hi, 4)}] | ${d.excludesZero ? (d.hi < 0 ? `yes: ${method} lower` : `yes: ${method} higher`) : "no"} |`,
+          );
           progress(`paired ${method} vs RTN ${c}: ${signed(d.diff, 4)} [${signed(d.lo, 4)}, ${signed(d.hi, 4)}]`);
         }
       }
@@ -418,7 +523,14 @@ async function main() {
       // No baseline handed over: every job measures the fp32 model's peak RSS in its own fresh
       // process, beside the quantized model's, and times both interleaved.
       const { result, seconds, workDir } = await runJob({
-        model: shapeRef, dataset, calibration: null, methodId: "quant.rtn", params, seed: seeds[0], baseline: null, dataDir,
+        model: shapeRef,
+        dataset,
+        calibration: null,
+        methodId: "quant.rtn",
+        params,
+        seed: seeds[0],
+        baseline: null,
+        dataDir,
         engine: { quality, bench: shapeBench },
       });
       fs.rmSync(workDir, { recursive: true, force: true });
@@ -440,7 +552,9 @@ async function main() {
           `Output head in float32 (the default).`,
       );
       say();
-      say("| run | activations | format | bits_effective | fp32 decode ms/token | run decode ms/token | fp32 prefill ms | run prefill ms | speedup (decode) | verdict | job s |");
+      say(
+        "| run | activations | format | bits_effective | fp32 decode ms/token | run decode ms/token | fp32 prefill ms | run prefill ms | speedup (decode) | verdict | job s |",
+      );
       say("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |");
       for (const r of shapeRows) {
         const m = r.result.metrics;
@@ -464,7 +578,14 @@ async function main() {
       say();
       const rssMissing = shapeRows.flatMap((r) => r.result.notes.filter((n) => n.includes("peak_rss_bytes not measured")));
       for (const n of rssMissing) say(`note: ${n}`);
-      json.shape = shapeRows.map((r) => ({ label: r.label, activations: r.activations, metrics: r.result.metrics, baselineMetrics: r.result.baselineMetrics, seconds: r.seconds, notes: r.result.notes }));
+      json.shape = shapeRows.map((r) => ({
+        label: r.label,
+        activations: r.activations,
+        metrics: r.result.metrics,
+        baselineMetrics: r.result.baselineMetrics,
+        seconds: r.seconds,
+        notes: r.result.notes,
+      }));
       json.shapeSeconds = shapeSeconds;
     }
   }
@@ -481,7 +602,17 @@ async function main() {
   if (out) {
     fs.writeFileSync(
       out,
-      JSON.stringify({ ...json, options: { quick: QUICK, only: only ?? null, seeds, examples, model: rel(modelDir), dataset: rel(datasetFile), calibration: rel(calibrationFile) }, checks, wallSeconds: wall, lines }, null, 2),
+      JSON.stringify(
+        {
+          ...json,
+          options: { quick: QUICK, only: only ?? null, seeds, examples, model: rel(modelDir), dataset: rel(datasetFile), calibration: rel(calibrationFile) },
+          checks,
+          wallSeconds: wall,
+          lines,
+        },
+        null,
+        2,
+      ),
     );
   }
   if (checks.some((c) => !c.ok)) process.exitCode = 1;

@@ -77,8 +77,22 @@ function fill(): number {
       const status = rand() < 0.9 ? "succeeded" : pick(["failed", "canceled", "queued", "running"]);
       const created = start + i * 60_000;
       const tags = rand() < 0.1 ? '["sweep-a"]' : rand() < 0.1 ? '["paper","final"]' : "[]";
-      const info = insRun.run(m.id, m.family, JSON.stringify(params), pick(MODELS), pick(DATASETS), runtime, pick(HARDWARE[runtime]), status, tags,
-        i, created, created + 1000, status === "succeeded" || status === "failed" ? created + 60_000 : null, created + 60_000);
+      const info = insRun.run(
+        m.id,
+        m.family,
+        JSON.stringify(params),
+        pick(MODELS),
+        pick(DATASETS),
+        runtime,
+        pick(HARDWARE[runtime]),
+        status,
+        tags,
+        i,
+        created,
+        created + 1000,
+        status === "succeeded" || status === "failed" ? created + 60_000 : null,
+        created + 60_000,
+      );
       if (status !== "succeeded") continue;
       const id = Number(info.lastInsertRowid);
       const bits = typeof params.bits === "number" ? params.bits : 32;
@@ -133,7 +147,10 @@ async function main() {
     console.log(`filling ${DB_FILE} with ${RUNS} synthetic runs...`);
     fillMs = fill();
   }
-  const counts = getDb().$client.prepare("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM run_metrics) AS metrics").get() as { runs: number; metrics: number };
+  const counts = getDb().$client.prepare("SELECT (SELECT count(*) FROM runs) AS runs, (SELECT count(*) FROM run_metrics) AS metrics").get() as {
+    runs: number;
+    metrics: number;
+  };
   console.log(`filled ${counts.runs} runs, ${counts.metrics} metric rows in ${(fillMs / 1000).toFixed(1)} s`);
 
   // GET /runs: 50 pages of 100 with varied filters and metric sorts.
@@ -141,7 +158,13 @@ async function main() {
   const sorts = ["-metric.accuracy", "metric.perplexity", "metric.latency_ms_p50", "-metric.tokens_per_s", "-createdAt"];
   const queries: string[] = [];
   for (let i = 0; i < 50; i++) {
-    const f = [`family=${families[i % 5]}`, `runtime=${RUNTIMES[i % 6]}&status=succeeded`, `method=${METHODS[i % METHODS.length].id}`, "metric.accuracy>=0.6", `tag=sweep-a&family=${families[i % 5]}`][Math.floor(i / 5) % 5];
+    const f = [
+      `family=${families[i % 5]}`,
+      `runtime=${RUNTIMES[i % 6]}&status=succeeded`,
+      `method=${METHODS[i % METHODS.length].id}`,
+      "metric.accuracy>=0.6",
+      `tag=sweep-a&family=${families[i % 5]}`,
+    ][Math.floor(i / 5) % 5];
     queries.push(`/api/v1/runs?includeSynthetic=1&limit=100&sort=${encodeURIComponent(sorts[i % sorts.length])}&${f}`);
   }
   await timed(() => runsRoute.GET(url(queries[0])));
@@ -209,7 +232,11 @@ async function main() {
   const batchCpu: number[] = [];
   const firstStep = (getDb().$client.prepare("SELECT coalesce(max(step) + 1, 0) AS s FROM metric_points WHERE run_id = ?").get(runId) as { s: number }).s;
   for (let b = 0; b < 20; b++) {
-    const points = Array.from({ length: 10_000 }, (_, i) => ({ key: i % 2 ? "train/loss" : "train/lr", step: firstStep + b * 5000 + (i >> 1), value: Math.sin(i) }));
+    const points = Array.from({ length: 10_000 }, (_, i) => ({
+      key: i % 2 ? "train/loss" : "train/lr",
+      step: firstStep + b * 5000 + (i >> 1),
+      value: Math.sin(i),
+    }));
     const body = JSON.stringify({ points });
     const req = new Request(`http://localhost/api/v1/runs/${runId}/metrics`, { method: "POST", body, headers: { "content-type": "application/json" } });
     const r = await timed(() => pointsRoute.POST(req, { params: Promise.resolve({ id: String(runId) }) }));
@@ -226,32 +253,61 @@ async function main() {
     metricRows: counts.metrics,
     fillSeconds: fillMs / 1000,
     loadAverage: os.loadavg(),
-    runsPage: { requests: pageMs.length, p50ms: median(pageMs), p95ms: pct(pageMs, 95), maxMs: Math.max(...pageMs), cpuP50ms: median(pageCpu), cpuP95ms: pct(pageCpu, 95), secondPageMs: nextMs },
+    runsPage: {
+      requests: pageMs.length,
+      p50ms: median(pageMs),
+      p95ms: pct(pageMs, 95),
+      maxMs: Math.max(...pageMs),
+      cpuP50ms: median(pageCpu),
+      cpuP95ms: pct(pageCpu, 95),
+      secondPageMs: nextMs,
+    },
     pareto: {
       coldMedianMs: median(paretoColdMs),
       coldCpuMedianMs: median(paretoColdCpu),
       medianMs: median(paretoMs),
       cpuMedianMs: median(paretoCpu),
-      twoChartsFilterChange: { coldMedianMs: median(twoColdMs), warmMedianMs: median(twoWarmMs) }, points: paretoBody.total, frontPoints: paretoBody.groups.reduce((n, g) => n + g.front.length, 0), byHardwareMedianMs: median(pareto2Ms) },
+      twoChartsFilterChange: { coldMedianMs: median(twoColdMs), warmMedianMs: median(twoWarmMs) },
+      points: paretoBody.total,
+      frontPoints: paretoBody.groups.reduce((n, g) => n + g.front.length, 0),
+      byHardwareMedianMs: median(pareto2Ms),
+    },
     csvExport: { medianMs: median(csvMs), cpuMedianMs: median(csvCpu), runsMs: csvMs, bytes: csvBytes },
     ingest: { pointsPerSecond: ingestRate, pointsPerCpuSecond: ingestRateCpu, medianBatchMs: median(batchMs), batches: batchMs.length },
   };
   console.log(JSON.stringify(results, null, 2));
   const ok = (b: boolean) => (b ? "ok" : "MISSED");
-  console.log(`load average during the run: ${os.loadavg().map((l) => l.toFixed(1)).join(" ")} on ${os.cpus().length} cores`);
-  console.log(`runs page p50 ${results.runsPage.p50ms.toFixed(1)} ms, p95 ${results.runsPage.p95ms.toFixed(1)} ms (cpu p50 ${results.runsPage.cpuP50ms.toFixed(1)} ms) (target p50 <= 50): ${ok(results.runsPage.p50ms <= 50)}`);
+  console.log(
+    `load average during the run: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")} on ${os.cpus().length} cores`,
+  );
+  console.log(
+    `runs page p50 ${results.runsPage.p50ms.toFixed(1)} ms, p95 ${results.runsPage.p95ms.toFixed(1)} ms (cpu p50 ${results.runsPage.cpuP50ms.toFixed(1)} ms) (target p50 <= 50): ${ok(results.runsPage.p50ms <= 50)}`,
+  );
   const pr = results.pareto;
-  console.log(`pareto cold (columns read from SQLite) median ${pr.coldMedianMs.toFixed(1)} ms (cpu ${pr.coldCpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.coldMedianMs <= 150)}`);
-  console.log(`pareto warm (columns cached, fronts recomputed) median ${pr.medianMs.toFixed(1)} ms (cpu ${pr.cpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.medianMs <= 150)}`);
-  console.log(`pareto two charts on a filter change: cold median ${pr.twoChartsFilterChange.coldMedianMs.toFixed(1)} ms, warm median ${pr.twoChartsFilterChange.warmMedianMs.toFixed(1)} ms (target <= 200)`);
-  console.log(`csv export median ${(results.csvExport.medianMs / 1000).toFixed(2)} s (cpu ${(results.csvExport.cpuMedianMs / 1000).toFixed(2)} s) (target <= 3): ${ok(results.csvExport.medianMs <= 3000)}`);
+  console.log(
+    `pareto cold (columns read from SQLite) median ${pr.coldMedianMs.toFixed(1)} ms (cpu ${pr.coldCpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.coldMedianMs <= 150)}`,
+  );
+  console.log(
+    `pareto warm (columns cached, fronts recomputed) median ${pr.medianMs.toFixed(1)} ms (cpu ${pr.cpuMedianMs.toFixed(1)} ms) (target <= 150): ${ok(pr.medianMs <= 150)}`,
+  );
+  console.log(
+    `pareto two charts on a filter change: cold median ${pr.twoChartsFilterChange.coldMedianMs.toFixed(1)} ms, warm median ${pr.twoChartsFilterChange.warmMedianMs.toFixed(1)} ms (target <= 200)`,
+  );
+  console.log(
+    `csv export median ${(results.csvExport.medianMs / 1000).toFixed(2)} s (cpu ${(results.csvExport.cpuMedianMs / 1000).toFixed(2)} s) (target <= 3): ${ok(results.csvExport.medianMs <= 3000)}`,
+  );
   console.log(`ingest ${Math.round(ingestRate)} points/s (per cpu-second ${Math.round(ingestRateCpu)}) (target >= 100000): ${ok(ingestRate >= 100_000)}`);
   closeDb();
 }
 
 function cpuModel(): string {
   try {
-    const line = execSync("lscpu", { encoding: "utf8" }).split("\n").find((l) => l.startsWith("Model name"));
+    const line = execSync("lscpu", { encoding: "utf8" })
+      .split("\n")
+      .find((l) => l.startsWith("Model name"));
     if (line) return line.split(":")[1].trim();
   } catch {
     // lscpu is missing on some systems; os.cpus() still names the model

@@ -28,14 +28,24 @@ const api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
 
 const SIZES: Record<string, DecoderConfigInput> = {
   "tiny (2 layers, hidden 64)": { vocab_size: 300, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 64, intermediate_size: 128, max_position: 192 },
-  "small (4 layers, hidden 256)": { vocab_size: 2048, num_layers: 4, num_heads: 8, num_kv_heads: 4, hidden_size: 256, intermediate_size: 768, max_position: 512 },
+  "small (4 layers, hidden 256)": {
+    vocab_size: 2048,
+    num_layers: 4,
+    num_heads: 8,
+    num_kv_heads: 4,
+    hidden_size: 256,
+    intermediate_size: 768,
+    max_position: 512,
+  },
 };
 
 const words = ["the", "model", "runs", "fast", "on", "small", "boxes", "and", "slow", "ones", "while", "workers", "lease", "jobs"];
 const text = path.join(api.dir, "text.jsonl");
 fs.writeFileSync(
   text,
-  Array.from({ length: 64 }, (_, i) => JSON.stringify({ text: Array.from({ length: 60 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ") })).join("\n") + "\n",
+  Array.from({ length: 64 }, (_, i) => JSON.stringify({ text: Array.from({ length: 60 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ") })).join(
+    "\n",
+  ) + "\n",
 );
 api.db.insert(datasets).values({ id: "text", name: "text", task: "perplexity", file: text }).run();
 
@@ -44,7 +54,10 @@ for (const [label, config] of Object.entries(SIZES)) {
   const id = label.split(" ")[0];
   const dir = path.join(api.dir, "models", id);
   const w = writeDecoder(dir, config, { seed: 3 });
-  api.db.insert(models).values({ id, name: label, kind: "decoder-lm", source: "path", files: { dir, ...w.files }, params: w.params, bytes: w.bytes }).run();
+  api.db
+    .insert(models)
+    .values({ id, name: label, kind: "decoder-lm", source: "path", files: { dir, ...w.files }, params: w.params, bytes: w.bytes })
+    .run();
   for (let i = 0; i < N; i++) {
     const r = api.db
       .insert(runs)
@@ -57,14 +70,32 @@ for (const [label, config] of Object.entries(SIZES)) {
 
 const worker = spawn(
   process.execPath,
-  ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", ENROLL, "--name", "bench", "--runtimes", "cpu", "--data-dir", path.join(api.dir, "worker")],
+  [
+    "--import",
+    "tsx",
+    "workers/main.ts",
+    "--server",
+    api.url,
+    "--token",
+    ENROLL,
+    "--name",
+    "bench",
+    "--runtimes",
+    "cpu",
+    "--data-dir",
+    path.join(api.dir, "worker"),
+  ],
   { stdio: ["ignore", "pipe", "inherit"] },
 );
 let out = "";
 worker.stdout.on("data", (d: Buffer) => (out += d.toString()));
 const ids = [...runIds.keys()];
 for (;;) {
-  const open = api.db.select({ id: runs.id }).from(runs).where(inArray(runs.status, ["queued", "leased", "running"])).all();
+  const open = api.db
+    .select({ id: runs.id })
+    .from(runs)
+    .where(inArray(runs.status, ["queued", "leased", "running"]))
+    .all();
   if (open.length === 0) break;
   if (worker.exitCode !== null) throw new Error(`worker exited early:\n${out}`);
   await new Promise((r) => setTimeout(r, 200));
@@ -86,7 +117,9 @@ for (const m of out.matchAll(/run (\d+) result in (\d+) ms; worker overhead (-?\
   byLabel.get(label)!.push({ wall: Number(m[2]), overhead: Number(m[3]), exec: Number(m[4]) });
 }
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-console.log(`worker overhead, ${N} baseline runs per model queued back to back, cpu runtime, ${cpu} ×${os.availableParallelism()}, load average ${os.loadavg()[0].toFixed(1)}, ${new Date().toISOString()}`);
+console.log(
+  `worker overhead, ${N} baseline runs per model queued back to back, cpu runtime, ${cpu} ×${os.availableParallelism()}, load average ${os.loadavg()[0].toFixed(1)}, ${new Date().toISOString()}`,
+);
 console.log("| model | runs | median executeJob ms | median lease→complete ms | median overhead ms | median overhead % | back-to-back overhead % |");
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const [label, rows] of byLabel) {

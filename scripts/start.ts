@@ -62,7 +62,10 @@ const db = openDb();
 log(`database ${dbPath()} migrated`);
 const registered = registerBundled(root, db);
 log(`registered ${registered.models} bundled models and ${registered.datasets} datasets`);
-const shapes = registerShapeModels(REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)), db);
+const shapes = registerShapeModels(
+  REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)),
+  db,
+);
 log(`registered ${shapes} shape models (random weights, speed and memory only; each worker generates them on first use)`);
 db.$client.close();
 
@@ -71,11 +74,10 @@ buildIfNeeded();
 const token = enrollToken();
 const childEnv = { ...process.env, FRONTIER_ENROLL_TOKEN: token, PORT: String(env.PORT) };
 const children: ChildProcess[] = [];
-const server = spawn(
-  process.execPath,
-  [require.resolve("next/dist/bin/next"), "start", "-p", String(env.PORT), "-H", env.HOST],
-  { stdio: "inherit", env: childEnv },
-);
+const server = spawn(process.execPath, [require.resolve("next/dist/bin/next"), "start", "-p", String(env.PORT), "-H", env.HOST], {
+  stdio: "inherit",
+  env: childEnv,
+});
 children.push(server);
 const url = `http://localhost:${env.PORT}`;
 

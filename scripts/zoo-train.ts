@@ -89,16 +89,17 @@ if (rescore) {
 const val = curveValidation();
 const specs = finalizeOnly
   ? []
-  : ZOO.filter((s) => !only || only.includes(s.name)).map((s): TrainSpec =>
-      stepsOverride
-        ? {
-            ...s,
-            steps: stepsOverride,
-            shortPhase: s.shortPhase && stepsOverride > 1 ? { ...s.shortPhase, steps: Math.floor(stepsOverride / 2) } : undefined,
-            warmup: Math.min(s.warmup, Math.ceil(stepsOverride / 10)),
-            evalEvery: Math.max(10, Math.ceil(stepsOverride / 4)),
-          }
-        : s,
+  : ZOO.filter((s) => !only || only.includes(s.name)).map(
+      (s): TrainSpec =>
+        stepsOverride
+          ? {
+              ...s,
+              steps: stepsOverride,
+              shortPhase: s.shortPhase && stepsOverride > 1 ? { ...s.shortPhase, steps: Math.floor(stepsOverride / 2) } : undefined,
+              warmup: Math.min(s.warmup, Math.ceil(stepsOverride / 10)),
+              evalEvery: Math.max(10, Math.ceil(stepsOverride / 4)),
+            }
+          : s,
     );
 for (const spec of specs) {
   const dir = path.join(out, spec.name);
@@ -111,7 +112,10 @@ for (const spec of specs) {
   const written = exportModel(dir, result, json);
   console.log(`[${spec.name}] exported ${written.files.model} (${written.bytes} bytes, ${written.params} params)`);
   const scores = await scoreModel(path.join(dir, "model.onnx"), out, tok);
-  const card = cardFor(spec, result, scores, { files: { model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json", curve: "curve.csv" }, bytes: written.bytes });
+  const card = cardFor(spec, result, scores, {
+    files: { model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json", curve: "curve.csv" },
+    bytes: written.bytes,
+  });
   fs.writeFileSync(path.join(dir, "card.json"), JSON.stringify(card, null, 2) + "\n");
   console.log(`[${spec.name}] scores ${JSON.stringify(scores)}`);
 }

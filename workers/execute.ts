@@ -113,7 +113,10 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   // A shape model has no files until this worker generates them (once, into its data dir's cache).
   const dataDir = spec.dataDir ?? path.resolve(envSetting("FRONTIER_DATA_DIR"));
   const shaped = await withShapeFiles(spec.model, dataDir, (line) => (reporter.stage("resolve: generating shape model", 0.01), reporter.log(line)));
-  if (shaped.generated) notes.push(`${spec.model.id} generated on this worker in ${(shaped.generated.generateMs / 1000).toFixed(1)} s (${(shaped.generated.bytes / 1e6).toFixed(0)} MB)`);
+  if (shaped.generated)
+    notes.push(
+      `${spec.model.id} generated on this worker in ${(shaped.generated.generateMs / 1000).toFixed(1)} s (${(shaped.generated.bytes / 1e6).toFixed(0)} MB)`,
+    );
   const modelRef = shaped.model;
   const model = resolveModel(modelRef);
   readDataset(spec.dataset); // validates every line before any compute is spent
@@ -125,7 +128,9 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     ? "shape-only model (random weights): speed and memory only, no quality metric"
     : "model has no tokenizer: speed and memory only, no quality metric";
   if (!canScore) notes.push(qualityNote);
-  notes.push(`runtime ${spec.runtime}: ${hardware.ortVersion} on ${hardware.cpuModel} x${hardware.cpuCores}${hardware.adapter ? `, adapter ${hardware.adapter.vendor} ${hardware.adapter.architecture} ${hardware.adapter.description}` : ""}`);
+  notes.push(
+    `runtime ${spec.runtime}: ${hardware.ortVersion} on ${hardware.cpuModel} x${hardware.cpuCores}${hardware.adapter ? `, adapter ${hardware.adapter.vendor} ${hardware.adapter.architecture} ${hardware.adapter.description}` : ""}`,
+  );
 
   // The shape from config.json and the graph's input names saves loading the model just to read it.
   let shape = shapeFromFiles(model.modelPath, decoderOptions);
@@ -168,7 +173,9 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     // evaluation settings are this worker's, so they are checked here.
     const diff = evalSettingsDiff(spec.baseline.metrics, settings);
     if (diff.length > 0) {
-      notes.push(`baseline run ${spec.baseline.runId} was measured with other evaluation settings (${diff.join(", ")}): measuring a fresh baseline in this run`);
+      notes.push(
+        `baseline run ${spec.baseline.runId} was measured with other evaluation settings (${diff.join(", ")}): measuring a fresh baseline in this run`,
+      );
       baseline = null;
     }
   }
@@ -177,7 +184,8 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
   let baselineQuality: MeasuredMetrics | null = null;
   if (!baseline) {
     baselineQuality = await evaluateQuality(model.modelPath, section(reporter, "baseline: quality", 0.05, 0.35));
-    if (!spec.baseline) notes.push("baseline measured in this run (no baseline on the server for this model, dataset, runtime, hardware, seed and onnxruntime version)");
+    if (!spec.baseline)
+      notes.push("baseline measured in this run (no baseline on the server for this model, dataset, runtime, hardware, seed and onnxruntime version)");
   } else {
     notes.push(`deltas against baseline run ${spec.baseline?.runId}`);
   }
@@ -213,7 +221,10 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
       reporter.log(line);
       if (!notes.includes(line)) notes.push(line);
       if (r.batches.length < n || r.seqLen < seqLen) {
-        reporter.log(`calibration asked for ${n} x ${seqLen} = ${n * seqLen} tokens; the text has ${r.tokens}, so it uses ${r.batches.length} x ${r.seqLen}`, "warn");
+        reporter.log(
+          `calibration asked for ${n} x ${seqLen} = ${n * seqLen} tokens; the text has ${r.tokens}, so it uses ${r.batches.length} x ${r.seqLen}`,
+          "warn",
+        );
       }
       return r.batches;
     },

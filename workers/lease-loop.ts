@@ -168,7 +168,9 @@ export class LeaseLoop {
 
     const beat = async () => {
       // The server takes up to 1000 lines of up to 10,000 characters per heartbeat; the rest waits.
-      const batch = logs.splice(0, MAX_LOGS_PER_BEAT).map((l) => (l.message.length > MAX_LOG_CHARS ? { ...l, message: l.message.slice(0, MAX_LOG_CHARS - 1) + "…" } : l));
+      const batch = logs
+        .splice(0, MAX_LOGS_PER_BEAT)
+        .map((l) => (l.message.length > MAX_LOG_CHARS ? { ...l, message: l.message.slice(0, MAX_LOG_CHARS - 1) + "…" } : l));
       try {
         const r = await client.heartbeat(runId, {
           leaseToken: lease.leaseToken,
@@ -280,7 +282,9 @@ export class LeaseLoop {
             // A result the server refuses (a NaN metric, a bad key) would be refused again on
             // every attempt: fail the run with the reason instead of letting the lease expire.
             if (!(e instanceof ApiError) || e.status !== 400) throw e;
-            await withRetries(() => client.fail(runId, { leaseToken: lease.leaseToken, error: `the server rejected the job's result: ${e.message}`, retryable: false }));
+            await withRetries(() =>
+              client.fail(runId, { leaseToken: lease.leaseToken, error: `the server rejected the job's result: ${e.message}`, retryable: false }),
+            );
             log(`run ${runId}: result rejected (${e.message}); run failed`);
           }
         }

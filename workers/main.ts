@@ -68,7 +68,10 @@ const engine = Object.keys(bench).length > 0 ? { bench: { ...DEFAULT_BENCH, ...b
 
 let candidates: Runtime[] = [...SERVER_RUNTIMES];
 if (values.runtimes) {
-  const asked = values.runtimes.split(",").map((s) => s.trim()).filter(Boolean);
+  const asked = values.runtimes
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = asked.filter((r) => !SERVER_RUNTIMES.includes(r as Runtime));
   if (unknown.length > 0) fail(`--runtimes: unknown or non-server runtime(s) ${unknown.join(", ")}; choose from ${SERVER_RUNTIMES.join(", ")}`);
   candidates = asked as Runtime[];

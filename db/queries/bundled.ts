@@ -54,7 +54,10 @@ export function registerBundled(root: string, db: Db = getDb()): { models: numbe
         bytes,
         card,
       };
-      tx.insert(models).values({ id: entry.name, ...row }).onConflictDoUpdate({ target: models.id, set: row }).run();
+      tx.insert(models)
+        .values({ id: entry.name, ...row })
+        .onConflictDoUpdate({ target: models.id, set: row })
+        .run();
       modelCount++;
     }
     const manifestFile = path.join(zoo, "datasets", "manifest.json");
@@ -72,7 +75,10 @@ export function registerBundled(root: string, db: Db = getDb()): { models: numbe
           split: d.split,
           description: d.description,
         };
-        tx.insert(datasets).values({ id: d.id, ...row }).onConflictDoUpdate({ target: datasets.id, set: row }).run();
+        tx.insert(datasets)
+          .values({ id: d.id, ...row })
+          .onConflictDoUpdate({ target: datasets.id, set: row })
+          .run();
         datasetCount++;
       }
     }

@@ -5,28 +5,19 @@ import { experiments, runEvents, runs } from "../schema";
 import { invalid, notFound, type FieldIssue } from "../../lib/errors";
 import { expandGrid } from "../../lib/grid";
 import { getMethod } from "../../lib/methods";
-import type {
-  CreateExperimentBody,
-  CreateExperimentResponse,
-  ExperimentDetail,
-  ExperimentRow,
-  StatusCounts,
-} from "../../lib/schemas/experiments";
+import type { CreateExperimentBody, CreateExperimentResponse, ExperimentDetail, ExperimentRow, StatusCounts } from "../../lib/schemas/experiments";
 import { getDataset } from "./datasets";
 import { getModel } from "./models";
 import { metricsByRun, reapBeforeRead } from "./runs";
 
 /** Creates an experiment and queues one run per grid point, all in one transaction. */
-export function createExperiment(
-  body: z.infer<typeof CreateExperimentBody>,
-  tx: Tx = getDb(),
-  now = Date.now(),
-): CreateExperimentResponse {
+export function createExperiment(body: z.infer<typeof CreateExperimentBody>, tx: Tx = getDb(), now = Date.now()): CreateExperimentResponse {
   const details: FieldIssue[] = [];
   const method = getMethod(body.methodId);
   if (!method) details.push({ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` });
   if (!getModel(body.modelId, tx)) details.push({ field: "modelId", message: `unknown model "${body.modelId}" (register it with POST /api/v1/models)` });
-  if (!getDataset(body.datasetId, tx)) details.push({ field: "datasetId", message: `unknown dataset "${body.datasetId}" (register it with POST /api/v1/datasets)` });
+  if (!getDataset(body.datasetId, tx))
+    details.push({ field: "datasetId", message: `unknown dataset "${body.datasetId}" (register it with POST /api/v1/datasets)` });
   let points: Record<string, unknown>[] = [];
   if (method) {
     const g = expandGrid(method, body.grid);
@@ -34,7 +25,10 @@ export function createExperiment(
     points = g.points;
     const model = getModel(body.modelId, tx);
     if (model && (model.source === "shape" || model.card?.shapeOnly === true) && points.some((p) => method.calibrates?.(p))) {
-      details.push({ field: "methodId", message: `${method.id} calibrates on text, and ${model.id} has random weights (speed and memory only): use a trained model` });
+      details.push({
+        field: "methodId",
+        message: `${method.id} calibrates on text, and ${model.id} has random weights (speed and memory only): use a trained model`,
+      });
     }
     if (!method.implemented) {
       details.push({ field: "methodId", message: `method ${method.id} has no executor yet; it is listed in the registry but runs cannot be queued for it` });
@@ -105,7 +99,10 @@ function statusCounts(tx: Tx, experimentIds: number[]): Map<number, StatusCounts
   const out = new Map<number, StatusCounts>(experimentIds.map((id) => [id, {}]));
   if (experimentIds.length === 0) return out;
   const rows = tx.all<{ experiment_id: number; status: keyof StatusCounts; n: number }>(sql`SELECT experiment_id, status, count(*) AS n FROM runs
-    WHERE experiment_id IN (${sql.join(experimentIds.map((id) => sql`${id}`), sql`, `)}) GROUP BY experiment_id, status`);
+    WHERE experiment_id IN (${sql.join(
+      experimentIds.map((id) => sql`${id}`),
+      sql`, `,
+    )}) GROUP BY experiment_id, status`);
   for (const r of rows) out.get(r.experiment_id)![r.status] = r.n;
   return out;
 }
@@ -130,7 +127,10 @@ function toExperimentRow(e: RawExperiment, counts: StatusCounts): ExperimentRow 
 /** Every experiment, newest first, with its runs counted by status. */
 export function listExperiments(tx: Tx = getDb()): ExperimentRow[] {
   const rows = tx.all<RawExperiment>(sql`SELECT * FROM experiments ORDER BY id DESC`);
-  const counts = statusCounts(tx, rows.map((r) => r.id));
+  const counts = statusCounts(
+    tx,
+    rows.map((r) => r.id),
+  );
   return rows.map((r) => toExperimentRow(r, counts.get(r.id)!));
 }
 
@@ -140,11 +140,23 @@ export function getExperiment(id: number, tx: Tx = getDb()): ExperimentDetail {
   const e = tx.get<RawExperiment>(sql`SELECT * FROM experiments WHERE id = ${id}`);
   if (!e) throw notFound(`experiment ${id}`);
   const rs = tx.all<{
-    id: number; params: string; status: ExperimentDetail["runs"][number]["status"]; stage: string | null; progress: number | null;
-    attempts: number; error: string | null; hardware_key: string | null; created_at: number; started_at: number | null; finished_at: number | null;
+    id: number;
+    params: string;
+    status: ExperimentDetail["runs"][number]["status"];
+    stage: string | null;
+    progress: number | null;
+    attempts: number;
+    error: string | null;
+    hardware_key: string | null;
+    created_at: number;
+    started_at: number | null;
+    finished_at: number | null;
   }>(sql`SELECT id, params, status, stage, progress, attempts, error, hardware_key, created_at, started_at, finished_at
     FROM runs WHERE experiment_id = ${id} ORDER BY id`);
-  const metrics = metricsByRun(rs.map((r) => r.id), tx);
+  const metrics = metricsByRun(
+    rs.map((r) => r.id),
+    tx,
+  );
   const counts = statusCounts(tx, [id]);
   return {
     experiment: toExperimentRow(e, counts.get(id)!),

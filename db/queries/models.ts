@@ -45,7 +45,7 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
     throw bad("path", "tokenizer.json is not valid JSON");
   }
   if (typeof tokenizer !== "object" || tokenizer === null || !("model" in tokenizer)) {
-    throw bad("path", "tokenizer.json has no \"model\" section (expected a Hugging Face tokenizers file)");
+    throw bad("path", 'tokenizer.json has no "model" section (expected a Hugging Face tokenizers file)');
   }
   let card: Record<string, unknown> | null = null;
   const cardFile = path.join(dir, "card.json");

@@ -6,7 +6,16 @@ import { runs } from "../schema";
 import { metricDirection } from "../../lib/metrics";
 import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOWN_GROUP, type XY } from "../../lib/pareto";
 import type { RunFilter } from "../../lib/schemas/filters";
-import { BOUND_KEYS, type DominatedPoint, type FrontPoint, type ParetoChart, type ParetoChartsResponse, type ParetoGroupBy, type ParetoQuery, type ParetoResponse } from "../../lib/schemas/pareto";
+import {
+  BOUND_KEYS,
+  type DominatedPoint,
+  type FrontPoint,
+  type ParetoChart,
+  type ParetoChartsResponse,
+  type ParetoGroupBy,
+  type ParetoQuery,
+  type ParetoResponse,
+} from "../../lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 import { RUN_ROW_COLUMNS as c } from "./run-row";
@@ -104,7 +113,10 @@ interface Bounds {
 
 /** Adds the interval bounds of x and y (when their metrics have any) to a point, in place. */
 function withBounds<T extends { runId: number } & Partial<Record<(typeof BOUND_KEYS)[number], number>>>(p: T, xb: Bounds | null, yb: Bounds | null): T {
-  for (const [b, lo, hi] of [[xb, "xLo", "xHi"], [yb, "yLo", "yHi"]] as const) {
+  for (const [b, lo, hi] of [
+    [xb, "xLo", "xHi"],
+    [yb, "yLo", "yHi"],
+  ] as const) {
     if (!b) continue;
     const l = b.lo(p.runId);
     const h = b.hi(p.runId);
@@ -163,7 +175,10 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   // order with their group meant two table scans.
   const counts = tx.values<[string | null, number]>(sql`SELECT ${g}, count(*) FROM runs r WHERE ${where} GROUP BY ${g} ORDER BY ${g}`);
   const idsSql = new SQLiteSyncDialect().sqlToQuery(sql`SELECT r.id FROM runs r WHERE ${where} ORDER BY ${g}, r.synthetic, r.id`);
-  const runIds = client.prepare(idsSql.sql).pluck(true).all(...idsSql.params) as number[];
+  const runIds = client
+    .prepare(idsSql.sql)
+    .pluck(true)
+    .all(...idsSql.params) as number[];
   if (runIds.length !== counts.reduce((n, c) => n + c[1], 0)) throw new Error("runs changed during a Pareto read");
   // Group keys once (NULL and a literal "unknown" share one entry) and each run's group index.
   const keys: string[] = [];
@@ -224,7 +239,8 @@ function chartFor(
   const cols = keys.map((key) => ({ key, ids: [] as number[], xs: [] as number[], ys: [] as number[] }));
   const ptGroup: number[] = [];
   const ptIndex: number[] = [];
-  let wx = -Infinity, wy = -Infinity; // worst per axis, as "lower is better" values
+  let wx = -Infinity,
+    wy = -Infinity; // worst per axis, as "lower is better" values
   const sx = dx === "lower" ? 1 : -1;
   const sy = dy === "lower" ? 1 : -1;
   for (let i = 0; i < runIds.length; i++) {
@@ -244,8 +260,7 @@ function chartFor(
     if (sy * y > wy) wy = sy * y;
   }
   const total = ptGroup.length;
-  const reference =
-    total > 0 ? { x: q.refX ?? sx * wx, y: q.refY ?? sy * wy } : q.refX !== undefined && q.refY !== undefined ? { x: q.refX, y: q.refY } : null;
+  const reference = total > 0 ? { x: q.refX ?? sx * wx, y: q.refY ?? sy * wy } : q.refX !== undefined && q.refY !== undefined ? { x: q.refX, y: q.refY } : null;
 
   const groups: { key: string; front: P[]; hypervolume: number; count: number }[] = [];
   const onFront = cols.map((c) => new Uint8Array(c.ids.length));
@@ -276,7 +291,16 @@ function frontDetails(ids: number[], tx: Tx): Map<number, Detail> {
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
     const rows = tx
-      .select({ id: c.id, methodId: c.methodId, family: c.family, params: c.params, modelId: c.modelId, datasetId: c.datasetId, runtime: c.runtime, hardwareKey: c.hardwareKey })
+      .select({
+        id: c.id,
+        methodId: c.methodId,
+        family: c.family,
+        params: c.params,
+        modelId: c.modelId,
+        datasetId: c.datasetId,
+        runtime: c.runtime,
+        hardwareKey: c.hardwareKey,
+      })
       .from(runs)
       .where(inArray(runs.id, chunk))
       .all();

@@ -20,7 +20,11 @@ const COLUMN: Record<"family" | "method" | "status" | "model" | "dataset" | "run
   experiment: "experiment_id",
 };
 
-const inList = (values: readonly (string | number)[]) => sql.join(values.map((v) => sql`${v}`), sql`, `);
+const inList = (values: readonly (string | number)[]) =>
+  sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  );
 
 /**
  * The WHERE conditions of a run filter over `runs` aliased as `alias`. A metric range is either

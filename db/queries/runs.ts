@@ -28,7 +28,10 @@ export function metricsByRun(runIds: number[], tx: Tx = getDb()): Map<number, Re
   const out = new Map<number, Record<string, number>>(runIds.map((id) => [id, {}]));
   if (runIds.length === 0) return out;
   const rows = tx.all<{ run_id: number; key: string; value: number }>(
-    sql`SELECT run_id, key, value FROM run_metrics WHERE run_id IN (${sql.join(runIds.map((id) => sql`${id}`), sql`, `)})`,
+    sql`SELECT run_id, key, value FROM run_metrics WHERE run_id IN (${sql.join(
+      runIds.map((id) => sql`${id}`),
+      sql`, `,
+    )})`,
   );
   for (const row of rows) out.get(row.run_id)![row.key] = row.value;
   return out;
@@ -130,9 +133,7 @@ export function listRuns(
     const key = name.slice("metric.".length);
     // CROSS JOIN fixes SQLite's join order. Many matches: run_metrics outer, so the page is read
     // in index order and stops after `limit` matches. Few: runs outer, then sort what matched.
-    const from = sql.raw(
-      total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m",
-    );
+    const from = sql.raw(total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m");
     valueSection = (n) =>
       tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM ${from} ON r.id = m.run_id
         WHERE m.key = ${key} AND ${andAll(conds)}
@@ -174,7 +175,10 @@ export function listRuns(
   const more = rows.length > limit;
   const pageRows = rows.slice(0, limit);
   const pageRuns = pageRows.map((v) => runRowFromValues(v, {}));
-  const metrics = metricsByRun(pageRuns.map((r) => r.id), tx);
+  const metrics = metricsByRun(
+    pageRuns.map((r) => r.id),
+    tx,
+  );
   for (const r of pageRuns) r.metrics = metrics.get(r.id)!;
   const last = pageRuns[pageRuns.length - 1];
   return {
@@ -257,10 +261,7 @@ export function loggedHardwareKey(runtime: string, hw: Record<string, unknown> |
 }
 
 /** The latest succeeded, real baseline run a compressed run compares against. */
-export function findBaselineRun(
-  k: { modelId: string; datasetId: string; runtime: string; hardwareKey: string | null },
-  tx: Tx = getDb(),
-): number | null {
+export function findBaselineRun(k: { modelId: string; datasetId: string; runtime: string; hardwareKey: string | null }, tx: Tx = getDb()): number | null {
   const row = tx.get<{ id: number }>(sql`SELECT id FROM runs WHERE method_id = 'baseline' AND status = 'succeeded' AND synthetic = 0
     AND model_id = ${k.modelId} AND dataset_id = ${k.datasetId} AND runtime = ${k.runtime}
     AND hardware_key IS ${k.hardwareKey} ORDER BY finished_at DESC, id DESC LIMIT 1`);
@@ -273,11 +274,14 @@ export function logRun(body: LogRunBody, tx: Tx = getDb(), now = Date.now()): Lo
   if (!method) throw invalid("invalid request", [{ field: "methodId", message: `unknown method "${body.methodId}" (GET /api/v1/methods lists them)` }]);
   const p = method.params.safeParse(body.params);
   if (!p.success) {
-    throw invalid("invalid request", p.error.issues.flatMap((i) =>
-      i.code === "unrecognized_keys"
-        ? i.keys.map((k) => ({ field: `params.${k}`, message: `unknown parameter for ${method.id}` }))
-        : [{ field: ["params", ...i.path.map(String)].join("."), message: i.message }],
-    ));
+    throw invalid(
+      "invalid request",
+      p.error.issues.flatMap((i) =>
+        i.code === "unrecognized_keys"
+          ? i.keys.map((k) => ({ field: `params.${k}`, message: `unknown parameter for ${method.id}` }))
+          : [{ field: ["params", ...i.path.map(String)].join("."), message: i.message }],
+      ),
+    );
   }
   if (body.startedAt !== undefined && body.finishedAt !== undefined && body.finishedAt < body.startedAt) {
     throw invalid("invalid request", [{ field: "finishedAt", message: "finishedAt is before startedAt" }]);
@@ -311,7 +315,10 @@ export function logRun(body: LogRunBody, tx: Tx = getDb(), now = Date.now()): Lo
       .returning({ id: runs.id })
       .all();
     const entries = Object.entries(body.metrics);
-    if (entries.length > 0) t.insert(runMetrics).values(entries.map(([key, value]) => ({ runId: id, key, value }))).run();
+    if (entries.length > 0)
+      t.insert(runMetrics)
+        .values(entries.map(([key, value]) => ({ runId: id, key, value })))
+        .run();
     addEvent(t, id, "status", `logged as ${body.status}`, now);
     return { id, hardwareKey: hwKey, baselineRunId, unknownMetricKeys: entries.map(([k]) => k).filter((k) => !getMetric(k)) };
   });

@@ -26,7 +26,10 @@ export function registerShapeModels(rows: ShapeModelRow[], db: Db = getDb()): nu
       const existing = tx.select({ source: models.source }).from(models).where(eq(models.id, r.id)).get();
       if (existing && existing.source !== "shape") continue;
       const row = { name: r.name, kind: r.kind, source: r.source, files: r.files, params: r.params, card: r.card, sha256: null, bytes: null };
-      tx.insert(models).values({ id: r.id, ...row }).onConflictDoUpdate({ target: models.id, set: row }).run();
+      tx.insert(models)
+        .values({ id: r.id, ...row })
+        .onConflictDoUpdate({ target: models.id, set: row })
+        .run();
       n++;
     }
   });

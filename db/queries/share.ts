@@ -19,11 +19,7 @@ export function createShareLink(req: CreateShareRequest, db: Tx = getDb(), now =
   return { token, expiresAt };
 }
 
-export type ShareLookup =
-  | { state: "ok"; link: ShareLinkResponse }
-  | { state: "revoked"; at: number }
-  | { state: "expired"; at: number }
-  | { state: "missing" };
+export type ShareLookup = { state: "ok"; link: ShareLinkResponse } | { state: "revoked"; at: number } | { state: "expired"; at: number } | { state: "missing" };
 
 /** Looks a token up without throwing, so a page can say why a link no longer opens. */
 export function lookupShareLink(token: string, db: Tx = getDb(), now = Date.now()): ShareLookup {
@@ -59,6 +55,9 @@ export function revokeShareLink(token: string, db: Tx = getDb(), now = Date.now(
   const row = db.select({ revokedAt: shareLinks.revokedAt }).from(shareLinks).where(eq(shareLinks.token, token)).get();
   if (!row) throw notFound("share link");
   if (row.revokedAt !== null) return { revokedAt: row.revokedAt };
-  db.update(shareLinks).set({ revokedAt: now }).where(and(eq(shareLinks.token, token), isNull(shareLinks.revokedAt))).run();
+  db.update(shareLinks)
+    .set({ revokedAt: now })
+    .where(and(eq(shareLinks.token, token), isNull(shareLinks.revokedAt)))
+    .run();
   return { revokedAt: now };
 }

@@ -53,7 +53,11 @@ export function registerWorker(body: WorkerRegisterBody, tx: Tx = getDb(), now =
 /** The worker owning a bearer token, or a 401. */
 export function authenticateWorker(token: string | null, tx: Tx = getDb()): WorkerRow {
   if (!token) throw unauthorized("missing worker token (Authorization: Bearer <token>)");
-  const row = tx.select().from(workers).where(eq(workers.tokenHash, sha256Hex(token))).get();
+  const row = tx
+    .select()
+    .from(workers)
+    .where(eq(workers.tokenHash, sha256Hex(token)))
+    .get();
   if (!row) throw unauthorized("unknown worker token");
   return row;
 }

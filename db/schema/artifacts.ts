@@ -7,7 +7,9 @@ export const artifacts = sqliteTable(
   "artifacts",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
     kind: text("kind").notNull(),
     path: text("path").notNull(),
     bytes: integer("bytes"),

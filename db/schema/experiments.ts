@@ -8,8 +8,12 @@ export const experiments = sqliteTable("experiments", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
   description: text("description"),
-  modelId: text("model_id").notNull().references(() => models.id),
-  datasetId: text("dataset_id").notNull().references(() => datasets.id),
+  modelId: text("model_id")
+    .notNull()
+    .references(() => models.id),
+  datasetId: text("dataset_id")
+    .notNull()
+    .references(() => datasets.id),
   runtime: text("runtime").notNull(),
   methodId: text("method_id").notNull(),
   grid: text("grid", { mode: "json" }).$type<Record<string, unknown[]>>().notNull(),

@@ -5,7 +5,9 @@ import { runs } from "./runs";
 export const metricPoints = sqliteTable(
   "metric_points",
   {
-    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
     key: text("key").notNull(),
     step: integer("step").notNull(),
     value: real("value").notNull(),

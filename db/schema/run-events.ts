@@ -6,7 +6,9 @@ export const runEvents = sqliteTable(
   "run_events",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
     ts: integer("ts").notNull(),
     level: text("level", { enum: ["debug", "info", "warn", "error", "status"] }).notNull(),
     message: text("message").notNull(),

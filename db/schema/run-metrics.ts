@@ -8,7 +8,9 @@ import { runs } from "./runs";
 export const runMetrics = sqliteTable(
   "run_metrics",
   {
-    runId: integer("run_id").notNull().references(() => runs.id, { onDelete: "cascade" }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id, { onDelete: "cascade" }),
     key: text("key").notNull(),
     value: real("value").notNull(),
   },

@@ -35,7 +35,10 @@ export const runs = sqliteTable(
     baselineRunId: integer("baseline_run_id"),
     codeVersion: text("code_version"),
     seed: integer("seed"),
-    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().$defaultFn(() => []),
+    tags: text("tags", { mode: "json" })
+      .$type<string[]>()
+      .notNull()
+      .$defaultFn(() => []),
     notes: text("notes"),
     source: text("source", { enum: RUN_SOURCES }).notNull().default("executed"),
     /** Synthetic rows exist only in benchmark databases and are never shown as real results. */

@@ -1,4 +1,4 @@
-import { sqliteTable, text, } from "drizzle-orm/sqlite-core";
+import { sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { createdAt, ms } from "./util";
 
 /** A registered worker; only the SHA-256 of its token is stored. */

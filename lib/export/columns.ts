@@ -68,10 +68,43 @@ export function csvRunEncoder(layout: ExportLayout, cell: (v: unknown) => string
   const num = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? "" : String(v));
   return (r) => {
     let line =
-      num(r.id) + "," + num(r.experimentId) + "," + text(r.methodId) + "," + text(r.family) + "," + text(r.modelId) + "," +
-      text(r.datasetId) + "," + text(r.runtime) + "," + text(r.hardwareKey) + "," + text(r.status) + "," + num(r.attempts) + "," +
-      text(r.source) + "," + (r.synthetic ? "true" : "false") + "," + num(r.baselineRunId) + "," + text(r.tags.join(";")) + "," +
-      cell(r.notes) + "," + cell(r.error) + "," + num(r.createdAt) + "," + num(r.startedAt) + "," + num(r.finishedAt);
+      num(r.id) +
+      "," +
+      num(r.experimentId) +
+      "," +
+      text(r.methodId) +
+      "," +
+      text(r.family) +
+      "," +
+      text(r.modelId) +
+      "," +
+      text(r.datasetId) +
+      "," +
+      text(r.runtime) +
+      "," +
+      text(r.hardwareKey) +
+      "," +
+      text(r.status) +
+      "," +
+      num(r.attempts) +
+      "," +
+      text(r.source) +
+      "," +
+      (r.synthetic ? "true" : "false") +
+      "," +
+      num(r.baselineRunId) +
+      "," +
+      text(r.tags.join(";")) +
+      "," +
+      cell(r.notes) +
+      "," +
+      cell(r.error) +
+      "," +
+      num(r.createdAt) +
+      "," +
+      num(r.startedAt) +
+      "," +
+      num(r.finishedAt);
     for (const p of layout.params) {
       const v = r.params[p];
       line += "," + (typeof v === "string" ? text(v) : cell(v));

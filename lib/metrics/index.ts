@@ -22,14 +22,14 @@ export interface MetricDef {
   bound?: "lo" | "hi";
 }
 
-const def = (
-  key: string,
-  label: string,
-  unit: MetricUnit,
-  direction: MetricDirection,
-  group: MetricGroup,
-  description: string,
-): MetricDef => ({ key, label, unit, direction, group, description });
+const def = (key: string, label: string, unit: MetricUnit, direction: MetricDirection, group: MetricGroup, description: string): MetricDef => ({
+  key,
+  label,
+  unit,
+  direction,
+  group,
+  description,
+});
 
 /** The lower and upper 95% bounds of `parent` (docs/measurement.md, Speed, says how each is computed). */
 const bounds = (parent: MetricDef): MetricDef[] =>
@@ -71,7 +71,14 @@ export const METRICS: readonly MetricDef[] = [
   def("model_bytes", "Model size", "bytes", "lower", "memory", "Size of the model file(s) on disk."),
   def("weights_bytes", "Weights in memory", "bytes", "lower", "memory", "Bytes of all initializers as stored in the graph."),
   def("kv_cache_bytes", "KV cache", "bytes", "lower", "memory", "Bytes of the key/value cache at the benchmarked context length."),
-  def("peak_rss_bytes", "Peak RSS", "bytes", "lower", "memory", "Peak resident set size of a fresh process that loads only this model and runs benchmark requests."),
+  def(
+    "peak_rss_bytes",
+    "Peak RSS",
+    "bytes",
+    "lower",
+    "memory",
+    "Peak resident set size of a fresh process that loads only this model and runs benchmark requests.",
+  ),
   def("gpu_buffer_bytes", "GPU buffers", "bytes", "lower", "memory", "Bytes of GPU buffers held by the WebGPU session."),
   def("memory_bytes", "Memory", "bytes", "lower", "memory", "Total memory attributed to the run (weights plus KV cache)."),
   def("bits_effective", "Effective bits", "bits", "lower", "method", "Average bits per weight including scales and zero points."),

@@ -16,9 +16,7 @@ export const IdParams = z.object({
 });
 
 /** Ids users choose for models and datasets: safe in URLs, file names and CSV cells. */
-export const SlugId = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
+export const SlugId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
 /** The body of every 4xx/5xx answer. */
 export const ErrorResponse = z.object({

@@ -14,7 +14,12 @@ export const CreateExperimentBody = z.strictObject({
   methodId: z.string().min(1).max(64),
   /** Each param maps to the list of values to sweep; params left out take the method's defaults. */
   grid: z.record(z.string().min(1).max(64), z.array(z.unknown()).min(1).max(MAX_GRID_POINTS)).default({}),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
 });
 export type CreateExperimentBody = z.output<typeof CreateExperimentBody>;
 

@@ -65,7 +65,12 @@ export const RunFilterQuery = z.object({
   runtime: many(text).optional(),
   hardware: many(text).optional(),
   tag: many(text).optional(),
-  experiment: many(z.string().regex(/^[1-9][0-9]{0,14}$/, "must be an experiment id").transform(Number)).optional(),
+  experiment: many(
+    z
+      .string()
+      .regex(/^[1-9][0-9]{0,14}$/, "must be an experiment id")
+      .transform(Number),
+  ).optional(),
   /** Alternative metric range syntax: metric=accuracy:gte:0.9 */
   metric: many(z.string().regex(/^[A-Za-z][A-Za-z0-9_./-]{0,63}:(gte|lte|gt|lt|eq):.+$/, "expected <key>:<gte|lte|gt|lt|eq>:<number>")).optional(),
   includeSynthetic: bool.optional(),
@@ -139,4 +144,3 @@ export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra:
   filter.includeSynthetic = q.includeSynthetic ?? false;
   return { filter, extra: e.data };
 }
-

@@ -6,7 +6,10 @@ import { RunStatus, Runtime } from "./common";
 export const metricKeySchema = z.string().regex(METRIC_KEY_PATTERN, "metric keys are a letter then up to 63 of A-Z a-z 0-9 _ . / -");
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
 const tag = z.string().trim().min(1).max(64);
-const tags = z.array(tag).max(50).refine((t) => new Set(t).size === t.length, "tags must not repeat");
+const tags = z
+  .array(tag)
+  .max(50)
+  .refine((t) => new Set(t).size === t.length, "tags must not repeat");
 
 /** Run columns GET /runs can sort by (plus `metric.<key>`); prefix "-" for descending. */
 export const RUN_SORT_COLUMNS = [
@@ -36,7 +39,11 @@ export const RunSort = z
 /** The page keys of GET /api/v1/runs (the filter keys are in filters.ts). */
 export const RunsPageQuery = z.object({
   sort: RunSort.default("-id"),
-  cursor: z.string().max(2000).regex(/^[A-Za-z0-9_-]+$/, "not a cursor from this API").optional(),
+  cursor: z
+    .string()
+    .max(2000)
+    .regex(/^[A-Za-z0-9_-]+$/, "not a cursor from this API")
+    .optional(),
   limit: z
     .string()
     .regex(/^[0-9]{1,4}$/, "must be an integer from 1 to 500")

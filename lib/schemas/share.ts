@@ -13,7 +13,10 @@ const queryValue = z.union([z.string().max(2000), z.array(z.string().max(2000)).
 export const ViewState = z.strictObject({
   page: z.enum(SHARE_PAGES),
   /** Path parameter of pages that have one (the experiment id). */
-  id: z.string().regex(/^[0-9]{1,12}$/).optional(),
+  id: z
+    .string()
+    .regex(/^[0-9]{1,12}$/)
+    .optional(),
   query: z
     .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.<>=!-]{0,80}$/, "query keys are letters, digits and _.<>=!-"), queryValue)
     .refine((q) => Object.keys(q).length <= 60, "at most 60 query keys"),

@@ -96,7 +96,9 @@ describe("POST /api/v1/experiments", () => {
   });
 
   it.skipIf(!rtn.implemented)("queues the whole cartesian grid of a method with params", async () => {
-    const r = await call(postExperiment, "POST", "/api/v1/experiments", { body: { ...base, methodId: rtn.id, grid: { bits: [2, 4, 8], symmetric: [true, false] } } });
+    const r = await call(postExperiment, "POST", "/api/v1/experiments", {
+      body: { ...base, methodId: rtn.id, grid: { bits: [2, 4, 8], symmetric: [true, false] } },
+    });
     expect(r.status).toBe(201);
     expect(r.json.runIds).toHaveLength(6);
     const d = await call(getExperiment, "GET", "/x", { params: { id: String(r.json.id) } });

@@ -62,7 +62,10 @@ beforeAll(async () => {
   dir = freshDb();
   const r = rng(3);
   for (let i = 0; i < 120; i++) {
-    const method = i % 3 === 0 ? { methodId: "quant.rtn", params: { bits: [2, 4, 8][i % 3 === 0 ? (i / 3) % 3 : 0], keep_layers: i % 2 ? ["lm_head"] : [] } } : { methodId: "baseline", params: {} };
+    const method =
+      i % 3 === 0
+        ? { methodId: "quant.rtn", params: { bits: [2, 4, 8][i % 3 === 0 ? (i / 3) % 3 : 0], keep_layers: i % 2 ? ["lm_head"] : [] } }
+        : { methodId: "baseline", params: {} };
     const res = await call(postRun, "POST", "/api/v1/runs", {
       body: {
         ...method,
@@ -85,7 +88,7 @@ describe("csv encoding", () => {
     expect(csvCell('a,"b"')).toBe('"a,""b"""');
     expect(csvCell("=1+1")).toBe("'=1+1");
     expect(csvCell("-x")).toBe("'-x");
-    expect(csvCell("\rx")).toBe("\"'\rx\"");
+    expect(csvCell("\rx")).toBe('"\'\rx"');
     expect(csvCell(-0.25)).toBe("-0.25"); // numbers stay numeric, negative ones included
     expect(csvCell("-0.25")).toBe("'-0.25"); // text that merely looks like a number does not
     expect(csvCell(null)).toBe("");
@@ -160,7 +163,12 @@ describe("GET /api/v1/export", () => {
   it.each(["", "runtime=cpu&metric.accuracy>=0.4", "tag==cmd"])("streams the same text as the generic cell path, filter %j", async (q) => {
     const { filter } = parseRunQuery(new URLSearchParams(q), ExportQuery);
     const layout = exportLayout(filter);
-    const expected = csvLine(exportHeader(layout)) + [...exportChunks(filter)].flat().map((r) => csvLine(exportCells(r, layout))).join("");
+    const expected =
+      csvLine(exportHeader(layout)) +
+      [...exportChunks(filter)]
+        .flat()
+        .map((r) => csvLine(exportCells(r, layout)))
+        .join("");
     const res = await call(exportRuns, "GET", `/api/v1/export?${q}`);
     expect(res.text.split("\r\n").length).toBeGreaterThan(2);
     expect(res.text).toBe(expected);

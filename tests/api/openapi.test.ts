@@ -13,7 +13,10 @@ function routeFiles(): { path: string; file: string }[] {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
       else if (e.name === "route.ts") {
-        const rel = path.relative(root, dir).split(path.sep).map((s) => s.replace(/^\[(.+)\]$/, "{$1}"));
+        const rel = path
+          .relative(root, dir)
+          .split(path.sep)
+          .map((s) => s.replace(/^\[(.+)\]$/, "{$1}"));
         out.push({ path: ["/api/v1", ...rel].join("/").replace(/\/$/, ""), file: p });
       }
     }

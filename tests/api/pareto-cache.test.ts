@@ -37,7 +37,15 @@ describe("GET /api/v1/pareto column cache", () => {
         const family = ["baseline", "quantization", "pruning"][i % 3];
         const [{ id }] = tx
           .insert(runs)
-          .values({ methodId: family === "baseline" ? "baseline" : `${family}.x`, family, params: { i }, modelId: "m", datasetId: "d", runtime: "cpu", status: "succeeded" })
+          .values({
+            methodId: family === "baseline" ? "baseline" : `${family}.x`,
+            family,
+            params: { i },
+            modelId: "m",
+            datasetId: "d",
+            runtime: "cpu",
+            status: "succeeded",
+          })
           .returning({ id: runs.id })
           .all();
         tx.insert(runMetrics)
@@ -90,7 +98,9 @@ describe("GET /api/v1/pareto column cache", () => {
     // A queued run completed by direct SQL, the way a worker process's completion lands.
     const id = Number(
       other
-        .prepare("INSERT INTO runs (method_id, family, params, model_id, dataset_id, runtime, status, tags, created_at, updated_at) VALUES ('pruning.x', 'pruning', '{}', 'm', 'd', 'cpu', 'queued', '[]', 0, 0)")
+        .prepare(
+          "INSERT INTO runs (method_id, family, params, model_id, dataset_id, runtime, status, tags, created_at, updated_at) VALUES ('pruning.x', 'pruning', '{}', 'm', 'd', 'cpu', 'queued', '[]', 0, 0)",
+        )
         .run().lastInsertRowid,
     );
     await get(); // warm again, with the queued run in the filter but no metrics

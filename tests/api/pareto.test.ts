@@ -11,12 +11,16 @@ interface Pt extends XY {
 }
 
 const bruteFront = (pts: Pt[], dx: Direction, dy: Direction) =>
-  pts.filter((p) => !pts.some((q) => q !== p && dominates(q, p, dx, dy))).map((p) => p.id).sort((a, b) => a - b);
+  pts
+    .filter((p) => !pts.some((q) => q !== p && dominates(q, p, dx, dy)))
+    .map((p) => p.id)
+    .sort((a, b) => a - b);
 
 /** Exact area of the union of [p, ref] boxes by coordinate compression: O(n^3), for checking only. */
 function bruteHypervolume(pts: XY[], ref: XY, dx: Direction, dy: Direction): number {
   const m = (v: number, d: Direction) => (d === "lower" ? v : -v);
-  const rx = m(ref.x, dx), ry = m(ref.y, dy);
+  const rx = m(ref.x, dx),
+    ry = m(ref.y, dy);
   const boxes = pts.map((p) => ({ a: m(p.x, dx), b: m(p.y, dy) })).filter((p) => p.a < rx && p.b < ry);
   const xs = [...new Set([...boxes.map((p) => p.a), rx])].sort((a, b) => a - b);
   const ys = [...new Set([...boxes.map((p) => p.b), ry])].sort((a, b) => a - b);
@@ -38,7 +42,12 @@ const randomPoints = (seed: number, n: number, coarse: boolean): Pt[] => {
   }));
 };
 
-const DIRS: [Direction, Direction][] = [["lower", "higher"], ["higher", "higher"], ["lower", "lower"], ["higher", "lower"]];
+const DIRS: [Direction, Direction][] = [
+  ["lower", "higher"],
+  ["higher", "higher"],
+  ["lower", "lower"],
+  ["higher", "lower"],
+];
 
 describe("lib/pareto", () => {
   it.each([1, 2, 3, 4, 5, 6])("front matches the O(n^2) definition (seed %i, ties, every direction)", (seed) => {
@@ -57,7 +66,11 @@ describe("lib/pareto", () => {
   });
 
   it("keeps duplicates of a front point on the front and handles one point and none", () => {
-    const pts = [{ id: 1, x: 1, y: 1 }, { id: 2, x: 1, y: 1 }, { id: 3, x: 2, y: 0 }];
+    const pts = [
+      { id: 1, x: 1, y: 1 },
+      { id: 2, x: 1, y: 1 },
+      { id: 3, x: 2, y: 0 },
+    ];
     expect(paretoSplit(pts, "lower", "higher").front.map((p) => p.id)).toEqual([1, 2]);
     expect(paretoSplit([pts[0]], "lower", "lower").front).toHaveLength(1);
     expect(paretoSplit([], "lower", "lower")).toEqual({ front: [], dominated: [] });
@@ -107,7 +120,15 @@ describe("GET /api/v1/pareto", () => {
         const runtime = r() < 0.5 ? "cpu" : "wasm";
         const [{ id }] = tx
           .insert(runs)
-          .values({ methodId: family === "baseline" ? "baseline" : `${family}.x`, family, params: { i }, modelId: "m", datasetId: "d", runtime, status: "succeeded" })
+          .values({
+            methodId: family === "baseline" ? "baseline" : `${family}.x`,
+            family,
+            params: { i },
+            modelId: "m",
+            datasetId: "d",
+            runtime,
+            status: "succeeded",
+          })
           .returning({ id: runs.id })
           .all();
         const row: (typeof data)[number] = { id, family, runtime };
@@ -164,7 +185,7 @@ describe("GET /api/v1/pareto", () => {
     }
   });
 
-  it("groups by hardware, runs without a hardware label under \"unknown\"", async () => {
+  it('groups by hardware, runs without a hardware label under "unknown"', async () => {
     getDb().$client.prepare("UPDATE runs SET hardware_key = CASE WHEN id % 2 = 0 THEN 'cpu · box' END").run();
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=hardware");
     expect(res.status).toBe(200);

@@ -56,8 +56,24 @@ describe("models", () => {
   it.each([
     ["a missing path", () => path.join(dir, "nope"), /does not exist/],
     ["a file instead of a directory", () => path.join(writeModelDir(dir, "f1"), "model.onnx"), /not a directory/],
-    ["a directory without model.onnx", () => { const d = writeModelDir(dir, "f2"); fs.rmSync(path.join(d, "model.onnx")); return d; }, /no model\.onnx/],
-    ["a directory without tokenizer.json", () => { const d = writeModelDir(dir, "f3"); fs.rmSync(path.join(d, "tokenizer.json")); return d; }, /no tokenizer\.json/],
+    [
+      "a directory without model.onnx",
+      () => {
+        const d = writeModelDir(dir, "f2");
+        fs.rmSync(path.join(d, "model.onnx"));
+        return d;
+      },
+      /no model\.onnx/,
+    ],
+    [
+      "a directory without tokenizer.json",
+      () => {
+        const d = writeModelDir(dir, "f3");
+        fs.rmSync(path.join(d, "tokenizer.json"));
+        return d;
+      },
+      /no tokenizer\.json/,
+    ],
     ["a model.onnx that is not ONNX", () => writeModelDir(dir, "f4", { onnx: Buffer.from("hello") }), /not an ONNX model/],
     ["a tokenizer.json that is not JSON", () => writeModelDir(dir, "f5", { tokenizer: "{" }), /not valid JSON/],
   ])("refuses %s with a 400 naming path", async (_what, make, message) => {

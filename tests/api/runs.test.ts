@@ -93,19 +93,39 @@ async function allPages(query: string, limit = 7): Promise<{ ids: number[]; tota
 describe("POST /api/v1/runs", () => {
   it("stores a logged run with params defaults, metrics, hardware key and baseline link", async () => {
     const hw = { cpuModel: "AMD EPYC 7B13 64-Core Processor", cpuCores: 2, memoryBytes: 1e9, platform: "linux", nodeVersion: "20", ortVersion: "1.30.0" };
-    const b = await call(postRun, "POST", "/api/v1/runs", { body: { methodId: "baseline", modelId: "mx", datasetId: "dx", runtime: "cpu", hardware: hw, metrics: { accuracy: 0.5 } } });
+    const b = await call(postRun, "POST", "/api/v1/runs", {
+      body: { methodId: "baseline", modelId: "mx", datasetId: "dx", runtime: "cpu", hardware: hw, metrics: { accuracy: 0.5 } },
+    });
     expect(b.status).toBe(201);
     // Removed afterwards (even on failure) so the seeded set stays the only data the list tests see.
     onTestFinished(() => void getDb().$client.prepare("DELETE FROM runs WHERE model_id = 'mx'").run());
     expect(b.json.hardwareKey).toBe("cpu · AMD EPYC 7B13 ×2");
     const r = await call(postRun, "POST", "/api/v1/runs", {
-      body: { methodId: "quant.rtn", params: { bits: 8 }, modelId: "mx", datasetId: "dx", runtime: "cpu", hardware: hw, metrics: { accuracy: 0.49, "my.metric": 3 }, tags: ["t1"], notes: "n" },
+      body: {
+        methodId: "quant.rtn",
+        params: { bits: 8 },
+        modelId: "mx",
+        datasetId: "dx",
+        runtime: "cpu",
+        hardware: hw,
+        metrics: { accuracy: 0.49, "my.metric": 3 },
+        tags: ["t1"],
+        notes: "n",
+      },
     });
     expect(r.status).toBe(201);
     expect(r.json).toMatchObject({ baselineRunId: b.json.id, unknownMetricKeys: ["my.metric"] });
     const d = await call(getRun, "GET", `/api/v1/runs/${r.json.id}`, { params: { id: String(r.json.id) } });
     expect(d.status).toBe(200);
-    expect(d.json).toMatchObject({ methodId: "quant.rtn", family: "quantization", source: "logged", status: "succeeded", tags: ["t1"], notes: "n", baselineRunId: b.json.id });
+    expect(d.json).toMatchObject({
+      methodId: "quant.rtn",
+      family: "quantization",
+      source: "logged",
+      status: "succeeded",
+      tags: ["t1"],
+      notes: "n",
+      baselineRunId: b.json.id,
+    });
     expect(d.json.params).toEqual(getMethod("quant.rtn")!.params.parse({ bits: 8 }));
     expect(d.json.params).toMatchObject({ bits: 8, group_size: 32, symmetric: false });
     expect(d.json.hardware).toEqual(hw);
@@ -141,7 +161,11 @@ describe("POST /api/v1/runs", () => {
 });
 
 describe("GET /api/v1/runs filters", () => {
-  const ids = (pred: (s: Seeded) => boolean) => seeded.filter(pred).map((s) => s.id).sort((a, b) => a - b);
+  const ids = (pred: (s: Seeded) => boolean) =>
+    seeded
+      .filter(pred)
+      .map((s) => s.id)
+      .sort((a, b) => a - b);
   const cases: [string, (s: Seeded) => boolean][] = [
     ["family=quantization&family=pruning", (s) => s.family === "quantization" || s.family === "pruning"],
     ["method=tokens.h2o&status=failed", (s) => s.methodId === "tokens.h2o" && s.status === "failed"],
@@ -209,24 +233,48 @@ describe("GET /api/v1/runs sort and cursor pagination", () => {
   type Val = string | number | null;
   const value = (s: Seeded, name: string): Val => {
     if (name.startsWith("metric.")) return s.metrics[name.slice(7)] ?? null;
-    return ({ id: s.id, startedAt: s.startedAt, hardwareKey: s.hardwareKey, family: s.family, methodId: s.methodId, status: s.status } as Record<string, Val>)[name];
+    return ({ id: s.id, startedAt: s.startedAt, hardwareKey: s.hardwareKey, family: s.family, methodId: s.methodId, status: s.status } as Record<string, Val>)[
+      name
+    ];
   };
   /** The documented order: rows with a value by (value, id) in the sort's direction, then the rest by id. */
   const expectedOrder = (sort: string, pred: (s: Seeded) => boolean) => {
     const desc = sort.startsWith("-");
     const name = desc ? sort.slice(1) : sort;
     const sign = desc ? -1 : 1;
-    return seeded.filter(pred).sort((a, b) => {
-      const va = value(a, name), vb = value(b, name);
-      if (va === null && vb !== null) return 1;
-      if (vb === null && va !== null) return -1;
-      if (va !== null && vb !== null && va !== vb) return (va < vb ? -1 : 1) * sign;
-      return (a.id - b.id) * sign;
-    }).map((s) => s.id);
+    return seeded
+      .filter(pred)
+      .sort((a, b) => {
+        const va = value(a, name),
+          vb = value(b, name);
+        if (va === null && vb !== null) return 1;
+        if (vb === null && va !== null) return -1;
+        if (va !== null && vb !== null && va !== vb) return (va < vb ? -1 : 1) * sign;
+        return (a.id - b.id) * sign;
+      })
+      .map((s) => s.id);
   };
-  const sorts = ["id", "-id", "startedAt", "-startedAt", "hardwareKey", "-hardwareKey", "family", "-methodId", "status", "metric.accuracy", "-metric.accuracy", "-metric.perplexity", "metric.custom/score", "-metric.not_there"];
+  const sorts = [
+    "id",
+    "-id",
+    "startedAt",
+    "-startedAt",
+    "hardwareKey",
+    "-hardwareKey",
+    "family",
+    "-methodId",
+    "status",
+    "metric.accuracy",
+    "-metric.accuracy",
+    "-metric.perplexity",
+    "metric.custom/score",
+    "-metric.not_there",
+  ];
   it.each(sorts)("visits every row exactly once in order under sort=%s", async (sort) => {
-    for (const [query, pred] of [["", () => true], ["runtime=cpu", (s: Seeded) => s.runtime === "cpu"]] as const) {
+    for (const [query, pred] of [
+      ["", () => true],
+      ["runtime=cpu", (s: Seeded) => s.runtime === "cpu"],
+    ] as const) {
       const expected = expectedOrder(sort, pred);
       for (const limit of [1, 7, 500]) {
         if (limit === 1 && query === "") continue; // one-row pages over everything add time, not coverage

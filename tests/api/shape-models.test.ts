@@ -13,7 +13,11 @@ import { call, cleanup, freshDb, writeModelDir } from "./helpers";
 
 let dir: string;
 const HW = { runtime: "cpu", ortVersion: "1.30.0", cpuModel: "test CPU", cpuCores: 2, memoryBytes: 8e9, platform: "linux-x64", nodeVersion: "v20" };
-const register = () => registerShapeModels(REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)), getDb());
+const register = () =>
+  registerShapeModels(
+    REGISTERED_SHAPE_MODELS.map((n) => shapeModelRegistration(n)),
+    getDb(),
+  );
 
 beforeAll(async () => {
   dir = freshDb();
@@ -59,15 +63,22 @@ describe("shape models through the API", () => {
 
 describe("calibrated methods on a shape model", () => {
   it("are refused at submission, naming the reason", async () => {
-    const r = await call(postExperiment, "POST", "/api/v1/experiments", { body: { name: "gptq", modelId: "shape-125m", datasetId: "d", runtime: "cpu", methodId: "quant.gptq", grid: { bits: [4] } } });
+    const r = await call(postExperiment, "POST", "/api/v1/experiments", {
+      body: { name: "gptq", modelId: "shape-125m", datasetId: "d", runtime: "cpu", methodId: "quant.gptq", grid: { bits: [4] } },
+    });
     expect(r.status).toBe(400);
-    expect(r.json.details).toContainEqual({ field: "methodId", message: "quant.gptq calibrates on text, and shape-125m has random weights (speed and memory only): use a trained model" });
+    expect(r.json.details).toContainEqual({
+      field: "methodId",
+      message: "quant.gptq calibrates on text, and shape-125m has random weights (speed and memory only): use a trained model",
+    });
   });
 });
 
 describe("GET /api/v1/pareto interval bounds", () => {
   const log = async (methodId: string, params: Record<string, unknown>, metrics: Record<string, number>) => {
-    const r = await call(postRun, "POST", "/api/v1/runs", { body: { methodId, params, modelId: "shape-125m", datasetId: "d", runtime: "cpu", hardware: HW, metrics } });
+    const r = await call(postRun, "POST", "/api/v1/runs", {
+      body: { methodId, params, modelId: "shape-125m", datasetId: "d", runtime: "cpu", hardware: HW, metrics },
+    });
     expect(r.status, r.text).toBe(201);
     return r.json.id as number;
   };
@@ -78,7 +89,11 @@ describe("GET /api/v1/pareto interval bounds", () => {
     await log("quant.rtn", { bits: 8 }, { ...iv("decode_ms_per_token", 12, 0.4), ...iv("prefill_ms", 250, 8), model_bytes: 160e6, perplexity: 9.1 });
     await log("quant.rtn", { bits: 4 }, { ...iv("decode_ms_per_token", 8, 0.3), ...iv("prefill_ms", 240, 9), model_bytes: 100e6, perplexity: 9.5 });
     // dominated in both charts: slower and bigger than 4-bit
-    await log("quant.rtn", { bits: 4, group_size: 128 }, { ...iv("decode_ms_per_token", 9, 0.3), ...iv("prefill_ms", 260, 9), model_bytes: 110e6, perplexity: 9.6 });
+    await log(
+      "quant.rtn",
+      { bits: 4, group_size: 128 },
+      { ...iv("decode_ms_per_token", 9, 0.3), ...iv("prefill_ms", 260, 9), model_bytes: 110e6, perplexity: 9.6 },
+    );
     // logged without intervals
     await log("quant.rtn", { bits: 3 }, { decode_ms_per_token: 10, prefill_ms: 270, model_bytes: 90e6, perplexity: 11 });
   });
@@ -103,7 +118,10 @@ describe("GET /api/v1/pareto interval bounds", () => {
     expect(memPts.every((p: object) => !("xLo" in p))).toBe(true);
     // the 3-bit run (logged without intervals) is on this front too, without bounds
     const quant = mem.groups.find((g: { key: string }) => g.key === "quant.rtn").front;
-    expect(quant.map((p: { params: { bits: number }; yLo?: number }) => [p.params.bits, p.yLo])).toEqual([[3, undefined], [4, 7.7]]);
+    expect(quant.map((p: { params: { bits: number }; yLo?: number }) => [p.params.bits, p.yLo])).toEqual([
+      [3, undefined],
+      [4, 7.7],
+    ]);
     expect(mem.dominated.xLo).toBeUndefined();
   });
 

@@ -25,9 +25,15 @@ test.describe.configure({ mode: "serial" });
 
 test.beforeAll(async ({ request }) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "frontier-e2e-model-"));
-  writeDecoder(path.join(dir, "model"), { vocab_size: 300, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 64, intermediate_size: 128, max_position: 160 }, { seed: 5 });
+  writeDecoder(
+    path.join(dir, "model"),
+    { vocab_size: 300, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 64, intermediate_size: 128, max_position: 160 },
+    { seed: 5 },
+  );
   const words = ["the", "model", "runs", "fast", "on", "small", "boxes", "and", "slow", "ones"];
-  const lines = Array.from({ length: 16 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }));
+  const lines = Array.from({ length: 16 }, (_, i) =>
+    JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }),
+  );
   fs.writeFileSync(path.join(dir, "text.jsonl"), lines.join("\n") + "\n");
   const m = await request.post("/api/v1/models", { data: { id: MODEL, path: path.join(dir, "model") } });
   expect(m.status(), await m.text()).toBe(201);

@@ -17,9 +17,21 @@ export const RUNS: RunSpec[] = [
   { methodId: "quant.rtn", params: { bits: 4 }, metrics: { perplexity: 10.6, decode_ms_per_token: 2.6, latency_ms_p50: 103.2, model_bytes: 600_000 } },
   { methodId: "quant.rtn", params: { bits: 3 }, metrics: { perplexity: 12.4, decode_ms_per_token: 2.7, latency_ms_p50: 106.4, model_bytes: 480_000 } },
   { methodId: "quant.rtn", params: { bits: 2 }, metrics: { perplexity: 31, decode_ms_per_token: 2.4, latency_ms_p50: 96.8, model_bytes: 350_000 } },
-  { methodId: "prune.magnitude", params: { sparsity: 0.3 }, metrics: { perplexity: 10.4, decode_ms_per_token: 4.8, latency_ms_p50: 173.6, model_bytes: 4_000_000 } },
-  { methodId: "prune.magnitude", params: { sparsity: 0.5 }, metrics: { perplexity: 11.9, decode_ms_per_token: 4.9, latency_ms_p50: 176.8, model_bytes: 4_000_000 } },
-  { methodId: "prune.magnitude", params: { sparsity: 0.7 }, metrics: { perplexity: 19.5, decode_ms_per_token: 5.1, latency_ms_p50: 183.2, model_bytes: 4_000_000 } },
+  {
+    methodId: "prune.magnitude",
+    params: { sparsity: 0.3 },
+    metrics: { perplexity: 10.4, decode_ms_per_token: 4.8, latency_ms_p50: 173.6, model_bytes: 4_000_000 },
+  },
+  {
+    methodId: "prune.magnitude",
+    params: { sparsity: 0.5 },
+    metrics: { perplexity: 11.9, decode_ms_per_token: 4.9, latency_ms_p50: 176.8, model_bytes: 4_000_000 },
+  },
+  {
+    methodId: "prune.magnitude",
+    params: { sparsity: 0.7 },
+    metrics: { perplexity: 19.5, decode_ms_per_token: 5.1, latency_ms_p50: 183.2, model_bytes: 4_000_000 },
+  },
 ];
 
 export const HARDWARE = {

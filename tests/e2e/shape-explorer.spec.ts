@@ -14,10 +14,49 @@ const iv = (key: string, v: number, lo: number, hi: number) => ({ [key]: v, [`${
 
 // Measured 2026-11-30: `npm start`'s demo sweep on shape-125m, one local worker, 2-core machine at load average 6-9.
 const SWEEP: { methodId: string; params: Record<string, unknown>; metrics: Record<string, number> }[] = [
-  { methodId: "baseline", params: {}, metrics: { ...iv("decode_ms_per_token", 166.08, 146.22, 196.92), ...iv("prefill_ms", 1526.83, 1354.45, 2107.56), model_bytes: 495_338_620, peak_rss_bytes: 965_242_880 } },
-  { methodId: "quant.rtn", params: { bits: 4, group_size: 32 }, metrics: { ...iv("decode_ms_per_token", 120.5, 115.69, 131.98), ...iv("prefill_ms", 1126.13, 1022.43, 1188.69), ...iv("speedup", 0.919, 0.863, 0.956), model_bytes: 210_037_948, peak_rss_bytes: 699_973_632 } },
-  { methodId: "quant.rtn", params: { bits: 4, group_size: 128 }, metrics: { ...iv("decode_ms_per_token", 102.31, 98.64, 104.79), ...iv("prefill_ms", 1042.09, 990.85, 1120.08), ...iv("speedup", 1.127, 1.074, 1.183), model_bytes: 201_079_888, peak_rss_bytes: 687_644_672 } },
-  { methodId: "quant.rtn", params: { bits: 8, group_size: 128, accuracy_level: 4 }, metrics: { ...iv("decode_ms_per_token", 75.4, 70.26, 81.97), ...iv("prefill_ms", 1396.97, 1270.47, 1762.08), ...iv("speedup", 1.561, 1.462, 1.66), model_bytes: 243_879_076, peak_rss_bytes: 732_520_448 } },
+  {
+    methodId: "baseline",
+    params: {},
+    metrics: {
+      ...iv("decode_ms_per_token", 166.08, 146.22, 196.92),
+      ...iv("prefill_ms", 1526.83, 1354.45, 2107.56),
+      model_bytes: 495_338_620,
+      peak_rss_bytes: 965_242_880,
+    },
+  },
+  {
+    methodId: "quant.rtn",
+    params: { bits: 4, group_size: 32 },
+    metrics: {
+      ...iv("decode_ms_per_token", 120.5, 115.69, 131.98),
+      ...iv("prefill_ms", 1126.13, 1022.43, 1188.69),
+      ...iv("speedup", 0.919, 0.863, 0.956),
+      model_bytes: 210_037_948,
+      peak_rss_bytes: 699_973_632,
+    },
+  },
+  {
+    methodId: "quant.rtn",
+    params: { bits: 4, group_size: 128 },
+    metrics: {
+      ...iv("decode_ms_per_token", 102.31, 98.64, 104.79),
+      ...iv("prefill_ms", 1042.09, 990.85, 1120.08),
+      ...iv("speedup", 1.127, 1.074, 1.183),
+      model_bytes: 201_079_888,
+      peak_rss_bytes: 687_644_672,
+    },
+  },
+  {
+    methodId: "quant.rtn",
+    params: { bits: 8, group_size: 128, accuracy_level: 4 },
+    metrics: {
+      ...iv("decode_ms_per_token", 75.4, 70.26, 81.97),
+      ...iv("prefill_ms", 1396.97, 1270.47, 1762.08),
+      ...iv("speedup", 1.561, 1.462, 1.66),
+      model_bytes: 243_879_076,
+      peak_rss_bytes: 732_520_448,
+    },
+  },
 ];
 
 const ids: number[] = [];
@@ -25,7 +64,16 @@ const ids: number[] = [];
 test.beforeAll(async ({ request }) => {
   for (const r of SWEEP) {
     const res = await request.post("/api/v1/runs", {
-      data: { methodId: r.methodId, params: r.params, modelId: "shape-125m", datasetId: "grammar-test", runtime: "cpu", hardware: HARDWARE, metrics: r.metrics, tags: [TAG] },
+      data: {
+        methodId: r.methodId,
+        params: r.params,
+        modelId: "shape-125m",
+        datasetId: "grammar-test",
+        runtime: "cpu",
+        hardware: HARDWARE,
+        metrics: r.metrics,
+        tags: [TAG],
+      },
     });
     expect(res.status(), await res.text()).toBe(201);
     ids.push(((await res.json()) as { id: number }).id);
@@ -54,7 +102,9 @@ test("shape-model runs: a hint to the speed view, error bars from their interval
   await expect(lat).toHaveAttribute("data-front-points", /^[1-9]/);
   const drawn = async (name: "latency" | "memory") => {
     const c = chart(page, name);
-    return Number(await c.getAttribute("data-front-points")) + Number(await c.getAttribute("data-dominated-points")) + (await c.locator(".pt-baseline").count());
+    return (
+      Number(await c.getAttribute("data-front-points")) + Number(await c.getAttribute("data-dominated-points")) + (await c.locator(".pt-baseline").count())
+    );
   };
   await expect(lat).toHaveAttribute("data-error-bars", String(await drawn("latency")));
   await expect(chart(page, "memory")).toHaveAttribute("data-error-bars", String(await drawn("memory")));
@@ -76,7 +126,16 @@ test("shape-model runs: a hint to the speed view, error bars from their interval
   await page.goto(`/runs/${ids[1]}`);
   await expect(page.getByTestId("speedup-verdict")).toHaveText("slower");
   const res = await page.request.post("/api/v1/runs", {
-    data: { methodId: "quant.rtn", params: { bits: 8 }, modelId: "shape-125m", datasetId: "grammar-test", runtime: "cpu", hardware: HARDWARE, metrics: { ...iv("speedup", 1.01, 0.97, 1.04), decode_ms_per_token: 110 }, tags: [`${TAG}-flat`] },
+    data: {
+      methodId: "quant.rtn",
+      params: { bits: 8 },
+      modelId: "shape-125m",
+      datasetId: "grammar-test",
+      runtime: "cpu",
+      hardware: HARDWARE,
+      metrics: { ...iv("speedup", 1.01, 0.97, 1.04), decode_ms_per_token: 110 },
+      tags: [`${TAG}-flat`],
+    },
   });
   expect(res.status()).toBe(201);
   await page.goto(`/runs/${((await res.json()) as { id: number }).id}`);

@@ -56,7 +56,9 @@ describe("leased baseline and the worker's evaluation settings", () => {
     const r = await executeJob(spec({ runId: 42, metrics: { model_bytes: 1e6, ...other } }), reporter, engine);
     expect(r.baselineMetrics?.bench_decode_tokens).toBe(4);
     expect(r.baselineMetrics?.decode_ms_per_token).toBeGreaterThan(0);
-    expect(r.notes.join("\n")).toMatch(/baseline run 42 was measured with other evaluation settings \(bench_decode_tokens 32 vs 4\): measuring a fresh baseline/);
+    expect(r.notes.join("\n")).toMatch(
+      /baseline run 42 was measured with other evaluation settings \(bench_decode_tokens 32 vs 4\): measuring a fresh baseline/,
+    );
     expect(r.metrics.compression_ratio).toBeCloseTo(r.baselineMetrics!.model_bytes / r.metrics.model_bytes, 9);
 
     const legacy = await executeJob(spec({ runId: 43, metrics: { model_bytes: 1e6 } }), reporter, engine);

@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { benchmarkModel, benchmarkPair, DEFAULT_BENCH, median, P95_MIN_REQUESTS, peakRssBytes, percentile, resetPeakRss, timeInterleaved, timeRequests } from "@/workers/eval/bench";
+import {
+  benchmarkModel,
+  benchmarkPair,
+  DEFAULT_BENCH,
+  median,
+  P95_MIN_REQUESTS,
+  peakRssBytes,
+  percentile,
+  resetPeakRss,
+  timeInterleaved,
+  timeRequests,
+} from "@/workers/eval/bench";
 import { openDecoder } from "@/workers/eval/decoder-session";
 import { tempDir, writeRandomModel } from "./fixtures";
 
@@ -9,7 +20,9 @@ let modelPath: string;
 
 beforeAll(() => {
   dir = tempDir("bench");
-  modelPath = writeRandomModel(dir, { config: { vocab_size: 300, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 32, intermediate_size: 64, max_position: 40 } });
+  modelPath = writeRandomModel(dir, {
+    config: { vocab_size: 300, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 32, intermediate_size: 64, max_position: 40 },
+  });
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -19,7 +32,12 @@ describe("benchmark statistics", () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(percentile([1, 2, 3, 4, 5], 95)).toBe(5);
     expect(percentile([1, 2, 3, 4, 5], 50)).toBe(3);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 95)).toBe(95);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        95,
+      ),
+    ).toBe(95);
     expect(median([])).toBeNaN();
   });
 

@@ -59,7 +59,10 @@ beforeAll(() => {
   shapeDir = path.join(dir, "shape");
   writeBigramModel(bigramDir);
   writeRandomModel(shapeDir);
-  datasetFile = writeJsonl(path.join(dir, "ppl.jsonl"), ["ABCDE fine", "BCD", "ABAB", "the end", "EDCBA", "AAAA", "CDE", "DEA BC", "ABC", "BCDEA"].map((text) => ({ text })));
+  datasetFile = writeJsonl(
+    path.join(dir, "ppl.jsonl"),
+    ["ABCDE fine", "BCD", "ABAB", "the end", "EDCBA", "AAAA", "CDE", "DEA BC", "ABC", "BCDEA"].map((text) => ({ text })),
+  );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -113,7 +116,9 @@ describe("executeJob", () => {
     const ref = modelRef(bigramDir);
     await expect(executeJob(spec(ref, { methodId: "nope" }), reporter, fast)).rejects.toThrow(/unknown method "nope"/);
     await expect(executeJob(spec(ref, { params: { x: 1 } }), reporter, fast)).rejects.toThrow(/invalid params for baseline/);
-    await expect(executeJob(spec(ref, { dataset: { id: "x", task: "perplexity", file: path.join(dir, "none.jsonl"), sha256: null } }), reporter, fast)).rejects.toThrow(/dataset file not found/);
+    await expect(
+      executeJob(spec(ref, { dataset: { id: "x", task: "perplexity", file: path.join(dir, "none.jsonl"), sha256: null } }), reporter, fast),
+    ).rejects.toThrow(/dataset file not found/);
     await expect(executeJob(spec({ ...ref, files: { dir: bigramDir, model: "nothing.onnx" } }), reporter, fast)).rejects.toThrow(/does not exist/);
   });
 });
@@ -146,7 +151,10 @@ describe("calibration batches", () => {
   it("cut the token stream into n windows of seqLen, in order", () => {
     const tok = loadTokenizer(path.join(bigramDir, "tokenizer.json"));
     const { batches, examplesUsed } = calibrationFrom(["ABCD", "EFGH", "IJKL"], tok, 2, 4);
-    expect(batches).toEqual([[256, 65, 66, 67], [68, 256, 69, 70]]);
+    expect(batches).toEqual([
+      [256, 65, 66, 67],
+      [68, 256, 69, 70],
+    ]);
     expect(examplesUsed).toBe(2);
   });
 

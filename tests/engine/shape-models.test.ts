@@ -49,7 +49,10 @@ function spec(dataDir: string, overrides: Partial<JobSpec> = {}): JobSpec {
 
 beforeAll(() => {
   dir = tempDir("shape-models");
-  datasetFile = writeJsonl(path.join(dir, "text.jsonl"), ["some text to ignore", "more text", "and more"].map((text) => ({ text })));
+  datasetFile = writeJsonl(
+    path.join(dir, "text.jsonl"),
+    ["some text to ignore", "more text", "and more"].map((text) => ({ text })),
+  );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -108,10 +111,18 @@ describe("shape models as registered models", () => {
     const ref = registered();
     const good = await materializeShapeModel(ref, data);
     expect((await materializeShapeModel({ ...ref, sha256: good.sha256 }, data)).sha256).toBe(good.sha256);
-    await expect(materializeShapeModel({ ...ref, sha256: "0".repeat(64) }, data)).rejects.toThrow(/generated model\.onnx has sha256 [0-9a-f]{64}, the registration recorded 0{64}/);
-    await expect(materializeShapeModel({ ...ref, card: { ...ref.card, generator: 99 } }, data)).rejects.toThrow(/registered for shape generator v99; this worker has v1/);
-    await expect(materializeShapeModel({ ...ref, card: { ...ref.card, config: { ...ref.card!.config as object, num_layers: 3 } } }, data)).rejects.toThrow(/registered config differs/);
-    await expect(materializeShapeModel({ id: "shape-7b", sha256: null, card: { shapeOnly: true, shape: "shape-7b" } }, data)).rejects.toThrow(/unknown shape model/);
+    await expect(materializeShapeModel({ ...ref, sha256: "0".repeat(64) }, data)).rejects.toThrow(
+      /generated model\.onnx has sha256 [0-9a-f]{64}, the registration recorded 0{64}/,
+    );
+    await expect(materializeShapeModel({ ...ref, card: { ...ref.card, generator: 99 } }, data)).rejects.toThrow(
+      /registered for shape generator v99; this worker has v1/,
+    );
+    await expect(materializeShapeModel({ ...ref, card: { ...ref.card, config: { ...(ref.card!.config as object), num_layers: 3 } } }, data)).rejects.toThrow(
+      /registered config differs/,
+    );
+    await expect(materializeShapeModel({ id: "shape-7b", sha256: null, card: { shapeOnly: true, shape: "shape-7b" } }, data)).rejects.toThrow(
+      /unknown shape model/,
+    );
   });
 
   it("leaves a model with files, or a shape model whose files name a directory, as it is", async () => {
@@ -157,8 +168,12 @@ describe("runs on a registered shape model", () => {
 
   it.each(["quant.gptq", "quant.awq", "quant.smoothquant"])("%s (calibrated) refuses it with a clear message", async (methodId) => {
     const { reporter } = recorder();
-    await expect(executeJob(spec(path.join(dir, "worker-data"), { methodId, params: {}, baseline: { runId: 1, metrics: { decode_ms_per_token: 1, model_bytes: 1 } } }), reporter, fast)).rejects.toThrow(
-      /calibration on a shape-only model \(random weights\) is meaningless; use a trained model/,
-    );
+    await expect(
+      executeJob(
+        spec(path.join(dir, "worker-data"), { methodId, params: {}, baseline: { runId: 1, metrics: { decode_ms_per_token: 1, model_bytes: 1 } } }),
+        reporter,
+        fast,
+      ),
+    ).rejects.toThrow(/calibration on a shape-only model \(random weights\) is meaningless; use a trained model/);
   });
 });

@@ -44,12 +44,7 @@ function smallModel(): ModelProto {
         { name: "y", type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: "n" }, { dimValue: 3 }] } } } },
         { name: "z", type: { tensorType: { elemType: DataType.FLOAT } } },
       ],
-      initializer: [
-        makeTensor("w", [4, 3], W),
-        makeTensor("b", [3], B),
-        makeTensor("g", [2, 3], G),
-        makeTensor("shape", [2], BigInt64Array.from([-1n, 3n])),
-      ],
+      initializer: [makeTensor("w", [4, 3], W), makeTensor("b", [3], B), makeTensor("g", [2, 3], G), makeTensor("shape", [2], BigInt64Array.from([-1n, 3n]))],
       node: [
         makeNode("MatMul", ["x", "w"], ["xw"]),
         makeNode("Add", ["xw", "b"], ["xwb"]),

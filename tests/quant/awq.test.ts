@@ -14,14 +14,7 @@ import { quantizableLinears, writeRowWeight } from "../../workers/methods/quanti
 import { findFoldSite, foldInputScale, groupByInput, groupWeights, type LinearGroup } from "../../workers/methods/quantization/fold";
 import { dequantize, effectiveGroupSize, quantizeRtn } from "../../workers/methods/quantization/quant-math";
 import { awqScales, awqSearchBy, scaledQuantized } from "../../workers/methods/quantization/scaling";
-import {
-  BlockEvaluator,
-  batchDecoderFeeds,
-  captureTensors,
-  chunkSequences,
-  extractBlock,
-  findBlockOutput,
-} from "../../workers/methods/quantization/awq-block";
+import { BlockEvaluator, batchDecoderFeeds, captureTensors, chunkSequences, extractBlock, findBlockOutput } from "../../workers/methods/quantization/awq-block";
 import { autoClip, skipsClip } from "../../workers/methods/quantization/awq-clip";
 import { relativeMaxDiff } from "../../workers/methods/quantization/awq";
 import { executeJob } from "../../workers/execute";
@@ -52,7 +45,10 @@ function mhaWeights(): Map<string, Float32Array> {
   const h = TINY.hidden_size;
   for (let l = 0; l < TINY.num_layers; l++) {
     for (const p of ["k_proj", "v_proj"]) {
-      w.set(`layers.${l}.self_attn.${p}.weight`, Float32Array.from({ length: h * h }, () => rng.normal() / Math.sqrt(h)));
+      w.set(
+        `layers.${l}.self_attn.${p}.weight`,
+        Float32Array.from({ length: h * h }, () => rng.normal() / Math.sqrt(h)),
+      );
     }
   }
   return w;
@@ -91,7 +87,12 @@ describe("AWQ scale search on the block output", () => {
   it("picks the alpha a brute-force search through the full model picks, with the same losses", async () => {
     const model = readModel(gqaFile);
     const { targets, groups } = decoderGroups(model);
-    const stats = await captureActivations(gqaFile, targets.map((t) => ({ name: t.input, k: t.k })), seqs, { gram: false, scratchDir: root });
+    const stats = await captureActivations(
+      gqaFile,
+      targets.map((t) => ({ name: t.input, k: t.k })),
+      seqs,
+      { gram: false, scratchDir: root },
+    );
     const grid = 8;
     const cases = [
       ["layers.0.self_attn.q_proj.weight", "layers.0.self_attn.o_proj.weight"],
@@ -107,7 +108,14 @@ describe("AWQ scale search on the block output", () => {
       expect(chunks).toHaveLength(2);
       const inputs = (await captureTensors(model, [group.input], chunks, root)).get(group.input)!;
       const weights = groupWeights(model, group);
-      const ev = await BlockEvaluator.create(block, group, model.graph!.input!, chunks, inputs, weights.map((w) => w.data));
+      const ev = await BlockEvaluator.create(
+        block,
+        group,
+        model.graph!.input!,
+        chunks,
+        inputs,
+        weights.map((w) => w.data),
+      );
       const searched = await awqSearchBy(weights, meanAbs(stats.get(group.input)!), spec, grid, (c) => ev.loss(c));
       await ev.release();
 
@@ -116,7 +124,12 @@ describe("AWQ scale search on the block output", () => {
       const brute: number[] = [];
       for (let i = 0; i < grid; i++) {
         const s = awqScales(meanAbs(stats.get(group.input)!), i / grid);
-        const got = await fullModelOutput(gqaFile, group, output, weights.map((w) => scaledQuantized(w, s, spec)));
+        const got = await fullModelOutput(
+          gqaFile,
+          group,
+          output,
+          weights.map((w) => scaledQuantized(w, s, spec)),
+        );
         let sum = 0;
         let n = 0;
         got.forEach((o, j) => {
@@ -195,7 +208,12 @@ describe("AWQ scale folding", () => {
     for (const g of groups) {
       const site = findFoldSite(model, g, targets);
       sites.push(site.kind === "linear" ? `linear:${site.target.weightName.split(".").slice(-2, -1)[0]}` : site.kind);
-      foldInputScale(model, g, Float32Array.from({ length: g.k }, () => Math.exp(rng.normal())), site);
+      foldInputScale(
+        model,
+        g,
+        Float32Array.from({ length: g.k }, () => Math.exp(rng.normal())),
+        site,
+      );
     }
     // per layer: q/k/v <- input norm, o_proj <- v_proj, gate/up <- post-attention norm, down <- up_proj
     expect(sites).toEqual(Array.from({ length: TINY.num_layers }, () => ["norm", "linear:v_proj", "norm", "linear:up_proj"]).flat());
@@ -223,7 +241,14 @@ describe("AWQ end to end", () => {
       runId: id,
       methodId,
       params,
-      model: { id: "m", kind: "decoder-lm", source: "path", files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" }, sha256: null, card: null },
+      model: {
+        id: "m",
+        kind: "decoder-lm",
+        source: "path",
+        files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
+        sha256: null,
+        card: null,
+      },
       dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
       calibration: { id: "text-validation", task: "perplexity", file: calibrationFile, sha256: null },
       runtime: "cpu",
@@ -231,7 +256,10 @@ describe("AWQ end to end", () => {
       workDir,
       baseline: null,
     };
-    return executeJob(spec, reporter, { quality: { maxExamples: 16, maxTokensPerText: 64 }, bench: { promptLength: 8, decodeTokens: 2, warmup: 0, repeats: 1 } });
+    return executeJob(spec, reporter, {
+      quality: { maxExamples: 16, maxTokensPerText: 64 },
+      bench: { promptLength: 8, decodeTokens: 2, warmup: 0, repeats: 1 },
+    });
   }
 
   it("beats RTN at 3 bits on a small decoder", async () => {
@@ -240,7 +268,10 @@ describe("AWQ end to end", () => {
     const words = ["alpha", "beta", "gamma", "delta", "quant", "model", "bits", "group", "scale", "zero"];
     const write = (name: string) => {
       const file = path.join(root, name);
-      fs.writeFileSync(file, Array.from({ length: 60 }, () => JSON.stringify({ text: Array.from({ length: 14 }, () => rng.pick(words)).join(" ") })).join("\n") + "\n");
+      fs.writeFileSync(
+        file,
+        Array.from({ length: 60 }, () => JSON.stringify({ text: Array.from({ length: 14 }, () => rng.pick(words)).join(" ") })).join("\n") + "\n",
+      );
       return file;
     };
     const [datasetFile, calibrationFile] = [write("text.jsonl"), write("text-validation.jsonl")];

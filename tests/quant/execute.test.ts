@@ -39,7 +39,11 @@ function writeMultipleChoice(file: string, count: number, seed: number): string 
     const label = rng.next() < 0.5 ? 0 : 1;
     const right = plural ? "are" : "is";
     const wrong = plural ? "is" : "are";
-    return JSON.stringify({ prompt: `the ${rng.pick(nouns)}${plural ? "s" : ""} near the ${rng.pick(nouns)} `, choices: label === 0 ? [right, wrong] : [wrong, right], label });
+    return JSON.stringify({
+      prompt: `the ${rng.pick(nouns)}${plural ? "s" : ""} near the ${rng.pick(nouns)} `,
+      choices: label === 0 ? [right, wrong] : [wrong, right],
+      label,
+    });
   });
   fs.writeFileSync(file, lines.join("\n") + "\n");
   return file;
@@ -125,9 +129,16 @@ describe("quantization methods end to end through executeJob", () => {
 
   it("quant.gptq calibrates on the validation split of a small multiple-choice test set, with fewer sequences than asked", async () => {
     const test = { id: "mc-test", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-test.jsonl"), 12, 4), sha256: null };
-    const validation = { id: "mc-validation", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-validation.jsonl"), 10, 5), sha256: null };
+    const validation = {
+      id: "mc-validation",
+      task: "multiple-choice" as const,
+      file: writeMultipleChoice(path.join(root, "mc-validation.jsonl"), 10, 5),
+      sha256: null,
+    };
     const logs: string[] = [];
-    const r = await run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 8 }, "cpu", { dataset: test, calibration: validation }, (m, level) => logs.push(`${level ?? "info"}: ${m}`));
+    const r = await run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 8 }, "cpu", { dataset: test, calibration: validation }, (m, level) =>
+      logs.push(`${level ?? "info"}: ${m}`),
+    );
     const notes = r.notes.join("\n");
     // 10 items of about 27 bytes each, plus end-of-text marks: 2 windows of the model's 128 positions
     expect(notes).toMatch(/calibration: dataset mc-validation \(validation split of mc-test\): 2 sequences x 128 tokens from 10 examples/);
@@ -139,9 +150,9 @@ describe("quantization methods end to end through executeJob", () => {
 
   it("without a validation split, a calibrated method fails naming the missing split instead of calibrating on scored examples", async () => {
     const test = { id: "mc-small-test", task: "multiple-choice" as const, file: writeMultipleChoice(path.join(root, "mc-small.jsonl"), 12, 6), sha256: null };
-    await expect(run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 4, sequential: false }, "cpu", { dataset: test, calibration: null })).rejects.toThrow(
-      /calibration needs a validation split of dataset mc-small-test.*"mc-small-validation"/,
-    );
+    await expect(
+      run("quant.gptq", { bits: 4, group_size: 32, calib_samples: 4, sequential: false }, "cpu", { dataset: test, calibration: null }),
+    ).rejects.toThrow(/calibration needs a validation split of dataset mc-small-test.*"mc-small-validation"/);
   });
 
   it("quant.awq 4-bit folds its scales and checks equivalence before quantizing", async () => {

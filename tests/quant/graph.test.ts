@@ -25,7 +25,12 @@ beforeAll(async () => {
   dir = written.dir;
   base = path.join(dir, written.files.model);
   const { targets } = quantizableLinears(readModel(base));
-  stats = await captureActivations(base, targets.map((t) => ({ name: t.input, k: t.k })), seqs, { gram: true, scratchDir: dir });
+  stats = await captureActivations(
+    base,
+    targets.map((t) => ({ name: t.input, k: t.k })),
+    seqs,
+    { gram: true, scratchDir: dir },
+  );
   baseLogits = await sequenceLogits(base, seqs[0]);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -118,9 +123,7 @@ describe("quantized layers inside the decoder graph", () => {
       const refTargets = quantizableLinears(ref).targets;
       targets.forEach((t, i) => {
         const w = readRowWeight(quant, t);
-        const qw = c.hqq
-          ? hqqQuantize(w, t.n, t.k, { ...c, iters: 20, lpNorm: 0.7, integerZeros: false })
-          : quantizeRtn(w, t.n, t.k, c);
+        const qw = c.hqq ? hqqQuantize(w, t.n, t.k, { ...c, iters: 20, lpNorm: 0.7, integerZeros: false }) : quantizeRtn(w, t.n, t.k, c);
         if (c.hqq) expect(qw.zeros.some((z) => !Number.isInteger(z))).toBe(true);
         emitQuantizedLinear(quant, t, qw, c.format, { accuracyLevel: 0 });
         writeRowWeight(ref, refTargets[i], dequantize(qw));
@@ -148,7 +151,10 @@ describe("tied embeddings", () => {
       const head = targets.find((t) => t.tied)!;
       expect(head).toMatchObject({ weightName: "embed_tokens.weight", k: TINY.hidden_size, n: TINY.vocab_size });
       expect(() => writeRowWeight(model, head, readRowWeight(model, head))).toThrow(/shared with the embedding/);
-      for (const t of targets) emitQuantizedLinear(model, t, quantizeRtn(readRowWeight(model, t), t.n, t.k, { bits: 8, groupSize: 0, symmetric: true }), "matmulnbits", { accuracyLevel: 0 });
+      for (const t of targets)
+        emitQuantizedLinear(model, t, quantizeRtn(readRowWeight(model, t), t.n, t.k, { bits: 8, groupSize: 0, symmetric: true }), "matmulnbits", {
+          accuracyLevel: 0,
+        });
       expect(model.graph!.node!.filter((n) => n.opType === "MatMulNBits")).toHaveLength(targets.length);
       expect(model.graph!.node!.some((n) => n.opType === "Transpose" && n.input?.[0] === "embed_tokens.weight")).toBe(false);
       expect(getInitializer(model, "embed_tokens.weight").dims).toEqual([TINY.vocab_size, TINY.hidden_size]);
@@ -168,7 +174,9 @@ describe("MatMulNBits accuracy levels", () => {
     for (const level of [0, 4] as const) {
       const m = readModel(base);
       for (const t of quantizableLinears(m).targets) {
-        emitQuantizedLinear(m, t, quantizeRtn(readRowWeight(m, t), t.n, t.k, { bits: 4, groupSize: 32, symmetric: false }), "matmulnbits", { accuracyLevel: level });
+        emitQuantizedLinear(m, t, quantizeRtn(readRowWeight(m, t), t.n, t.k, { bits: 4, groupSize: 32, symmetric: false }), "matmulnbits", {
+          accuracyLevel: level,
+        });
       }
       expect(m.graph!.node!.find((n) => n.opType === "MatMulNBits")!.attribute!.find((a) => a.name === "accuracy_level")!.i).toBe(level);
       files.push(save(m, `acc-${level}.onnx`));

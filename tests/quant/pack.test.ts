@@ -38,13 +38,9 @@ describe("MatMulNBits packing", () => {
         inits.push(makeTensor("Z", [p.zeroPoints.length], p.zeroPoints));
         inputs.push("Z");
       }
-      const node = makeNode(
-        "MatMulNBits",
-        inputs,
-        ["Y"],
-        [attr.int("K", K), attr.int("N", N), attr.int("bits", c.bits), attr.int("block_size", p.blockSize)],
-        { domain: "com.microsoft" },
-      );
+      const node = makeNode("MatMulNBits", inputs, ["Y"], [attr.int("K", K), attr.int("N", N), attr.int("bits", c.bits), attr.int("block_size", p.blockSize)], {
+        domain: "com.microsoft",
+      });
       const y = await runLinear(linearGraph([node], inits, K, N), A, M, K);
       const ref = await referenceMatMul(dequantize(qw));
       expect(maxAbsDiff(y, ref)).toBeLessThan(1e-5 * Math.max(1, maxAbs(ref)));

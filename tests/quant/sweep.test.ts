@@ -40,11 +40,7 @@ describe("quantization sweep through the API and a worker", () => {
     expect(ids).toHaveLength(6);
 
     worker = startWorker(api, "quant", ["--bench-repeats", "2"]);
-    await until(
-      "all sweep runs finished",
-      () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)),
-      150_000,
-    );
+    await until("all sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 150_000);
     for (const id of ids) expect(runRow(api, id), `run ${id}: ${runRow(api, id).error}`).toMatchObject({ status: "succeeded" });
 
     const r = await fetch(`${api.url}/api/v1/pareto?x=bits_effective&y=perplexity&group=method&experiment=${rtn.json.id}&experiment=${gptq.json.id}`);

@@ -27,7 +27,13 @@ describe("share-state codec", () => {
   });
 
   it("keeps metric filters whose keys carry comparison operators", () => {
-    const view = viewFromLocation("/runs/", new URLSearchParams([["metric.perplexity<", "12.5"], ["sort", "-created"]]));
+    const view = viewFromLocation(
+      "/runs/",
+      new URLSearchParams([
+        ["metric.perplexity<", "12.5"],
+        ["sort", "-created"],
+      ]),
+    );
     expect(view).toEqual({ page: "runs", query: { "metric.perplexity<": "12.5", sort: "-created" } });
     expect(ViewState.safeParse(view).success).toBe(true);
     expect(viewHref(view!)).toBe("/runs?metric.perplexity%3C=12.5&sort=-created");

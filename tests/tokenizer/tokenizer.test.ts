@@ -81,7 +81,14 @@ describe("BPE merge order", () => {
     // "b c" outranks "a b": once bc exists, "a b" can no longer apply and no "a bc" merge exists
     const t = handBpe(["b c", "a b", "ab c"], ["bc", "ab", "abc"]);
     expect(t.encode("abc").map((i) => t.idToToken(i))).toEqual(["a", "bc"]);
-    const t2 = handBpe([["a", "b"], ["b", "c"], ["ab", "c"]], ["ab", "bc", "abc"]);
+    const t2 = handBpe(
+      [
+        ["a", "b"],
+        ["b", "c"],
+        ["ab", "c"],
+      ],
+      ["ab", "bc", "abc"],
+    );
     expect(t2.encode("abc").map((i) => t2.idToToken(i))).toEqual(["abc"]);
   });
 
@@ -112,7 +119,15 @@ describe("tokenizer.json components", () => {
     const t = tokenizerFromJson({
       model: { type: "BPE", vocab, merges: ["▁ h", "▁h i"], byte_fallback: true, unk_token: "<unk>" },
       pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: "always", split: true },
-      decoder: { type: "Sequence", decoders: [{ type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }, { type: "Strip", content: " ", start: 1, stop: 0 }] },
+      decoder: {
+        type: "Sequence",
+        decoders: [
+          { type: "Replace", pattern: { String: "▁" }, content: " " },
+          { type: "ByteFallback" },
+          { type: "Fuse" },
+          { type: "Strip", content: " ", start: 1, stop: 0 },
+        ],
+      },
     });
     const ids = t.encode("hi é");
     expect(t.decode(ids)).toBe("hi é");

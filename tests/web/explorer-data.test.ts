@@ -24,6 +24,7 @@ describe("runsInFlight", () => {
     expect(runsInFlight([])).toBe(false);
     expect(runsInFlight([{ statusCounts: { succeeded: 3, failed: 1, canceled: 2 } }])).toBe(false);
     expect(runsInFlight([{ statusCounts: { queued: 0 } }])).toBe(false);
-    for (const s of ["queued", "leased", "running"] as const) expect(runsInFlight([{ statusCounts: { succeeded: 1 } }, { statusCounts: { [s]: 1 } }])).toBe(true);
+    for (const s of ["queued", "leased", "running"] as const)
+      expect(runsInFlight([{ statusCounts: { succeeded: 1 } }, { statusCounts: { [s]: 1 } }])).toBe(true);
   });
 });

@@ -3,8 +3,17 @@ import { demoExperiments, demoShapeExperiments } from "@/components/first-run";
 import type { DatasetInfo, MethodInfo, ModelInfo } from "@/lib/api-client";
 import { METHODS } from "@/lib/methods";
 
-const ds = (id: string, task: DatasetInfo["task"], split: string): DatasetInfo =>
-  ({ id, name: id, task, file: `${id}.jsonl`, sha256: null, size: 1, split, description: null, createdAt: 0 });
+const ds = (id: string, task: DatasetInfo["task"], split: string): DatasetInfo => ({
+  id,
+  name: id,
+  task,
+  file: `${id}.jsonl`,
+  sha256: null,
+  size: 1,
+  split,
+  description: null,
+  createdAt: 0,
+});
 const datasets = [
   ds("arithmetic-test", "exact-match", "test"),
   ds("grammar-validation", "perplexity", "validation"),
@@ -55,6 +64,7 @@ describe("first-run demo on the shape model", () => {
     ]);
     expect(plan.every((e) => e.modelId === "shape-125m" && e.datasetId === "grammar-test" && e.runtime === "cpu")).toBe(true);
     const rtn = METHODS.find((m) => m.id === "quant.rtn")!;
-    for (const e of plan.slice(1)) for (const [k, values] of Object.entries(e.grid ?? {})) for (const v of values) expect(rtn.params.safeParse({ [k]: v }).success).toBe(true);
+    for (const e of plan.slice(1))
+      for (const [k, values] of Object.entries(e.grid ?? {})) for (const v of values) expect(rtn.params.safeParse({ [k]: v }).success).toBe(true);
   });
 });

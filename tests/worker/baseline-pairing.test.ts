@@ -74,8 +74,12 @@ const key = (over: Partial<Parameters<typeof baselineFor>[0]> = {}) => ({
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "frontier-pairing-"));
   db = openDb(path.join(dir, "test.db"));
-  db.insert(models).values({ id: "m", name: "m", kind: "decoder-lm", source: "path", files: { dir, model: "model.onnx" } }).run();
-  db.insert(datasets).values({ id: "d", name: "d", task: "perplexity", file: path.join(dir, "d.jsonl") }).run();
+  db.insert(models)
+    .values({ id: "m", name: "m", kind: "decoder-lm", source: "path", files: { dir, model: "model.onnx" } })
+    .run();
+  db.insert(datasets)
+    .values({ id: "d", name: "d", task: "perplexity", file: path.join(dir, "d.jsonl") })
+    .run();
   const { workerId } = registerWorker({ name: "w", capabilities: { runtimes: ["cpu"] }, hardware: { cpu: fp() } }, db);
   worker = db.select().from(workers).where(eq(workers.id, workerId)).get()!;
 });
@@ -115,7 +119,11 @@ describe("baselineFor", () => {
 
 describe("lease and completion", () => {
   const queue = (seed: number) =>
-    db.insert(runs).values({ methodId: "quant.rtn", family: "quantization", params: { bits: 4 }, modelId: "m", datasetId: "d", runtime: "cpu", seed }).returning({ id: runs.id }).get().id;
+    db
+      .insert(runs)
+      .values({ methodId: "quant.rtn", family: "quantization", params: { bits: 4 }, modelId: "m", datasetId: "d", runtime: "cpu", seed })
+      .returning({ id: runs.id })
+      .get().id;
 
   it("the lease attaches no baseline of another seed or onnxruntime version", () => {
     baseline({ seed: 2 });
@@ -138,7 +146,13 @@ describe("lease and completion", () => {
     const leased = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
     expect(leased.baseline?.runId).toBe(other); // the worker sees bench_prompt_length 64 and measures afresh
     const metrics = { perplexity: 11, model_bytes: 1e6, ...SETTINGS };
-    const done = completeRun(id, worker, { leaseToken: leased.leaseToken, metrics, artifacts: [], hardware: fp(), baselineMetrics: { perplexity: 10, ...SETTINGS }, notes: [] }, db, { now: ++t });
+    const done = completeRun(
+      id,
+      worker,
+      { leaseToken: leased.leaseToken, metrics, artifacts: [], hardware: fp(), baselineMetrics: { perplexity: 10, ...SETTINGS }, notes: [] },
+      db,
+      { now: ++t },
+    );
     expect(done.baselineRunId).not.toBe(other);
     const fresh = db.select().from(runs).where(eq(runs.id, done.baselineRunId!)).get()!;
     expect(fresh).toMatchObject({ methodId: "baseline", seed: 1, tags: ["auto-baseline"] });
@@ -154,7 +168,9 @@ describe("lease and completion", () => {
     // Completed under another onnxruntime version than any baseline: no pairing at all.
     const id3 = queue(1);
     const leased3 = claimRun(worker, ["cpu"], db, { now: ++t, root: dir })!;
-    const done3 = completeRun(id3, worker, { leaseToken: leased3.leaseToken, metrics, artifacts: [], hardware: fp("onnxruntime-node@1.31.0"), notes: [] }, db, { now: ++t });
+    const done3 = completeRun(id3, worker, { leaseToken: leased3.leaseToken, metrics, artifacts: [], hardware: fp("onnxruntime-node@1.31.0"), notes: [] }, db, {
+      now: ++t,
+    });
     expect(done3.baselineRunId).toBeNull();
   });
 });

@@ -16,29 +16,43 @@ export const ENROLL = "enroll-token-for-worker-tests";
 /** 2 layers, hidden 64: a baseline job (perplexity + latency benchmark) takes about a second here. */
 export function registerTinyModel(api: ApiServer, id = "tiny"): void {
   const dir = path.join(api.dir, "models", id);
-  const written = writeDecoder(dir, {
-    vocab_size: 300,
-    num_layers: 2,
-    num_heads: 4,
-    num_kv_heads: 2,
-    hidden_size: 64,
-    intermediate_size: 128,
-    max_position: 160,
-  }, { seed: 11 });
+  const written = writeDecoder(
+    dir,
+    {
+      vocab_size: 300,
+      num_layers: 2,
+      num_heads: 4,
+      num_kv_heads: 2,
+      hidden_size: 64,
+      intermediate_size: 128,
+      max_position: 160,
+    },
+    { seed: 11 },
+  );
   api.db
     .insert(models)
     .values({ id, name: id, kind: "decoder-lm", source: "path", files: { dir, ...written.files }, bytes: written.bytes, params: written.params })
     .run();
   const file = path.join(api.dir, `${id}-text.jsonl`);
   const words = ["the", "model", "runs", "fast", "on", "small", "boxes", "and", "slow", "ones"];
-  const lines = Array.from({ length: 24 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }));
+  const lines = Array.from({ length: 24 }, (_, i) =>
+    JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ") }),
+  );
   fs.writeFileSync(file, lines.join("\n") + "\n");
-  api.db.insert(datasets).values({ id: `${id}-text`, name: "text", task: "perplexity", file }).run();
+  api.db
+    .insert(datasets)
+    .values({ id: `${id}-text`, name: "text", task: "perplexity", file })
+    .run();
   // its validation split, which calibrated methods draw from (never from the scored text)
   const validation = path.join(api.dir, `${id}-text-validation.jsonl`);
-  const vlines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 5 + j * 7 + 1) % words.length]).join(" ") }));
+  const vlines = Array.from({ length: 12 }, (_, i) =>
+    JSON.stringify({ text: Array.from({ length: 40 }, (_, j) => words[(i * 5 + j * 7 + 1) % words.length]).join(" ") }),
+  );
   fs.writeFileSync(validation, vlines.join("\n") + "\n");
-  api.db.insert(datasets).values({ id: `${id}-text-validation`, name: "text (validation)", task: "perplexity", split: "validation", file: validation }).run();
+  api.db
+    .insert(datasets)
+    .values({ id: `${id}-text-validation`, name: "text (validation)", task: "perplexity", split: "validation", file: validation })
+    .run();
 }
 
 export function queueBaseline(api: ApiServer, over: Partial<typeof runs.$inferInsert> = {}): number {
@@ -66,7 +80,22 @@ export interface WorkerProc {
 export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}, ownGroup = false): WorkerProc {
   const proc = spawn(
     process.execPath,
-    ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", ENROLL, "--name", name, "--runtimes", "cpu", "--data-dir", path.join(api.dir, name), ...extraArgs],
+    [
+      "--import",
+      "tsx",
+      "workers/main.ts",
+      "--server",
+      api.url,
+      "--token",
+      ENROLL,
+      "--name",
+      name,
+      "--runtimes",
+      "cpu",
+      "--data-dir",
+      path.join(api.dir, name),
+      ...extraArgs,
+    ],
     { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: ownGroup },
   );
   let out = "";

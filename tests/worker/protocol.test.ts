@@ -45,7 +45,13 @@ function queueRun(over: Partial<typeof runs.$inferInsert> = {}): number {
 
 const runRow = (id: number) => api.db.select().from(runs).where(eq(runs.id, id)).get()!;
 const statusEvents = (id: number) =>
-  api.db.select().from(runEvents).where(eq(runEvents.runId, id)).all().filter((e) => e.level === "status").map((e) => e.message);
+  api.db
+    .select()
+    .from(runEvents)
+    .where(eq(runEvents.runId, id))
+    .all()
+    .filter((e) => e.level === "status")
+    .map((e) => e.message);
 
 /** Drains the queue so each test starts from an empty one. */
 function clearRuns() {
@@ -57,7 +63,10 @@ function clearRuns() {
 
 beforeAll(async () => {
   api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL, FRONTIER_LEASE_MS: "60000", FRONTIER_RETRY_BASE_MS: "1" } });
-  api.db.insert(models).values({ id: "m1", name: "tiny", kind: "decoder-lm", source: "path", files: { dir: "zoo/tiny", model: "model.onnx" } }).run();
+  api.db
+    .insert(models)
+    .values({ id: "m1", name: "tiny", kind: "decoder-lm", source: "path", files: { dir: "zoo/tiny", model: "model.onnx" } })
+    .run();
   api.db.insert(datasets).values({ id: "d1", name: "text", task: "perplexity", file: "data/d1.jsonl" }).run();
 });
 afterAll(async () => {
@@ -129,7 +138,13 @@ describe("lease protocol", () => {
       .insert(datasets)
       .values([
         { id: "grammar-mc-test", name: "grammar-mc (test)", task: "multiple-choice", split: "test", file: "data/grammar-mc-test.jsonl" },
-        { id: "grammar-mc-validation", name: "grammar-mc (validation)", task: "multiple-choice", split: "validation", file: "data/grammar-mc-validation.jsonl" },
+        {
+          id: "grammar-mc-validation",
+          name: "grammar-mc (validation)",
+          task: "multiple-choice",
+          split: "validation",
+          file: "data/grammar-mc-validation.jsonl",
+        },
         // same family prefix, other task and other family: never the sibling
         { id: "grammar-validation", name: "grammar (validation)", task: "perplexity", split: "validation", file: "data/grammar-validation.jsonl" },
         { id: "grammar-mc-extra-validation", name: "grammar-mc-extra (validation)", task: "multiple-choice", split: "validation", file: "data/x.jsonl" },
@@ -146,7 +161,12 @@ describe("lease protocol", () => {
       return r.json.run;
     };
     const mc = await lease("grammar-mc-test");
-    expect(mc.calibration).toEqual({ id: "grammar-mc-validation", task: "multiple-choice", file: `${process.cwd()}/data/grammar-mc-validation.jsonl`, sha256: null });
+    expect(mc.calibration).toEqual({
+      id: "grammar-mc-validation",
+      task: "multiple-choice",
+      file: `${process.cwd()}/data/grammar-mc-validation.jsonl`,
+      sha256: null,
+    });
     expect((await lease("wiki-test")).calibration?.id).toBe("wiki-validation");
     expect((await lease("grammar-mc-validation")).calibration).toBeNull();
     expect((await lease("d1")).calibration).toBeNull();
@@ -167,12 +187,16 @@ describe("lease protocol", () => {
     const w = await register("beater");
     const id = queueRun();
     const { run } = (await post("/api/v1/workers/lease", {}, w.token)).json;
-    const hb = await post(`/api/v1/runs/${id}/heartbeat`, {
-      leaseToken: run.leaseToken,
-      stage: "evaluate",
-      progress: 0.25,
-      logs: [{ level: "info", message: "loaded model" }],
-    }, w.token);
+    const hb = await post(
+      `/api/v1/runs/${id}/heartbeat`,
+      {
+        leaseToken: run.leaseToken,
+        stage: "evaluate",
+        progress: 0.25,
+        logs: [{ level: "info", message: "loaded model" }],
+      },
+      w.token,
+    );
     expect(hb.status).toBe(200);
     expect(hb.json.canceled).toBe(false);
     expect(hb.json.leaseExpiresAt).toBeGreaterThanOrEqual(run.leaseExpiresAt);
@@ -216,14 +240,18 @@ describe("lease protocol", () => {
     const { run } = (await post("/api/v1/workers/lease", {}, w.token)).json;
     expect(run.baseline).toBeNull();
     const sha = "a".repeat(64);
-    const done = await post(`/api/v1/runs/${id}/complete`, {
-      leaseToken: run.leaseToken,
-      metrics: { perplexity: 12.5, decode_ms_per_token: 1.5 },
-      artifacts: [{ kind: "model", path: "/tmp/x/model.onnx", bytes: 1234, sha256: sha }],
-      hardware: fp(),
-      baselineMetrics: { perplexity: 12, decode_ms_per_token: 3 },
-      notes: ["shape-only check passed"],
-    }, w.token);
+    const done = await post(
+      `/api/v1/runs/${id}/complete`,
+      {
+        leaseToken: run.leaseToken,
+        metrics: { perplexity: 12.5, decode_ms_per_token: 1.5 },
+        artifacts: [{ kind: "model", path: "/tmp/x/model.onnx", bytes: 1234, sha256: sha }],
+        hardware: fp(),
+        baselineMetrics: { perplexity: 12, decode_ms_per_token: 3 },
+        notes: ["shape-only check passed"],
+      },
+      w.token,
+    );
     expect(done.status).toBe(200);
     const row = runRow(id);
     expect(row.status).toBe("succeeded");
@@ -233,7 +261,14 @@ describe("lease protocol", () => {
     const base = runRow(done.json.baselineRunId);
     expect(base).toMatchObject({ methodId: "baseline", status: "succeeded", modelId: "m1", datasetId: "d1", runtime: "cpu", experimentId: null });
     expect(base.tags).toEqual(["auto-baseline"]);
-    const m = Object.fromEntries(api.db.select().from(runMetrics).where(eq(runMetrics.runId, id)).all().map((r) => [r.key, r.value]));
+    const m = Object.fromEntries(
+      api.db
+        .select()
+        .from(runMetrics)
+        .where(eq(runMetrics.runId, id))
+        .all()
+        .map((r) => [r.key, r.value]),
+    );
     expect(m).toEqual({ perplexity: 12.5, decode_ms_per_token: 1.5 });
     expect(api.db.select().from(artifacts).where(eq(artifacts.runId, id)).all()).toHaveLength(1);
 

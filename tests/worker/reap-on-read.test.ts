@@ -20,12 +20,24 @@ afterAll(async () => {
   await api?.close();
 });
 beforeEach(() => {
-  api.db.update(runs).set({ status: "canceled", leaseExpiresAt: null }).where(inArray(runs.status, ["queued", "leased", "running"])).run();
+  api.db
+    .update(runs)
+    .set({ status: "canceled", leaseExpiresAt: null })
+    .where(inArray(runs.status, ["queued", "leased", "running"]))
+    .run();
 });
 
 /** A run its worker held until `leaseExpiresAt` and then stopped heartbeating. */
 function abandoned(leaseExpiresAt: number, attempts = 1, over: Partial<typeof runs.$inferInsert> = {}): number {
-  return queueBaseline(api, { status: "running", attempts, maxAttempts: 3, leaseToken: "lease-of-a-dead-worker", leaseExpiresAt, startedAt: leaseExpiresAt - 60_000, ...over });
+  return queueBaseline(api, {
+    status: "running",
+    attempts,
+    maxAttempts: 3,
+    leaseToken: "lease-of-a-dead-worker",
+    leaseExpiresAt,
+    startedAt: leaseExpiresAt - 60_000,
+    ...over,
+  });
 }
 
 const totalChanges = () => (api.db.$client.prepare("SELECT total_changes() AS n").get() as { n: number }).n;

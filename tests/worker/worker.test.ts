@@ -26,7 +26,8 @@ function worker(name: string, args: string[] = [], env: Record<string, string> =
   return w;
 }
 
-const pidOf = async (w: WorkerProc, runId: number) => Number((await w.waitFor(new RegExp(`run ${runId} \\(baseline, attempt \\d+ of \\d+\\): job process pid (\\d+)`)))[1]);
+const pidOf = async (w: WorkerProc, runId: number) =>
+  Number((await w.waitFor(new RegExp(`run ${runId} \\(baseline, attempt \\d+ of \\d+\\): job process pid (\\d+)`)))[1]);
 const eventText = (id: number) => events(api, id).map((e) => `${e.level}: ${e.message}`);
 const metricsOf = (id: number) => api.db.select().from(runMetrics).where(eq(runMetrics.runId, id)).all();
 
@@ -40,7 +41,11 @@ afterEach(async () => {
     await w.stop();
   }
   // A test that failed half-way must not leave work for the next test's worker.
-  api.db.update(runs).set({ status: "canceled" }).where(inArray(runs.status, ["queued", "leased", "running"])).run();
+  api.db
+    .update(runs)
+    .set({ status: "canceled" })
+    .where(inArray(runs.status, ["queued", "leased", "running"]))
+    .run();
 });
 afterAll(async () => {
   await api?.close();
@@ -97,7 +102,9 @@ describe("worker process", () => {
     const words = ["a", "small", "model", "reads", "the", "dev", "split", "only"];
     const file = (split: string, lines: number) => {
       const f = path.join(api.dir, `cal-${split}.jsonl`);
-      const rows = Array.from({ length: lines }, (_, i) => JSON.stringify({ text: Array.from({ length: 30 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ") }));
+      const rows = Array.from({ length: lines }, (_, i) =>
+        JSON.stringify({ text: Array.from({ length: 30 }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ") }),
+      );
       fs.writeFileSync(f, rows.join("\n") + "\n");
       return f;
     };
@@ -108,7 +115,13 @@ describe("worker process", () => {
         { id: "cal-validation", name: "cal (validation)", task: "perplexity", split: "validation", file: file("validation", 3) },
       ])
       .run();
-    const id = queueBaseline(api, { methodId: "quant.gptq", family: "quantization", modelId: "cal", datasetId: "cal-test", params: { bits: 4, group_size: 32, calib_samples: 4, sequential: false } });
+    const id = queueBaseline(api, {
+      methodId: "quant.gptq",
+      family: "quantization",
+      modelId: "cal",
+      datasetId: "cal-test",
+      params: { bits: 4, group_size: 32, calib_samples: 4, sequential: false },
+    });
     worker("calibrator");
     const row = await until("gptq run finished", () => ["succeeded", "failed"].includes(runRow(api, id).status) && runRow(api, id), 60_000);
     expect(row.error).toBeNull();
@@ -146,7 +159,9 @@ describe("worker process", () => {
     const row = runRow(api, retried);
     expect(row.attempts).toBe(2);
     const killed = eventText(retried).find((e) => e.includes("killed by SIGKILL"));
-    expect(killed).toMatch(/^status: queued: attempt 1 of 2 failed on worker oom: job process was killed by SIGKILL \(out of memory\?\) at stage .+; retry in \d+ ms$/);
+    expect(killed).toMatch(
+      /^status: queued: attempt 1 of 2 failed on worker oom: job process was killed by SIGKILL \(out of memory\?\) at stage .+; retry in \d+ ms$/,
+    );
 
     const doomed = queueBaseline(api, { maxAttempts: 1 });
     process.kill(await pidOf(w, doomed), "SIGKILL");

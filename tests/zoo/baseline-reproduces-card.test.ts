@@ -41,7 +41,15 @@ async function submitBaseline(datasetId: string): Promise<number> {
   const res = await fetch(`${api.url}/api/v1/experiments`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: `zoo-base baseline on ${datasetId}`, modelId: "zoo-base", datasetId, runtime: "cpu", methodId: "baseline", grid: {}, seed: card.scores.eval_seed }),
+    body: JSON.stringify({
+      name: `zoo-base baseline on ${datasetId}`,
+      modelId: "zoo-base",
+      datasetId,
+      runtime: "cpu",
+      methodId: "baseline",
+      grid: {},
+      seed: card.scores.eval_seed,
+    }),
   });
   expect(res.status, await res.clone().text()).toBe(201);
   const { runIds } = (await res.json()) as { runIds: number[] };
@@ -66,11 +74,7 @@ describe("zoo-base baseline through the API", () => {
     const all = [recallRun, grammarRun, arithmeticRun];
     // One timed request after no warm-up: the latency figures are not what this test checks.
     worker = startWorker(api, "zoo", ["--bench-repeats", "1", "--bench-warmup", "0"]);
-    await until(
-      "every baseline run finished",
-      () => all.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)),
-      90_000,
-    );
+    await until("every baseline run finished", () => all.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 90_000);
     for (const id of all) expect(runRow(api, id).error, worker.output()).toBeNull();
 
     const recall = await metricsOf(recallRun);

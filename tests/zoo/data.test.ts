@@ -1,18 +1,7 @@
 import { describe, it, expect } from "vitest";
 import fs from "node:fs";
 import path from "node:path";
-import {
-  Rng,
-  DATASETS,
-  datasetLines,
-  toJsonl,
-  splitOf,
-  sentence,
-  recallItem,
-  arithmeticItem,
-  copyItem,
-  paragraph,
-} from "@/workers/data";
+import { Rng, DATASETS, datasetLines, toJsonl, splitOf, sentence, recallItem, arithmeticItem, copyItem, paragraph } from "@/workers/data";
 import { RECIPE } from "@/workers/train/zoo";
 import { RowSource } from "@/workers/train/batches";
 import { trainBpe } from "@/workers/tokenizer/train-bpe";
@@ -85,9 +74,7 @@ describe("splits", () => {
 
   it("no test item appears in a large sample of training items", () => {
     const test = datasetLines("arithmetic", "test", RECIPE).map((l) => l.prompt as string);
-    const grammarTest = new Set(
-      datasetLines("grammar", "test", RECIPE).flatMap((l) => (l.text as string).match(/[^.?]+[.?]/g)!.map((s) => s.trim())),
-    );
+    const grammarTest = new Set(datasetLines("grammar", "test", RECIPE).flatMap((l) => (l.text as string).match(/[^.?]+[.?]/g)!.map((s) => s.trim())));
     const rng = new Rng(99);
     const trainSums = new Set<string>();
     for (let i = 0; i < 20000; i++) {

@@ -96,9 +96,7 @@ function question(rng: Rng, tense: Tense): string {
   if (r < 0.5) {
     const subj = nounPhrase(rng, 1, tense);
     const aux = tense === "past" ? "did" : subj.num === "sg" ? "does" : "do";
-    const vp = rng.chance(0.6)
-      ? [verbsT.draw(rng)[0], ...nounPhrase(rng, 0, tense).words]
-      : [verbsI.draw(rng)[0]];
+    const vp = rng.chance(0.6) ? [verbsT.draw(rng)[0], ...nounPhrase(rng, 0, tense).words] : [verbsI.draw(rng)[0]];
     return [aux, ...subj.words, ...vp].join(" ") + "?";
   }
   if (r < 0.75) {
@@ -132,7 +130,11 @@ export function sentence(rng: Rng): string {
 
 /** One sentence belonging to `split`. */
 export function sentenceIn(rng: Rng, split: Split): string {
-  return drawInSplit(split, () => sentence(rng), (s) => s);
+  return drawInSplit(
+    split,
+    () => sentence(rng),
+    (s) => s,
+  );
 }
 
 /** A paragraph of `minSentences`..`maxSentences` sentences, all from `split`. */

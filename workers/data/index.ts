@@ -7,14 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { Rng } from "./rng";
 import { paragraph, agreementItem } from "./grammar";
-import {
-  recallItem,
-  recallExample,
-  arithmeticItem,
-  arithmeticExample,
-  copyItem,
-  copyExample,
-} from "./tasks";
+import { recallItem, recallExample, arithmeticItem, arithmeticExample, copyItem, copyExample } from "./tasks";
 import type { Split } from "./splits";
 import type { DatasetTask } from "../../lib/domain";
 
@@ -31,10 +24,22 @@ export interface DatasetSpec {
 }
 
 export const DATASETS: readonly DatasetSpec[] = [
-  { name: "grammar", task: "perplexity", description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers)." },
-  { name: "grammar-mc", task: "multiple-choice", description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun." },
+  {
+    name: "grammar",
+    task: "perplexity",
+    description: "Paragraphs of the generated English-like grammar (Zipf lexicon, clauses, relative clauses, questions, numbers).",
+  },
+  {
+    name: "grammar-mc",
+    task: "multiple-choice",
+    description: "Subject-verb agreement: pick the correctly agreeing verb after a subject with an attractor noun.",
+  },
   { name: "recall", task: "recall", description: "Associative recall: key-value pairs (48 noun keys, 32 one-word values), then a query for one key." },
-  { name: "recall-16", task: "recall", description: "Associative recall as in recall, with 16 key-value pairs per example (longer than any training row's 12)." },
+  {
+    name: "recall-16",
+    task: "recall",
+    description: "Associative recall as in recall, with 16 key-value pairs per example (longer than any training row's 12).",
+  },
   { name: "arithmetic", task: "exact-match", description: "Addition of two operands of one to three digits, answer written in full." },
   { name: "copy", task: "exact-match", description: "Copy a sequence of 4-10 uniformly drawn words given in the prompt." },
 ];

@@ -12,10 +12,54 @@ import { NOUNS, ADJECTIVES, VERBS_T, VERBS_I } from "./lexicon";
  * (tests/zoo checks it), so a query matches its key token for token.
  */
 export const RECALL_KEYS: readonly string[] = [
-  "man", "woman", "child", "dog", "cat", "teacher", "friend", "house", "book", "city", "car", "tree",
-  "student", "doctor", "bird", "girl", "boy", "river", "garden", "king", "farmer", "letter", "table", "window",
-  "door", "road", "horse", "ship", "village", "mother", "father", "sister", "brother", "queen", "soldier", "baker",
-  "painter", "singer", "writer", "stone", "apple", "box", "cup", "boat", "song", "fox", "school", "market",
+  "man",
+  "woman",
+  "child",
+  "dog",
+  "cat",
+  "teacher",
+  "friend",
+  "house",
+  "book",
+  "city",
+  "car",
+  "tree",
+  "student",
+  "doctor",
+  "bird",
+  "girl",
+  "boy",
+  "river",
+  "garden",
+  "king",
+  "farmer",
+  "letter",
+  "table",
+  "window",
+  "door",
+  "road",
+  "horse",
+  "ship",
+  "village",
+  "mother",
+  "father",
+  "sister",
+  "brother",
+  "queen",
+  "soldier",
+  "baker",
+  "painter",
+  "singer",
+  "writer",
+  "stone",
+  "apple",
+  "box",
+  "cup",
+  "boat",
+  "song",
+  "fox",
+  "school",
+  "market",
 ];
 
 /**
@@ -23,9 +67,38 @@ export const RECALL_KEYS: readonly string[] = [
  * zoo tokenizer (tests/zoo checks it).
  */
 export const RECALL_VALUES: readonly string[] = [
-  "red", "blue", "green", "black", "white", "gold", "pink", "gray", "brown", "old", "new", "big",
-  "small", "hot", "cold", "dark", "tall", "fast", "slow", "soft", "hard", "wet", "dry", "loud",
-  "calm", "kind", "rich", "poor", "wild", "shy", "odd", "sad",
+  "red",
+  "blue",
+  "green",
+  "black",
+  "white",
+  "gold",
+  "pink",
+  "gray",
+  "brown",
+  "old",
+  "new",
+  "big",
+  "small",
+  "hot",
+  "cold",
+  "dark",
+  "tall",
+  "fast",
+  "slow",
+  "soft",
+  "hard",
+  "wet",
+  "dry",
+  "loud",
+  "calm",
+  "kind",
+  "rich",
+  "poor",
+  "wild",
+  "shy",
+  "odd",
+  "sad",
 ];
 
 export interface RecallItem {
@@ -71,7 +144,11 @@ export function arithmeticItem(rng: Rng, split: Split, maxDigits = 3): Arithmeti
     const d = rng.range(1, maxDigits);
     return d === 1 ? rng.range(0, 9) : rng.range(10 ** (d - 1), 10 ** d - 1);
   };
-  return drawInSplit(split, () => ({ a: operand(), b: operand() }), (t) => `${t.a}+${t.b}`);
+  return drawInSplit(
+    split,
+    () => ({ a: operand(), b: operand() }),
+    (t) => `${t.a}+${t.b}`,
+  );
 }
 
 export function arithmeticExample(item: ArithmeticItem): { prompt: string; answer: string } {
@@ -79,12 +156,7 @@ export function arithmeticExample(item: ArithmeticItem): { prompt: string; answe
 }
 
 /** Words for the copy task, drawn uniformly so that the copy cannot be guessed from frequency. */
-const COPY_WORDS: readonly string[] = [
-  ...NOUNS.map((n) => n[0]),
-  ...ADJECTIVES,
-  ...VERBS_T.map((v) => v[0]),
-  ...VERBS_I.map((v) => v[0]),
-];
+const COPY_WORDS: readonly string[] = [...NOUNS.map((n) => n[0]), ...ADJECTIVES, ...VERBS_T.map((v) => v[0]), ...VERBS_I.map((v) => v[0])];
 
 export interface CopyItem {
   words: string[];

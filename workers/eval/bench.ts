@@ -171,14 +171,24 @@ export async function freshProcessMemory(
 ): Promise<MeasuredMetrics> {
   const file = path.basename(modelPath);
   try {
-    const m = await probeMemory({ modelPath, runtime, decoder: opts.decoder, promptLength: opts.promptLength, decodeTokens: opts.decodeTokens, requests: PROBE_REQUESTS, seed: opts.seed });
+    const m = await probeMemory({
+      modelPath,
+      runtime,
+      decoder: opts.decoder,
+      promptLength: opts.promptLength,
+      decodeTokens: opts.decodeTokens,
+      requests: PROBE_REQUESTS,
+      seed: opts.seed,
+    });
     const metrics: Record<string, number> = {};
     const notes: string[] = [];
     if (m.peakRssBytes !== null) {
       metrics.peak_rss_bytes = m.peakRssBytes;
       const before = m.rssBeforeModelBytes !== null ? ` (${mib(m.rssBeforeModelBytes)} with the runtime loaded, before the model)` : "";
       const scope = m.peakReset ? "" : "; VmHWM could not be reset, so it also covers the process's start-up";
-      notes.push(`peak_rss_bytes of ${file}: ${mib(m.peakRssBytes)} in a fresh process that loads only it on ${runtime} and runs ${PROBE_REQUESTS} requests${before}${scope}`);
+      notes.push(
+        `peak_rss_bytes of ${file}: ${mib(m.peakRssBytes)} in a fresh process that loads only it on ${runtime} and runs ${PROBE_REQUESTS} requests${before}${scope}`,
+      );
     } else {
       notes.push(`peak_rss_bytes not measured: VmHWM is not readable on this platform`);
     }
@@ -197,7 +207,10 @@ export interface BenchmarkModelOptions extends Partial<BenchmarkOptions> {
 }
 
 function resolveOptions(options: BenchmarkModelOptions): BenchmarkOptions {
-  return { ...DEFAULT_BENCH, ...stripUndefined({ promptLength: options.promptLength, decodeTokens: options.decodeTokens, warmup: options.warmup, repeats: options.repeats }) };
+  return {
+    ...DEFAULT_BENCH,
+    ...stripUndefined({ promptLength: options.promptLength, decodeTokens: options.decodeTokens, warmup: options.warmup, repeats: options.repeats }),
+  };
 }
 
 const lengthsNote = (s: SpeedSamples, opts: BenchmarkOptions, each = "") =>
@@ -222,7 +235,12 @@ export async function benchmarkModel(modelPath: string, runtime: Runtime, option
   const metrics = { ...speed.metrics, ...sizeMetrics(modelPath, decoder.shape, samples.promptLength + samples.decodeTokens) };
   const notes = [`speed on ${runtime}: ${lengthsNote(samples, opts)}`, ...speed.notes];
   if (options.memory !== false) {
-    const mem = await freshProcessMemory(modelPath, runtime, { promptLength: samples.promptLength, decodeTokens: samples.decodeTokens, seed, decoder: options.decoder });
+    const mem = await freshProcessMemory(modelPath, runtime, {
+      promptLength: samples.promptLength,
+      decodeTokens: samples.decodeTokens,
+      seed,
+      decoder: options.decoder,
+    });
     Object.assign(metrics, mem.metrics);
     notes.push(...mem.notes);
   }

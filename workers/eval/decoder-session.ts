@@ -212,7 +212,11 @@ export class DecoderSession implements Decoder {
       feeds.attention_mask = new Tensor("int64", new BigInt64Array(pastLen + ids.length).fill(1n), [1, pastLen + ids.length]);
     }
     if (this.shape.hasPositionIds) {
-      feeds.position_ids = new Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(pastLen + i)), [1, ids.length]);
+      feeds.position_ids = new Tensor(
+        "int64",
+        BigInt64Array.from(ids, (_, i) => BigInt(pastLen + i)),
+        [1, ids.length],
+      );
     }
     for (let l = 0; l < this.shape.numLayers; l++) {
       feeds[`past_key_values.${l}.key`] = past[2 * l];

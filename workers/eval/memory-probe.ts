@@ -57,7 +57,8 @@ export function probeMemory(req: ProbeRequest): Promise<MemoryFigures> {
       const r = reply as ProbeReply | null;
       if (r?.type === "result") return resolve(r);
       const tail = stderr.trim().split("\n").slice(-3).join(" | ");
-      const why = r?.type === "error" ? r.message : signal ? `killed by ${signal}${signal === "SIGKILL" ? " (out of memory?)" : ""}` : `exited with code ${code}`;
+      const why =
+        r?.type === "error" ? r.message : signal ? `killed by ${signal}${signal === "SIGKILL" ? " (out of memory?)" : ""}` : `exited with code ${code}`;
       reject(new Error(`memory probe for ${path.basename(req.modelPath)}: ${why}${tail && r?.type !== "error" ? `; stderr: ${tail}` : ""}`));
     });
     child.send(req, (e) => {

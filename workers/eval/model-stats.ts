@@ -21,14 +21,37 @@ export interface ModelStats {
 
 /** Bytes per element of TensorProto.DataType; 4-bit types pack two per byte. */
 const ELEM_BYTES: Record<number, number> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
-  17: 1, 18: 1, 19: 1, 20: 1, 21: 0.5, 22: 0.5, 23: 0.5,
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  14: 8,
+  15: 16,
+  16: 2,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
+  21: 0.5,
+  22: 0.5,
+  23: 0.5,
 };
 
 class Window {
   private buf = Buffer.alloc(0);
   private start = 0;
-  constructor(private fd: number, readonly size: number) {}
+  constructor(
+    private fd: number,
+    readonly size: number,
+  ) {}
   byte(pos: number): number {
     if (pos < this.start || pos >= this.start + this.buf.length) {
       const len = Math.min(1 << 16, this.size - pos);
@@ -146,7 +169,7 @@ export function modelStats(modelPath: string): ModelStats {
       if (!fs.existsSync(f)) throw new Error(`${path.basename(modelPath)} references missing external data ${path.basename(f)}`);
       modelBytes += fs.statSync(f).size;
     }
-        const initNames = new Set(tensors.map((t) => t.name));
+    const initNames = new Set(tensors.map((t) => t.name));
     return { modelBytes, weightsBytes, initializers, inputs: inputNames.filter((n) => !initNames.has(n)), tensors, externalFiles };
   } finally {
     fs.closeSync(fd);

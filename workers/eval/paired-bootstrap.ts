@@ -39,7 +39,13 @@ function quantileSorted(s: Float64Array, q: number): number {
  * score the same text; a text whose token counts differ between the two is an error (different
  * tokenization means they are not the same sample).
  */
-export function pairedPerplexityDiff(a: readonly NllScore[], b: readonly NllScore[], seed: number, resamples = BOOTSTRAP_RESAMPLES, level = LEVEL): PerplexityDiff {
+export function pairedPerplexityDiff(
+  a: readonly NllScore[],
+  b: readonly NllScore[],
+  seed: number,
+  resamples = BOOTSTRAP_RESAMPLES,
+  level = LEVEL,
+): PerplexityDiff {
   const n = a.length;
   if (n !== b.length) throw new Error(`paired bootstrap: ${n} texts for one model, ${b.length} for the other`);
   if (n < 2) throw new Error("paired bootstrap: needs at least 2 texts");
@@ -47,7 +53,8 @@ export function pairedPerplexityDiff(a: readonly NllScore[], b: readonly NllScor
   let nllB = 0;
   let tokens = 0;
   for (let i = 0; i < n; i++) {
-    if (a[i].tokens !== b[i].tokens) throw new Error(`paired bootstrap: text ${i} has ${a[i].tokens} scored tokens for one model and ${b[i].tokens} for the other`);
+    if (a[i].tokens !== b[i].tokens)
+      throw new Error(`paired bootstrap: text ${i} has ${a[i].tokens} scored tokens for one model and ${b[i].tokens} for the other`);
     nllA += a[i].nll;
     nllB += b[i].nll;
     tokens += a[i].tokens;

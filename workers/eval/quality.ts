@@ -211,7 +211,13 @@ export async function evaluateDataset(
     case "perplexity": {
       const { scored } = splitExamples(data.examples, seed, options.maxExamples);
       total = data.examples.length;
-      result = await evaluatePerplexity(decoder, tokenizer, scored.map((e) => e.text), options, onProgress);
+      result = await evaluatePerplexity(
+        decoder,
+        tokenizer,
+        scored.map((e) => e.text),
+        options,
+        onProgress,
+      );
       break;
     }
     case "exact-match":

@@ -11,17 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import {
-  attr,
-  DataType,
-  getOpsetVersion,
-  makeNode,
-  readModel,
-  setInitializer,
-  writeModel,
-  type ModelProto,
-  type ValueInfoProto,
-} from "../onnx/model-io";
+import { attr, DataType, getOpsetVersion, makeNode, readModel, setInitializer, writeModel, type ModelProto, type ValueInfoProto } from "../onnx/model-io";
 
 export interface Tap {
   /** Name of the activation tensor (a MatMul's first input). */
@@ -104,7 +94,12 @@ export function decoderFeeds(session: ort.InferenceSession, model: ModelProto, i
   for (const name of session.inputNames) {
     if (name === "input_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, T]);
     else if (name === "attention_mask") feeds[name] = new ort.Tensor("int64", new BigInt64Array(T).fill(1n), [1, T]);
-    else if (name === "position_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(i)), [1, T]);
+    else if (name === "position_ids")
+      feeds[name] = new ort.Tensor(
+        "int64",
+        BigInt64Array.from(ids, (_, i) => BigInt(i)),
+        [1, T],
+      );
     else if (name.startsWith("past_key_values.")) {
       const dims = declared.get(name)?.type?.tensorType?.shape?.dim ?? [];
       if (dims.length !== 4 || !dims[1].dimValue || !dims[3].dimValue) {
@@ -190,11 +185,7 @@ export function meanAbs(st: TapStats): Float64Array {
 }
 
 /** Logits [T * vocab] of one sequence under the decoder layout, for equivalence checks. */
-export async function sequenceLogits(
-  modelPath: string,
-  ids: readonly number[],
-  options: ort.InferenceSession.SessionOptions = {},
-): Promise<Float32Array> {
+export async function sequenceLogits(modelPath: string, ids: readonly number[], options: ort.InferenceSession.SessionOptions = {}): Promise<Float32Array> {
   const model = readModel(modelPath, { loadExternalData: false });
   const session = await ort.InferenceSession.create(modelPath, options);
   try {

@@ -292,12 +292,7 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
     const x1 = g.op("Slice", [t, g.i64([0]), g.i64([D / 2]), g.i64([3])], [], `${p}/x1`);
     const x2 = g.op("Slice", [t, g.i64([D / 2]), g.i64([D]), g.i64([3])], [], `${p}/x2`);
     const swapped = g.op("Concat", [x2, x1], [attr.int("axis", 3)], `${p}/swapped`);
-    return g.op(
-      "Add",
-      [g.op("Mul", [t, cosT], [], `${p}/xcos`), g.op("Mul", [swapped, sinT], [], `${p}/xsin`)],
-      [],
-      `${p}/out`,
-    );
+    return g.op("Add", [g.op("Mul", [t, cosT], [], `${p}/xcos`), g.op("Mul", [swapped, sinT], [], `${p}/xsin`)], [], `${p}/out`);
   };
   const heads = (t: string, n: number, p: string) =>
     g.op("Transpose", [g.op("Reshape", [t, g.i64([0, 0, n, D])], [], `${p}/split`)], [attr.ints("perm", [0, 2, 1, 3])], `${p}/bhtd`);
@@ -352,9 +347,7 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
   }
 
   const final = rmsnorm(x, weightInput("norm.weight"), "/norm");
-  const head = config.tie_embeddings
-    ? g.op("Transpose", [embed], [attr.ints("perm", [1, 0])], "/lm_head/tied")
-    : weightInput("lm_head.weight");
+  const head = config.tie_embeddings ? g.op("Transpose", [embed], [attr.ints("perm", [1, 0])], "/lm_head/tied") : weightInput("lm_head.weight");
   g.op("MatMul", [final, head], [], "logits");
 
   return {

@@ -22,15 +22,7 @@ const EXTERNAL_ALIGN = 4096;
 /** fs.read/write move at most 2 GiB - 1 per call. */
 const IO_CHUNK = 2 ** 30;
 
-export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | BigInt64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array;
+export type TensorData = Float32Array | Float64Array | Int32Array | BigInt64Array | Int8Array | Uint8Array | Int16Array | Uint16Array;
 
 export interface Initializer {
   name: string;
@@ -118,9 +110,7 @@ export function writeModel(model: ModelProto, file: string, opts: WriteOptions =
       });
     }
     if (inlineBytes > INLINE_LIMIT_BYTES) {
-      throw new Error(
-        `${inlineBytes} bytes of initializers would be inline, over the protobuf 2 GiB limit: lower externalDataThreshold`,
-      );
+      throw new Error(`${inlineBytes} bytes of initializers would be inline, over the protobuf 2 GiB limit: lower externalDataThreshold`);
     }
     const bytes = encodeModel({ ...model, graph: { ...graph, initializer: written } });
     writeFileSync(file + suffix, bytes);
@@ -193,9 +183,7 @@ export function setInitializer(model: ModelProto, name: string, dims: number[], 
   const type = dataType ?? defaultDataType(data);
   const expected = expectedByteLength(type, numel(dims));
   if (expected !== data.byteLength) {
-    throw new Error(
-      `initializer "${name}": dims [${dims.join(", ")}] of data type ${type} need ${expected} bytes, got ${data.byteLength}`,
-    );
+    throw new Error(`initializer "${name}": dims [${dims.join(", ")}] of data type ${type} need ${expected} bytes, got ${data.byteLength}`);
   }
   const tensor = makeTensor(name, dims, data, type);
   const graph = (model.graph ??= {});

@@ -1,11 +1,4 @@
-import {
-  MASK_NEG,
-  headDim,
-  parseDecoderConfig,
-  validateDecoderWeights,
-  type DecoderConfig,
-  type DecoderConfigInput,
-} from "./decoder-config";
+import { MASK_NEG, headDim, parseDecoderConfig, validateDecoderWeights, type DecoderConfig, type DecoderConfigInput } from "./decoder-config";
 
 /**
  * The forward pass of docs/decoder.md written out plainly, in float64, with no ONNX involved.

@@ -47,7 +47,8 @@ export function shapeCacheKey(name: string, seed = 0, generator = GENERATOR_VERS
   return crypto.createHash("sha256").update(JSON.stringify({ generator, config, seed })).digest("hex").slice(0, 16);
 }
 
-export const SHAPE_NOTE = "Random weights (seeded): speed and memory only. Runs on this model report latency and memory; no quality metric, and calibrated methods (GPTQ, AWQ, SmoothQuant) refuse it.";
+export const SHAPE_NOTE =
+  "Random weights (seeded): speed and memory only. Runs on this model report latency and memory; no quality metric, and calibrated methods (GPTQ, AWQ, SmoothQuant) refuse it.";
 
 /** The row the server registers for a shape model (files are named; the worker's cache holds them). */
 export function shapeModelRegistration(name: string, seed = 0): ShapeRegistration {
@@ -109,7 +110,9 @@ export async function materializeShapeModel(ref: ShapeModelRef, cacheDir: string
   const seed = typeof card.seed === "number" ? card.seed : 0;
   const generator = typeof card.generator === "number" ? card.generator : GENERATOR_VERSION;
   if (generator !== GENERATOR_VERSION) {
-    throw new Error(`model ${ref.id} was registered for shape generator v${generator}; this worker has v${GENERATOR_VERSION} (update the worker or re-register the model)`);
+    throw new Error(
+      `model ${ref.id} was registered for shape generator v${generator}; this worker has v${GENERATOR_VERSION} (update the worker or re-register the model)`,
+    );
   }
   const config = shapeModelConfig(shape);
   if (card.config !== undefined && JSON.stringify(card.config) !== JSON.stringify(config)) {
@@ -136,9 +139,12 @@ export async function materializeShapeModel(ref: ShapeModelRef, cacheDir: string
   const card2 = readShapeCard(dir);
   if (!card2) throw new Error(`shape model cache ${dir} has no card.json after generation`);
   const sha256 = shaOf(modelPath);
-  if (generated) log(`generated ${shape} in ${(generateMs / 1000).toFixed(1)} s: ${(card2.bytes / 1e6).toFixed(0)} MB, model.onnx sha256 ${sha256.slice(0, 12)}`);
+  if (generated)
+    log(`generated ${shape} in ${(generateMs / 1000).toFixed(1)} s: ${(card2.bytes / 1e6).toFixed(0)} MB, model.onnx sha256 ${sha256.slice(0, 12)}`);
   if (ref.sha256 && ref.sha256 !== sha256) {
-    throw new Error(`model ${ref.id}: the generated model.onnx has sha256 ${sha256}, the registration recorded ${ref.sha256} (another generator or platform made that one)`);
+    throw new Error(
+      `model ${ref.id}: the generated model.onnx has sha256 ${sha256}, the registration recorded ${ref.sha256} (another generator or platform made that one)`,
+    );
   }
   return { dir, modelPath, generated, generateMs, sha256, bytes: card2.bytes };
 }
@@ -180,7 +186,14 @@ export async function withShapeFiles<M extends ShapeModelRef & { source: string;
 ): Promise<{ model: M; generated: MaterializedShape | null }> {
   if (model.source !== "shape" || model.files.dir) return { model, generated: null };
   const m = await materializeShapeModel(model, dataDir, log);
-  const files: Record<string, string> = { ...model.files, dir: m.dir, model: "model.onnx", config: "config.json", tokenizer: "tokenizer.json", card: "card.json" };
+  const files: Record<string, string> = {
+    ...model.files,
+    dir: m.dir,
+    model: "model.onnx",
+    config: "config.json",
+    tokenizer: "tokenizer.json",
+    card: "card.json",
+  };
   if (fs.existsSync(`${m.modelPath}.data`)) files.data = "model.onnx.data";
   return { model: { ...model, files }, generated: m.generated ? m : null };
 }

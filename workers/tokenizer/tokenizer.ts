@@ -36,8 +36,9 @@ function fail(msg: string): never {
  * fall back to their greedy forms (equivalent on the patterns tokenizers use).
  */
 export function toJsRegex(pattern: string): RegExp {
-  let p = pattern.replace(/\(\?i:((?:[^()\\]|\\.)*)\)/g, (_m, body: string) =>
-    "(?:" + body.replace(/[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`) + ")",
+  let p = pattern.replace(
+    /\(\?i:((?:[^()\\]|\\.)*)\)/g,
+    (_m, body: string) => "(?:" + body.replace(/[a-zA-Z]/g, (c) => `[${c.toLowerCase()}${c.toUpperCase()}]`) + ")",
   );
   p = p.replace(/(\{\d+(?:,\d*)?\}|(?<!\\)[+*?])\+/g, "$1");
   try {
@@ -166,7 +167,10 @@ const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}
 export function preTokenizerOf(p: unknown): PreFn {
   if (p == null) return (x) => x;
   const o = p as Json;
-  const each = (f: (s: string) => string[]): PreFn => (pieces) => pieces.flatMap(f);
+  const each =
+    (f: (s: string) => string[]): PreFn =>
+    (pieces) =>
+      pieces.flatMap(f);
   switch (o.type) {
     case "ByteLevel": {
       const prefix = o.add_prefix_space === true;
@@ -222,11 +226,7 @@ export function preTokenizerOf(p: unknown): PreFn {
 type ModelFn = (piece: string) => string[];
 
 /** Byte-pair encoding: repeatedly merges the adjacent pair with the lowest merge rank. */
-export function bpeWord(
-  word: string,
-  ranks: ReadonlyMap<string, number>,
-  opts: { prefix?: string; suffix?: string } = {},
-): string[] {
+export function bpeWord(word: string, ranks: ReadonlyMap<string, number>, opts: { prefix?: string; suffix?: string } = {}): string[] {
   const prefix = opts.prefix ?? "";
   const chars = [...word];
   let syms = chars.map((c, i) => (i > 0 ? prefix + c : c));

@@ -176,7 +176,12 @@ export class GraphBuilder {
     const s = this.shape(x);
     const perm = s.map((_, i) => i);
     [perm[s.length - 2], perm[s.length - 1]] = [perm[s.length - 1], perm[s.length - 2]];
-    return this.raw("Transpose", [x], perm.map((p) => s[p]), [attr.ints("perm", perm)]);
+    return this.raw(
+      "Transpose",
+      [x],
+      perm.map((p) => s[p]),
+      [attr.ints("perm", perm)],
+    );
   }
 
   private broadcastShape(a: Shape, b: Shape): Shape {
@@ -219,7 +224,12 @@ export class GraphBuilder {
 
   transpose(x: string, perm: number[]): string {
     const xs = this.shape(x);
-    const out = this.raw("Transpose", [x], perm.map((p) => xs[p]), [attr.ints("perm", perm)]);
+    const out = this.raw(
+      "Transpose",
+      [x],
+      perm.map((p) => xs[p]),
+      [attr.ints("perm", perm)],
+    );
     const inv = perm.map((_, i) => perm.indexOf(i));
     this.record(out, [x], (g) => this.acc(x, this.raw("Transpose", [g], xs, [attr.ints("perm", inv)])));
     return out;

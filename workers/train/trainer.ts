@@ -166,7 +166,11 @@ export async function evaluate(fwd: ForwardRunner, weights: Weights, tok: Tokeni
         const a = [...tok.encode(e.answer), nl];
         return { ids: [...p, ...a].slice(-T), start: Math.max(0, p.length - Math.max(0, p.length + a.length - T)) };
       });
-      const logits = await fwd.logits(weights, chunk.map((c) => c.ids), pad);
+      const logits = await fwd.logits(
+        weights,
+        chunk.map((c) => c.ids),
+        pad,
+      );
       chunk.forEach((c, b) => {
         let ok = true;
         for (let j = c.start; j < c.ids.length && ok; j++) ok = argmaxAt(logits, (b * T + j - 1) * V, V) === c.ids[j];
@@ -201,7 +205,8 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
   const log = hooks.log ?? (() => {});
   const t0 = performance.now();
   const short = spec.shortPhase;
-  if (short && (short.steps >= spec.steps || short.seq > spec.seq)) throw new Error(`[${spec.name}] the short phase must be shorter than the run, in steps and in seq`);
+  if (short && (short.steps >= spec.steps || short.seq > spec.seq))
+    throw new Error(`[${spec.name}] the short phase must be shorter than the run, in steps and in seq`);
   const phases = [
     ...(short ? [{ ...short, from: 0, to: short.steps }] : []),
     { steps: spec.steps - (short?.steps ?? 0), batch: spec.batch, seq: spec.seq, mix: spec.mix, from: short?.steps ?? 0, to: spec.steps },
@@ -231,7 +236,11 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
     const p: CurvePoint = { step: step + stepOffset, loss, lr, gradNorm, tokens, seconds: (performance.now() - t0) / 1000, eval: scores };
     curve.push(p);
     hooks.onEval?.(p);
-    log(`[${spec.name}] eval step ${step + stepOffset}: ${Object.entries(scores).map(([k, v]) => `${k}=${v.toFixed(3)}`).join(" ")}`);
+    log(
+      `[${spec.name}] eval step ${step + stepOffset}: ${Object.entries(scores)
+        .map(([k, v]) => `${k}=${v.toFixed(3)}`)
+        .join(" ")}`,
+    );
   };
 
   let lastLoss = NaN;
@@ -268,7 +277,9 @@ export async function train(spec: TrainSpec, tok: Tokenizer, val: ValidationSet,
       const sec = (performance.now() - t0) / 1000;
       const tps = tokens / sec;
       const eta = ((spec.steps - step - 1) * sec) / (step + 1);
-      log(`[${spec.name}] step ${step + 1}/${spec.steps} [${B}x${T}] loss ${loss.toFixed(4)} (ema ${emaLoss.toFixed(4)}) lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(2)} ${tps.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s`);
+      log(
+        `[${spec.name}] step ${step + 1}/${spec.steps} [${B}x${T}] loss ${loss.toFixed(4)} (ema ${emaLoss.toFixed(4)}) lr ${lr.toExponential(2)} |g| ${gradNorm.toFixed(2)} ${tps.toFixed(0)} tok/s ETA ${eta.toFixed(0)} s`,
+      );
       const evalHere = (step % spec.evalEvery === 0 && step > 0) || step === spec.steps - 1;
       if (!evalHere) curve.push({ step: step + 1 + stepOffset, loss, lr, gradNorm, tokens, seconds: sec });
     }

@@ -51,9 +51,7 @@ export function curveValidation(perTask = 64): ValidationSet {
 export function writeCurve(dir: string, curve: CurvePoint[]): void {
   const evalKeys = [...new Set(curve.flatMap((p) => Object.keys(p.eval ?? {})))].sort();
   const header = ["step", "loss", "lr", "grad_norm", "tokens", "seconds", ...evalKeys];
-  const lines = curve.map((p) =>
-    [p.step, p.loss, p.lr, p.gradNorm, p.tokens, p.seconds.toFixed(1), ...evalKeys.map((k) => p.eval?.[k] ?? "")].join(","),
-  );
+  const lines = curve.map((p) => [p.step, p.loss, p.lr, p.gradNorm, p.tokens, p.seconds.toFixed(1), ...evalKeys.map((k) => p.eval?.[k] ?? "")].join(","));
   fs.writeFileSync(path.join(dir, "curve.csv"), [header.join(","), ...lines].join("\n") + "\n");
 }
 
@@ -152,14 +150,28 @@ export function loadWrittenRun(dir: string): TrainResult {
     const num = (k: string) => Number(v[cols.indexOf(k)]);
     const evalScores: Record<string, number> = {};
     for (const k of cols.slice(6)) if (v[cols.indexOf(k)] !== "") evalScores[k] = num(k);
-    return { step: num("step"), loss: num("loss"), lr: num("lr"), gradNorm: num("grad_norm"), tokens: num("tokens"), seconds: num("seconds"), ...(Object.keys(evalScores).length ? { eval: evalScores } : {}) };
+    return {
+      step: num("step"),
+      loss: num("loss"),
+      lr: num("lr"),
+      gradNorm: num("grad_norm"),
+      tokens: num("tokens"),
+      seconds: num("seconds"),
+      ...(Object.keys(evalScores).length ? { eval: evalScores } : {}),
+    };
   });
   const split = card.training.time_split_seconds;
   return {
     config,
     weights,
     curve,
-    timing: { ortRunMs: split.ort_training_step * 1000, optimizerMs: split.adamw_js * 1000, dataMs: split.data_generation * 1000, evalMs: split.curve_evaluation * 1000, totalMs: card.training.seconds * 1000 },
+    timing: {
+      ortRunMs: split.ort_training_step * 1000,
+      optimizerMs: split.adamw_js * 1000,
+      dataMs: split.data_generation * 1000,
+      evalMs: split.curve_evaluation * 1000,
+      totalMs: card.training.seconds * 1000,
+    },
     tokensSeen: card.training.tokens,
     finalLoss: card.training.final_train_loss,
   };
@@ -198,7 +210,15 @@ export function cardFor(spec: TrainSpec, result: TrainResult, scores: Record<str
       batch: spec.batch,
       seq: spec.seq,
       tokens: result.tokensSeen,
-      optimizer: { name: "AdamW", lr: spec.lr, betas: [0.9, 0.95], weight_decay: spec.weightDecay, warmup_steps: spec.warmup, schedule: "linear warmup, cosine to 0.1x", grad_clip: spec.clip },
+      optimizer: {
+        name: "AdamW",
+        lr: spec.lr,
+        betas: [0.9, 0.95],
+        weight_decay: spec.weightDecay,
+        warmup_steps: spec.warmup,
+        schedule: "linear warmup, cosine to 0.1x",
+        grad_clip: spec.clip,
+      },
       seconds: Number((result.timing.totalMs / 1000).toFixed(1)),
       time_split_seconds: {
         ort_training_step: Number((result.timing.ortRunMs / 1000).toFixed(1)),

@@ -145,9 +145,7 @@ export function claimRun(worker: WorkerRow, runtimes: Runtime[], db: Db = getDb(
         const fingerprint = (worker.hardware as Partial<Record<Runtime, HardwareFingerprint>> | null)?.[runtime];
         // The evaluation settings are the worker's; it compares them with the baseline's metrics and
         // measures a fresh baseline when they differ (workers/execute.ts).
-        const baseline = hwKey
-          ? baselineFor(baselineKeyOf(run, { hardwareKey: hwKey, ortVersion: fingerprint?.ortVersion ?? null }), tx)
-          : null;
+        const baseline = hwKey ? baselineFor(baselineKeyOf(run, { hardwareKey: hwKey, ortVersion: fingerprint?.ortVersion ?? null }), tx) : null;
         addRunEvent(run.id, "status", `leased by worker ${worker.name} (attempt ${run.attempts} of ${run.maxAttempts})`, tx, now);
         return {
           runId: run.id,

@@ -23,10 +23,7 @@ export function reapExpiredLeases(now = Date.now(), tx: Tx = getDb()): { requeue
     const stillExpired = and(eq(runs.id, r.id), inArray(runs.status, ["leased", "running"]), lt(runs.leaseExpiresAt, now));
     if (r.attempts >= r.maxAttempts) {
       const error = `lease expired on attempt ${r.attempts} of ${r.maxAttempts}, no attempts left; last ${who} stopped heartbeating`;
-      tx.update(runs)
-        .set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
-        .where(stillExpired)
-        .run();
+      tx.update(runs).set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now }).where(stillExpired).run();
       addRunEvent(r.id, "status", `failed: ${error}`, tx, now);
       failed++;
     } else {
@@ -52,4 +49,3 @@ export function reapExpiredLeases(now = Date.now(), tx: Tx = getDb()): { requeue
   }
   return { requeued, failed };
 }
-

@@ -137,7 +137,11 @@ export function extractBlock(model: ModelProto, group: LinearGroup, output: stri
  * Decoder-layout feeds (docs/decoder.md) for a batch of equal-length sequences starting at
  * position 0 with an empty KV cache, for the inputs in `names`.
  */
-export function batchDecoderFeeds(names: readonly string[], declared: readonly ValueInfoProto[], seqs: readonly (readonly number[])[]): Record<string, ort.Tensor> {
+export function batchDecoderFeeds(
+  names: readonly string[],
+  declared: readonly ValueInfoProto[],
+  seqs: readonly (readonly number[])[],
+): Record<string, ort.Tensor> {
   const B = seqs.length;
   const T = seqs[0].length;
   if (seqs.some((s) => s.length !== T)) throw new Error("AWQ: calibration sequences differ in length");
@@ -146,7 +150,12 @@ export function batchDecoderFeeds(names: readonly string[], declared: readonly V
   for (const name of names) {
     if (name === "input_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(seqs.flat(), BigInt), [B, T]);
     else if (name === "attention_mask") feeds[name] = new ort.Tensor("int64", new BigInt64Array(B * T).fill(1n), [B, T]);
-    else if (name === "position_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)), [B, T]);
+    else if (name === "position_ids")
+      feeds[name] = new ort.Tensor(
+        "int64",
+        BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)),
+        [B, T],
+      );
     else if (name.startsWith("past_key_values.")) {
       const dims = info.get(name)?.type?.tensorType?.shape?.dim ?? [];
       if (dims.length !== 4 || !dims[1].dimValue || !dims[3].dimValue) {

@@ -121,7 +121,14 @@ export default defineExecutor<AwqParams>({
         continue;
       }
       const graph = model.graph ?? {};
-      const ev = await BlockEvaluator.create(block, group, graph.input ?? [], chunks, blockInputs.get(group.input)!, weights.map((w) => w.data));
+      const ev = await BlockEvaluator.create(
+        block,
+        group,
+        graph.input ?? [],
+        chunks,
+        blockInputs.get(group.input)!,
+        weights.map((w) => w.data),
+      );
       try {
         searched.push({ ...plan, result: await awqSearchBy(weights, meanAbs(st), spec, p.alpha_grid, (c) => ev.loss(c)) });
       } finally {
@@ -177,7 +184,9 @@ export default defineExecutor<AwqParams>({
         (fallback.length ? ` (no block for ${fallback.join("; ")})` : "") +
         `; chosen: ${searched.map(describe).join(", ")}`,
       `scales folded: ${folded.norm} into norm weights, ${folded.linear} into a preceding linear's output channels` +
-        (unscaled ? `, ${unscaled} group${unscaled === 1 ? "" : "s"} left unscaled (no norm or linear to fold into, as the reference skips o_proj under grouped-query attention)` : "") +
+        (unscaled
+          ? `, ${unscaled} group${unscaled === 1 ? "" : "s"} left unscaled (no norm or linear to fold into, as the reference skips o_proj under grouped-query attention)`
+          : "") +
         `; folded float model matches the original (relative max logit diff ${diff.toExponential(2)})`,
       p.auto_clip
         ? `clipping: ${clip.layers} linears (q/k skipped, as the reference), grid ${AWQ_CLIP.grid} x shrink up to ${AWQ_CLIP.maxShrink}; calibration group output error ${((100 * clip.after) / Math.max(1e-30, clip.before)).toFixed(1)}% of unclipped`

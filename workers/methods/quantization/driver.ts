@@ -59,7 +59,8 @@ export function loadTargets(modelPath: string, options: LoadOptions = {}): Loade
   const chosen = targets.filter((t) => !kept.includes(t) && !head.includes(t));
   if (chosen.length === 0) throw new Error("the model has no linear weights left to quantize");
   if (skipped.length) notes.push(`left in float32: ${skipped.join(", ")}`);
-  if (head.length) notes.push(`output head in float32 (the reference convention; quantize_head: true quantizes it): ${head.map((t) => t.weightName).join(", ")}`);
+  if (head.length)
+    notes.push(`output head in float32 (the reference convention; quantize_head: true quantizes it): ${head.map((t) => t.weightName).join(", ")}`);
   else if (options.quantizeHead) notes.push("output head quantized (quantize_head: true)");
   if (kept.length) notes.push(`kept in float32 (keep_layers): ${kept.map((t) => t.weightName).join(", ")}`);
   return { model, targets: chosen, notes };
@@ -153,9 +154,17 @@ export function emitAndWrite(
 export function describeFormat(format: WeightFormat, bits: number, layers: readonly QuantizedLayer[], options: EmitOptions): string {
   const q = layers[0]?.quantized;
   const grouping = q && q.groupSize < q.cols ? `groups of ${q.groupSize} along K` : "per output channel";
-  const zeros = !q || q.symmetric ? "" : q.integerZeros ? ", integer zero points" : ", fractional zero points (integer part stored, the rest as a per-group correction matmul)";
+  const zeros =
+    !q || q.symmetric
+      ? ""
+      : q.integerZeros
+        ? ", integer zero points"
+        : ", fractional zero points (integer part stored, the rest as a per-group correction matmul)";
   if (format === "matmulnbits") {
-    const acc = options.accuracyLevel === 4 ? `W${bits}A8: accuracy_level 4 (activations quantized to int8 per block)` : `W${bits}A16 weight-only: accuracy_level 0 (float activations)`;
+    const acc =
+      options.accuracyLevel === 4
+        ? `W${bits}A8: accuracy_level 4 (activations quantized to int8 per block)`
+        : `W${bits}A16 weight-only: accuracy_level 0 (float activations)`;
     return `format matmulnbits: com.microsoft MatMulNBits, ${bits}-bit codes, ${grouping}, float32 scales${zeros}, ${acc}`;
   }
   return (

@@ -43,7 +43,9 @@ export function resolveFormat(param: FormatParam, bits: Bits, runtime: Runtime, 
   const format = param === "auto" ? (fused ? "matmulnbits" : "qdq") : param;
   if (accuracyLevel === 4 && format !== "matmulnbits") {
     // qdq models are loaded with session.qdq_matmulnbits_accuracy_level 0, so they are always weight-only.
-    throw new Error(`accuracy_level 4 (W${bits}A8, int8 activations) runs only in MatMulNBits (4/8-bit, cpu or webgpu); this run resolves to format "qdq": use accuracy_level 0`);
+    throw new Error(
+      `accuracy_level 4 (W${bits}A8, int8 activations) runs only in MatMulNBits (4/8-bit, cpu or webgpu); this run resolves to format "qdq": use accuracy_level 0`,
+    );
   }
   return format;
 }

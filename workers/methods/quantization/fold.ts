@@ -9,16 +9,7 @@
  *  - "mul": anything else: an explicit Mul(x, 1/s) is inserted in front of the group.
  * Before quantization the folded graph computes the same function (up to float rounding).
  */
-import {
-  DataType,
-  findInitializer,
-  getAttribute,
-  getInitializer,
-  makeNode,
-  setInitializer,
-  type ModelProto,
-  type NodeProto,
-} from "../../onnx/model-io";
+import { DataType, findInitializer, getAttribute, getInitializer, makeNode, setInitializer, type ModelProto, type NodeProto } from "../../onnx/model-io";
 import { readRowWeight, writeRowWeight, type LinearTarget } from "./emit";
 import { scaleColumns, type RowWeight } from "./scaling";
 
@@ -44,10 +35,7 @@ export function groupByInput(targets: readonly LinearTarget[]): LinearGroup[] {
   return [...groups.values()];
 }
 
-export type FoldSite =
-  | { kind: "norm"; weight: string }
-  | { kind: "linear"; target: LinearTarget }
-  | { kind: "mul" };
+export type FoldSite = { kind: "norm"; weight: string } | { kind: "linear"; target: LinearTarget } | { kind: "mul" };
 
 function graphMaps(model: ModelProto) {
   const producer = new Map<string, NodeProto>();
@@ -108,12 +96,7 @@ const CHANNEL_OPS = new Set(["Reshape", "Transpose", "Concat", "Unsqueeze", "Squ
  * walk ends at (the candidate linear's output), or null. The folded model is checked against the
  * original afterwards (checkEquivalent), which catches a head order this walk cannot see.
  */
-function traceChannelPath(
-  model: ModelProto,
-  tensor: string,
-  producer: Map<string, NodeProto>,
-  consumers: Map<string, NodeProto[]>,
-): string | null {
+function traceChannelPath(model: ModelProto, tensor: string, producer: Map<string, NodeProto>, consumers: Map<string, NodeProto[]>): string | null {
   const graphInputs = new Set((model.graph?.input ?? []).map((v) => v.name ?? ""));
   let t = tensor;
   for (let steps = 0; steps < 64; steps++) {

@@ -29,14 +29,7 @@ export interface GptqResult {
  * Quantizes W[rows, cols] (row = output channel) given the input Gram sum G = Σ x xᵀ [cols, cols]
  * over `samples` calibration tokens.
  */
-export function gptqQuantize(
-  weight: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  gram: Float64Array,
-  samples: number,
-  opts: GptqOptions,
-): GptqResult {
+export function gptqQuantize(weight: ArrayLike<number>, rows: number, cols: number, gram: Float64Array, samples: number, opts: GptqOptions): GptqResult {
   validateSpec(opts);
   if (weight.length !== rows * cols) throw new Error(`weight has ${weight.length} values, expected ${rows}x${cols}`);
   if (gram.length !== cols * cols) throw new Error(`Hessian has ${gram.length} values, expected ${cols}x${cols}`);

@@ -90,7 +90,7 @@ export function minMaxParams(values: ArrayLike<number>, start: number, len: numb
 
 export function quantizeValue(w: number, scale: number, zero: number, maxq: number): number {
   const q = Math.round(w / scale + zero);
-  return q < 0 ? 0 : Math.min(q , maxq);
+  return q < 0 ? 0 : Math.min(q, maxq);
 }
 
 function emptyQuantized(rows: number, cols: number, spec: QuantSpec): QuantizedWeight {

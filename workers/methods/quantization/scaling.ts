@@ -91,13 +91,7 @@ export async function awqSearchBy(
  * synchronously: the loss is their summed output error Σ ||x Ŵ - x W||² over the calibration tokens, exact through the
  * inputs' Gram matrix.
  */
-export function awqSearch(
-  weights: readonly RowWeight[],
-  meanAbsX: Float64Array,
-  gram: Float64Array,
-  spec: QuantSpec,
-  grid: number,
-): AwqSearchResult {
+export function awqSearch(weights: readonly RowWeight[], meanAbsX: Float64Array, gram: Float64Array, spec: QuantSpec, grid: number): AwqSearchResult {
   for (const w of weights) {
     if (w.cols !== meanAbsX.length) throw new Error(`AWQ: ${w.name} has ${w.cols} inputs, activations have ${meanAbsX.length} channels`);
   }

@@ -17,7 +17,17 @@
  * y = int32 sum · x_scale · w_scale is exact integer arithmetic on every CPU. The weights keep all
  * 8 bits (no reduce-range).
  */
-import { attr, DataType, getOpsetVersion, makeNode, removeInitializer, setInitializer, type LinearWeight, type ModelProto, type NodeProto } from "../../onnx/model-io";
+import {
+  attr,
+  DataType,
+  getOpsetVersion,
+  makeNode,
+  removeInitializer,
+  setInitializer,
+  type LinearWeight,
+  type ModelProto,
+  type NodeProto,
+} from "../../onnx/model-io";
 import type { StorageBytes } from "./quant-math";
 
 export type ActQuant = "per-token" | "per-tensor";
@@ -106,7 +116,8 @@ export function emitW8A8Group(
   nodes.splice(first, 0, ...quantize);
   const storage: StorageBytes = { codes: 0, scales: 0, zeros: 0 };
   for (const { target: lin, weight } of members) {
-    if (weight.rows !== lin.n || weight.cols !== lin.k) throw new Error(`${lin.weightName}: int8 weight is ${weight.rows}x${weight.cols}, the layer is ${lin.n}x${lin.k}`);
+    if (weight.rows !== lin.n || weight.cols !== lin.k)
+      throw new Error(`${lin.weightName}: int8 weight is ${weight.rows}x${weight.cols}, the layer is ${lin.n}x${lin.k}`);
     if (lin.node.input?.[0] !== input) throw new Error(`${lin.weightName} does not read ${input}`);
     const index = nodeIndexOf(model, lin.node);
     const [, , bias] = lin.node.input ?? [];

@@ -13,11 +13,7 @@ const respond = (a: Answer) => (a instanceof Response ? a : Response.json(a));
  * unknown), parses the JSON body with `Body` (400 naming each field), runs `fn` and maps what it
  * throws to a status like every other route (lib/http.ts `handle`).
  */
-export function withWorker<S extends z.ZodType>(
-  req: Request,
-  Body: S,
-  fn: (c: { worker: WorkerRow; body: z.output<S> }) => Answer,
-): Promise<Response> {
+export function withWorker<S extends z.ZodType>(req: Request, Body: S, fn: (c: { worker: WorkerRow; body: z.output<S> }) => Answer): Promise<Response> {
   return handle(async () => {
     const worker = authenticateWorker(bearerToken(req));
     const body = parseOr400(Body, await readJson(req));
