@@ -9,25 +9,12 @@ import { decoderParamCount, decoderWeightShapes, parseDecoderConfig, type Decode
 import { encodeModel, findLinearWeights, getInitializer, getOpsetImports, modelBytes, readModel } from "@/workers/onnx/model-io";
 import { fillNormal, fillNormalReference } from "@/workers/onnx/random";
 import { referenceForward } from "@/workers/onnx/reference-forward";
-import { decoderFeeds, logitsRow, maxAbs, maxAbsDiff, testWeights } from "./helpers";
+import { decoderFeeds, GQA, logitsRow, maxAbs, maxAbsDiff, PADDED_BATCH, testWeights } from "./helpers";
 
-const GQA: DecoderConfigInput = { vocab_size: 64, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 32, intermediate_size: 48, max_position: 64 };
 const TIED: DecoderConfigInput = { ...GQA, num_kv_heads: 4, intermediate_size: 40, tie_embeddings: true, rope_theta: 500 };
 const MQA: DecoderConfigInput = { ...GQA, num_kv_heads: 1, num_layers: 1 };
 
-// Row 1 is left-padded by two: its positions start at 0 on the first real token.
-const IDS = [
-  [5, 17, 33, 2, 60, 41, 9],
-  [0, 0, 12, 7, 7, 50, 3],
-];
-const MASK = [
-  [1, 1, 1, 1, 1, 1, 1],
-  [0, 0, 1, 1, 1, 1, 1],
-];
-const POS = [
-  [0, 1, 2, 3, 4, 5, 6],
-  [0, 0, 0, 1, 2, 3, 4],
-];
+const { ids: IDS, mask: MASK, pos: POS } = PADDED_BATCH;
 const TOL = 1e-4;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "frontier-decoder-"));

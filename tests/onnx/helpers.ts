@@ -1,6 +1,33 @@
 import { decoderWeightShapes, headDim, isNormWeight, parseDecoderConfig, type DecoderConfigInput } from "@/workers/onnx/decoder-config";
 import { fillNormal } from "@/workers/onnx/random";
 
+/** The two-layer GQA decoder (4 heads, 2 kv heads) the ONNX tests build. */
+export const GQA: DecoderConfigInput = {
+  vocab_size: 64,
+  num_layers: 2,
+  num_heads: 4,
+  num_kv_heads: 2,
+  hidden_size: 32,
+  intermediate_size: 48,
+  max_position: 64,
+};
+
+/** A batch of two rows; row 1 is left-padded by two: its positions start at 0 on the first real token. */
+export const PADDED_BATCH = {
+  ids: [
+    [5, 17, 33, 2, 60, 41, 9],
+    [0, 0, 12, 7, 7, 50, 3],
+  ],
+  mask: [
+    [1, 1, 1, 1, 1, 1, 1],
+    [0, 0, 1, 1, 1, 1, 1],
+  ],
+  pos: [
+    [0, 1, 2, 3, 4, 5, 6],
+    [0, 0, 0, 1, 2, 3, 4],
+  ],
+};
+
 /**
  * Test weights far larger than the 0.02 initialisation, and norms away from 1, so that a wrong
  * head mapping, rotary sign or norm shows up as a logit difference well above the 1e-4 tolerance.

@@ -6,7 +6,7 @@ import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDecoder } from "@/workers/onnx/decoder-builder";
 import { encodeModel } from "@/workers/onnx/model-io";
-import { decoderFeeds, maxAbs, maxAbsDiff, testWeights } from "./helpers";
+import { decoderFeeds, GQA, maxAbs, maxAbsDiff, PADDED_BATCH, testWeights } from "./helpers";
 
 /**
  * The builder's graph on onnxruntime-web's WebGPU EP, in headless Chromium with SwiftShader's
@@ -14,19 +14,8 @@ import { decoderFeeds, maxAbs, maxAbsDiff, testWeights } from "./helpers";
  */
 
 const CHROMIUM = "/usr/bin/chromium";
-const CONFIG = { vocab_size: 64, num_layers: 2, num_heads: 4, num_kv_heads: 2, hidden_size: 32, intermediate_size: 48, max_position: 64 };
-const IDS = [
-  [5, 17, 33, 2, 60, 41, 9],
-  [0, 0, 12, 7, 7, 50, 3],
-];
-const MASK = [
-  [1, 1, 1, 1, 1, 1, 1],
-  [0, 0, 1, 1, 1, 1, 1],
-];
-const POS = [
-  [0, 1, 2, 3, 4, 5, 6],
-  [0, 0, 0, 1, 2, 3, 4],
-];
+const CONFIG = GQA;
+const { ids: IDS, mask: MASK, pos: POS } = PADDED_BATCH;
 
 // Plain JavaScript run inside the page: kept as text so the test runner's transforms
 // (which rewrite import() and wrap functions) never touch it.
