@@ -1,16 +1,11 @@
 import { METRIC_KEYS } from "@/lib/metrics";
-import type { RunRow } from "@/lib/schemas/runs";
+import { RUN_SETUP_COLUMNS, type RunRow } from "@/lib/schemas/runs";
 
 /** The run columns of an export, in order; params and metrics follow as param.<name>, metric.<key>. */
 export const RUN_EXPORT_COLUMNS = [
   "id",
   "experimentId",
-  "methodId",
-  "family",
-  "modelId",
-  "datasetId",
-  "runtime",
-  "hardwareKey",
+  ...RUN_SETUP_COLUMNS,
   "status",
   "attempts",
   "source",

@@ -11,22 +11,11 @@ const tags = z
   .max(50)
   .refine((t) => new Set(t).size === t.length, "tags must not repeat");
 
+/** The run columns that say what was run where: method, model, dataset, runtime, hardware. */
+export const RUN_SETUP_COLUMNS = ["methodId", "family", "modelId", "datasetId", "runtime", "hardwareKey"] as const;
+
 /** Run columns GET /runs can sort by (plus `metric.<key>`); prefix "-" for descending. */
-export const RUN_SORT_COLUMNS = [
-  "id",
-  "createdAt",
-  "startedAt",
-  "finishedAt",
-  "updatedAt",
-  "status",
-  "methodId",
-  "family",
-  "modelId",
-  "datasetId",
-  "runtime",
-  "hardwareKey",
-  "experimentId",
-] as const;
+export const RUN_SORT_COLUMNS = ["id", "createdAt", "startedAt", "finishedAt", "updatedAt", "status", ...RUN_SETUP_COLUMNS, "experimentId"] as const;
 export type RunSortColumn = (typeof RUN_SORT_COLUMNS)[number];
 
 export const RunSort = z
