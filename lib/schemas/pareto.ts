@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { metricKeySchema } from "./runs";
+import { metricKeySchema, RunSetupFields } from "./runs";
 
 export const PARETO_GROUPS = ["family", "method", "runtime", "hardware"] as const;
 export type ParetoGroupBy = (typeof PARETO_GROUPS)[number];
@@ -61,13 +61,7 @@ export const FrontPoint = z.object({
   x: z.number(),
   y: z.number(),
   ...Bounds,
-  methodId: z.string(),
-  family: z.string(),
-  params: z.record(z.string(), z.unknown()),
-  modelId: z.string(),
-  datasetId: z.string(),
-  runtime: z.string(),
-  hardwareKey: z.string().nullable(),
+  ...RunSetupFields,
 });
 export type FrontPoint = z.infer<typeof FrontPoint>;
 

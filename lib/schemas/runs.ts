@@ -77,9 +77,8 @@ export const PatchRunBody = z
   .refine((b) => b.tags !== undefined || b.notes !== undefined, "give tags and/or notes");
 export type PatchRunBody = z.infer<typeof PatchRunBody>;
 
-export const RunRow = z.object({
-  id: z.number().int(),
-  experimentId: z.number().int().nullable(),
+/** The fields of a run (or a point drawn from one) that say what was run where, with its params. */
+export const RunSetupFields = {
   methodId: z.string(),
   family: z.string(),
   params: z.record(z.string(), z.unknown()),
@@ -87,6 +86,12 @@ export const RunRow = z.object({
   datasetId: z.string(),
   runtime: z.string(),
   hardwareKey: z.string().nullable(),
+};
+
+export const RunRow = z.object({
+  id: z.number().int(),
+  experimentId: z.number().int().nullable(),
+  ...RunSetupFields,
   status: RunStatus,
   stage: z.string().nullable(),
   progress: z.number().nullable(),
