@@ -18,6 +18,18 @@ export const IdParams = z.object({
 /** Ids users choose for models and datasets: safe in URLs, file names and CSV cells. */
 export const SlugId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
+/**
+ * The fields a registration of files already on the server's disk (POST /models, POST /datasets)
+ * starts with: the id to register under and an optional display name.
+ */
+export const RegisterByPathFields = {
+  id: SlugId,
+  name: z.string().trim().min(1).max(200).optional(),
+};
+
+/** A file or directory on the server's disk, as a registration body names it. */
+export const ServerPath = z.string().min(1).max(4096);
+
 /** The body of every 4xx/5xx answer. */
 export const ErrorResponse = z.object({
   error: z.string(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DATASET_TASKS, type DatasetTask } from "../domain";
-import { SlugId } from "./common";
+import { RegisterByPathFields, ServerPath } from "./common";
 
 export const DatasetRow = z.object({
   id: z.string(),
@@ -20,10 +20,9 @@ export type DatasetsResponse = z.infer<typeof DatasetsResponse>;
 
 /** POST /api/v1/datasets — register a JSONL file already on the server's disk (docs/datasets.md). */
 export const RegisterDatasetBody = z.strictObject({
-  id: SlugId,
-  name: z.string().trim().min(1).max(200).optional(),
+  ...RegisterByPathFields,
   task: z.enum(DATASET_TASKS),
-  path: z.string().min(1).max(4096).describe("JSONL file, one example per line"),
+  path: ServerPath.describe("JSONL file, one example per line"),
   split: z.string().trim().min(1).max(50).optional(),
   description: z.string().max(2000).optional(),
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MODEL_KINDS, MODEL_SOURCES } from "../domain";
-import { SlugId } from "./common";
+import { RegisterByPathFields, ServerPath } from "./common";
 
 export const ModelRow = z.object({
   id: z.string(),
@@ -24,9 +24,8 @@ export type ModelsResponse = z.infer<typeof ModelsResponse>;
  * decoder layout: model.onnx (+ optional model.onnx_data), tokenizer.json, optional card.json.
  */
 export const RegisterModelBody = z.strictObject({
-  id: SlugId,
-  name: z.string().trim().min(1).max(200).optional(),
+  ...RegisterByPathFields,
   kind: z.enum(MODEL_KINDS).default("decoder-lm"),
-  path: z.string().min(1).max(4096).describe("Directory holding model.onnx and tokenizer.json"),
+  path: ServerPath.describe("Directory holding model.onnx and tokenizer.json"),
 });
 export type RegisterModelBody = z.output<typeof RegisterModelBody>;
