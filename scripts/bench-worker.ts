@@ -15,6 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { eq, inArray } from "drizzle-orm";
 import { startApiServer } from "../tests/helpers/api-server";
+import { workerArgv } from "../tests/worker/fixtures";
 import { datasets, models, runs } from "../db/schema";
 import { writeDecoder } from "../workers/onnx/decoder-builder";
 import type { DecoderConfigInput } from "../workers/onnx/decoder-config";
@@ -68,25 +69,7 @@ for (const [label, config] of Object.entries(SIZES)) {
   }
 }
 
-const worker = spawn(
-  process.execPath,
-  [
-    "--import",
-    "tsx",
-    "workers/main.ts",
-    "--server",
-    api.url,
-    "--token",
-    ENROLL,
-    "--name",
-    "bench",
-    "--runtimes",
-    "cpu",
-    "--data-dir",
-    path.join(api.dir, "worker"),
-  ],
-  { stdio: ["ignore", "pipe", "inherit"] },
-);
+const worker = spawn(process.execPath, workerArgv(api, "bench", ENROLL, path.join(api.dir, "worker")), { stdio: ["ignore", "pipe", "inherit"] });
 let out = "";
 worker.stdout.on("data", (d: Buffer) => (out += d.toString()));
 const ids = [...runIds.keys()];

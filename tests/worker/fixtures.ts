@@ -76,28 +76,19 @@ export interface WorkerProc {
   stop(): Promise<void>;
 }
 
+/** Node's arguments for one cpu worker (`workers/main.ts` through tsx) enrolling with the test API server. */
+export function workerArgv(api: ApiServer, name: string, token = ENROLL, dataDir = path.join(api.dir, name)): string[] {
+  return ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", token, "--name", name, "--runtimes", "cpu", "--data-dir", dataDir];
+}
+
 /** `ownGroup`: the worker leads its own process group, so a test can signal it like a terminal does. */
 export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}, ownGroup = false): WorkerProc {
-  const proc = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "workers/main.ts",
-      "--server",
-      api.url,
-      "--token",
-      ENROLL,
-      "--name",
-      name,
-      "--runtimes",
-      "cpu",
-      "--data-dir",
-      path.join(api.dir, name),
-      ...extraArgs,
-    ],
-    { cwd: process.cwd(), env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: ownGroup },
-  );
+  const proc = spawn(process.execPath, [...workerArgv(api, name), ...extraArgs], {
+    cwd: process.cwd(),
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: ownGroup,
+  });
   let out = "";
   const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   const onData = (d: Buffer) => {
