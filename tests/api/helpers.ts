@@ -56,6 +56,17 @@ export function fields(json: { details?: { field: string }[] }): string[] {
   return (json.details ?? []).map((d) => d.field);
 }
 
+/** A succeeded run of `family` (method baseline or `${family}.x`) on model m and dataset d, as the Pareto tests seed them. */
+export const familyRun = (family: string, i: number, runtime = "cpu") => ({
+  methodId: family === "baseline" ? "baseline" : `${family}.x`,
+  family,
+  params: { i },
+  modelId: "m",
+  datasetId: "d",
+  runtime,
+  status: "succeeded" as const,
+});
+
 /** A seeded PRNG (the harness's mulberry32) so random test data is reproducible. */
 export const rng = seededRng;
 

@@ -6,7 +6,7 @@ import { runMetrics, runs } from "@/db/schema";
 import { GET as getPareto } from "@/app/api/v1/pareto/route";
 import { POST as postRun } from "@/app/api/v1/runs/route";
 import { PATCH as patchRun } from "@/app/api/v1/runs/[id]/route";
-import { call, cleanup, freshDb, rng } from "./helpers";
+import { call, cleanup, familyRun, freshDb, rng } from "./helpers";
 
 // The metric column cache of GET /api/v1/pareto: same answers as without it, and never stale.
 describe("GET /api/v1/pareto column cache", () => {
@@ -35,19 +35,7 @@ describe("GET /api/v1/pareto column cache", () => {
     getDb().transaction((tx) => {
       for (let i = 0; i < 300; i++) {
         const family = ["baseline", "quantization", "pruning"][i % 3];
-        const [{ id }] = tx
-          .insert(runs)
-          .values({
-            methodId: family === "baseline" ? "baseline" : `${family}.x`,
-            family,
-            params: { i },
-            modelId: "m",
-            datasetId: "d",
-            runtime: "cpu",
-            status: "succeeded",
-          })
-          .returning({ id: runs.id })
-          .all();
+        const [{ id }] = tx.insert(runs).values(familyRun(family, i)).returning({ id: runs.id }).all();
         tx.insert(runMetrics)
           .values([
             { runId: id, key: "latency_ms_p50", value: 10 + r() * 90 },

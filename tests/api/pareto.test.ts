@@ -4,7 +4,7 @@ import { runMetrics, runs } from "@/db/schema";
 import { expandChart, ParetoChartsResponse } from "@/lib/schemas/pareto";
 import { dominates, evenSample, hypervolume, paretoSplit, worstPoint, type Direction, type XY } from "@/lib/pareto";
 import { GET as getPareto } from "@/app/api/v1/pareto/route";
-import { call, cleanup, fields, freshDb, rng } from "./helpers";
+import { call, cleanup, fields, familyRun, freshDb, rng } from "./helpers";
 
 interface Pt extends XY {
   id: number;
@@ -120,15 +120,7 @@ describe("GET /api/v1/pareto", () => {
         const runtime = r() < 0.5 ? "cpu" : "wasm";
         const [{ id }] = tx
           .insert(runs)
-          .values({
-            methodId: family === "baseline" ? "baseline" : `${family}.x`,
-            family,
-            params: { i },
-            modelId: "m",
-            datasetId: "d",
-            runtime,
-            status: "succeeded",
-          })
+          .values(familyRun(family, i, runtime))
           .returning({ id: runs.id })
           .all();
         const row: (typeof data)[number] = { id, family, runtime };
