@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { execSync } from "node:child_process";
+import { seededRng } from "../workers/eval/dataset";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,18 +35,8 @@ const { paretoColumnCache } = await import("../db/queries/pareto");
 const exportRoute = await import("../app/api/v1/export/route");
 const pointsRoute = await import("../app/api/v1/runs/[id]/metrics/route");
 
-/** mulberry32: the same database on every run of the benchmark. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(20261127);
+/** Seeded (the harness's mulberry32): the same database on every run of the benchmark. */
+const rand = seededRng(20261127);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
 
 const RUNTIMES = ["cpu", "cpu", "cpu", "webgpu", "wasm", "browser"] as const;
