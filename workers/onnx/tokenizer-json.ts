@@ -7,31 +7,10 @@
  */
 
 import { BYTE_TO_CHAR } from "../tokenizer/byte-level";
+import { bpeModel, specialAddedToken } from "../tokenizer/hf-json";
 
 export function minimalTokenizerJson(vocabSize: number): Record<string, unknown> {
   if (vocabSize < 4) throw new Error(`vocab_size ${vocabSize} is too small for a tokenizer`);
-  const special = (id: number, content: string) => ({
-    id,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  const bpe = (vocab: Record<string, number>, unk: string | null) => ({
-    type: "BPE",
-    dropout: null,
-    unk_token: unk,
-    continuing_subword_prefix: null,
-    end_of_word_suffix: null,
-    fuse_unk: false,
-    byte_fallback: false,
-    ignore_merges: false,
-    vocab,
-    merges: [],
-  });
-
   if (vocabSize >= 257) {
     const vocab: Record<string, number> = {};
     BYTE_TO_CHAR.forEach((ch, b) => (vocab[ch] = b));
@@ -40,12 +19,12 @@ export function minimalTokenizerJson(vocabSize: number): Record<string, unknown>
       version: "1.0",
       truncation: null,
       padding: null,
-      added_tokens: [special(256, "<|endoftext|>")],
+      added_tokens: [specialAddedToken(256, "<|endoftext|>")],
       normalizer: null,
       pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: null,
       decoder: { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: bpe(vocab, null),
+      model: bpeModel(vocab, [], null),
     };
   }
 
@@ -55,11 +34,11 @@ export function minimalTokenizerJson(vocabSize: number): Record<string, unknown>
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: [special(0, "<|endoftext|>"), special(1, "<unk>")],
+    added_tokens: [specialAddedToken(0, "<|endoftext|>"), specialAddedToken(1, "<unk>")],
     normalizer: null,
     pre_tokenizer: null,
     post_processor: null,
     decoder: null,
-    model: bpe(vocab, "<unk>"),
+    model: bpeModel(vocab, [], "<unk>"),
   };
 }

@@ -4,6 +4,7 @@
  */
 import { preTokenizerOf } from "./tokenizer";
 import { BYTE_TO_CHAR } from "./byte-level";
+import { bpeModel, specialAddedToken } from "./hf-json";
 
 export const SPECIAL_TOKENS = ["<|endoftext|>", "<|pad|>"] as const;
 
@@ -76,31 +77,16 @@ export function trainBpe(texts: Iterable<string>, vocabSize: number): TrainBpeRe
     version: "1.0",
     truncation: null,
     padding: null,
-    added_tokens: SPECIAL_TOKENS.map((content, id) => ({
-      id,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
+    added_tokens: SPECIAL_TOKENS.map((content, id) => specialAddedToken(id, content)),
     normalizer: null,
     pre_tokenizer: PRE_TOKENIZER,
     post_processor: { type: "ByteLevel", add_prefix_space: false, trim_offsets: false, use_regex: false },
     decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
+    model: bpeModel(
       vocab,
-      merges: merges.map(([x, y]) => [x, y]),
-    },
+      merges.map(([x, y]) => [x, y]),
+      null,
+    ),
   };
   return { json, merges };
 }
