@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { evalSettings, executeJob, type EngineOptions } from "@/workers/execute";
 import type { JobReporter, JobSpec } from "@/workers/types";
-import { tempDir, writeJsonl, writeRandomModel } from "./fixtures";
+import { perplexityJob, shapeOnlyRef, tempDir, writeJsonl, writeRandomModel } from "./fixtures";
 
 let dir: string;
 let spec: (baseline: JobSpec["baseline"]) => JobSpec;
@@ -27,17 +27,12 @@ beforeAll(() => {
   spec = (baseline) => {
     const workDir = path.join(dir, `work-${++n}`);
     fs.mkdirSync(workDir);
-    return {
+    return perplexityJob(shapeOnlyRef("r", modelDir), { id: "text", file: datasetFile }, workDir, {
       runId: n,
       methodId: "quant.rtn",
       params: { bits: 8 },
-      model: { id: "r", kind: "decoder-lm", source: "shape", files: { dir: modelDir, model: "model.onnx" }, sha256: null, card: { shapeOnly: true } },
-      dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
-      runtime: "cpu",
-      seed: 1,
-      workDir,
       baseline,
-    };
+    });
   };
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -6,7 +6,7 @@ import { modelStats } from "@/workers/eval/model-stats";
 import { initializerBytes, modelBytes, readModel } from "@/workers/onnx/model-io";
 import { loadTokenizer } from "@/workers/tokenizer/tokenizer";
 import type { JobReporter, JobSpec, ModelRef } from "@/workers/types";
-import { tempDir, writeBigramModel, writeJsonl, writeRandomModel } from "./fixtures";
+import { perplexityJob, tempDir, writeBigramModel, writeJsonl, writeRandomModel } from "./fixtures";
 
 let dir: string;
 let bigramDir: string;
@@ -29,18 +29,7 @@ function recorder() {
 }
 
 function spec(model: ModelRef, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    runId: 1,
-    methodId: "baseline",
-    params: {},
-    model,
-    dataset: { id: "tiny", task: "perplexity", file: datasetFile, sha256: null },
-    runtime: "cpu",
-    seed: 5,
-    workDir: path.join(dir, "work"),
-    baseline: null,
-    ...overrides,
-  };
+  return perplexityJob(model, { id: "tiny", file: datasetFile }, path.join(dir, "work"), { seed: 5, ...overrides });
 }
 
 const modelRef = (d: string, extra: Partial<ModelRef> = {}): ModelRef => ({

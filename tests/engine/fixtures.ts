@@ -15,6 +15,7 @@ import path from "node:path";
 import { writeDecoder } from "@/workers/onnx/decoder-builder";
 import { addNode, attr, makeNode, makeTensor, readModel, writeModel } from "@/workers/onnx/model-io";
 import { decoderWeightShapes, parseDecoderConfig, type DecoderConfigInput } from "@/workers/onnx/decoder-config";
+import type { JobSpec, ModelRef } from "@/workers/types";
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `frontier-${prefix}-`));
@@ -72,6 +73,32 @@ export const randomConfig: DecoderConfigInput = {
 export function writeRandomModel(dir: string, opts: { seed?: number; externalDataThreshold?: number; config?: DecoderConfigInput } = {}): string {
   writeDecoder(dir, opts.config ?? randomConfig, { seed: opts.seed ?? 7, externalDataThreshold: opts.externalDataThreshold });
   return path.join(dir, "model.onnx");
+}
+
+/** A written model registered as a shape stand-in: source "shape", a card that says shapeOnly. */
+export const shapeOnlyRef = (id: string, dir: string): ModelRef => ({
+  id,
+  kind: "decoder-lm",
+  source: "shape",
+  files: { dir, model: "model.onnx" },
+  sha256: null,
+  card: { shapeOnly: true },
+});
+
+/** A cpu baseline job (run 1, seed 1, no leased baseline) scoring perplexity on a JSONL dataset; `over` sets what a test varies. */
+export function perplexityJob(model: ModelRef, dataset: { id: string; file: string }, workDir: string, over: Partial<JobSpec> = {}): JobSpec {
+  return {
+    runId: 1,
+    methodId: "baseline",
+    params: {},
+    model,
+    dataset: { id: dataset.id, task: "perplexity", file: dataset.file, sha256: null },
+    runtime: "cpu",
+    seed: 1,
+    workDir,
+    baseline: null,
+    ...over,
+  };
 }
 
 export function writeJsonl(file: string, rows: unknown[]): string {

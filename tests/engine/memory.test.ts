@@ -8,8 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { executeJob } from "@/workers/execute";
 import { freshProcessMemory } from "@/workers/eval/bench";
-import type { JobReporter, JobSpec } from "@/workers/types";
-import { tempDir, writeJsonl, writeRandomModel } from "./fixtures";
+import type { JobReporter } from "@/workers/types";
+import { perplexityJob, shapeOnlyRef, tempDir, writeJsonl, writeRandomModel } from "./fixtures";
 
 let dir: string;
 let modelDir: string;
@@ -32,17 +32,11 @@ describe("peak RSS in a fresh process per model", () => {
   it("charges a 4-bit RTN model less than its fp32 base, and the run's speedup comes with an interval", async () => {
     const workDir = path.join(dir, "work");
     fs.mkdirSync(workDir);
-    const spec: JobSpec = {
-      runId: 1,
+    const spec = perplexityJob(shapeOnlyRef("rand", modelDir), { id: "text", file: datasetFile }, workDir, {
       methodId: "quant.rtn",
       params: { bits: 4 },
-      model: { id: "rand", kind: "decoder-lm", source: "shape", files: { dir: modelDir, model: "model.onnx" }, sha256: null, card: { shapeOnly: true } },
-      dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
-      runtime: "cpu",
       seed: 3,
-      workDir,
-      baseline: null,
-    };
+    });
     const r = await executeJob(spec, reporter, { bench: { promptLength: 16, decodeTokens: 4, warmup: 1, repeats: 6 } });
     const base = r.baselineMetrics!;
     const run = r.metrics;

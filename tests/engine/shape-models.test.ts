@@ -9,7 +9,7 @@ import { materializeShapeModel, shapeCacheKey, shapeModelRegistration, withShape
 import { shapeModelConfig } from "@/workers/onnx/shapes";
 import type { JobReporter, JobSpec, ModelRef } from "@/workers/types";
 import { decoderFeeds } from "../onnx/helpers";
-import { tempDir, writeJsonl } from "./fixtures";
+import { perplexityJob, tempDir, writeJsonl } from "./fixtures";
 
 let dir: string;
 let datasetFile: string;
@@ -32,19 +32,8 @@ function recorder() {
 }
 
 function spec(dataDir: string, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    runId: 1,
-    methodId: "baseline",
-    params: {},
-    model: registered(),
-    dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
-    runtime: "cpu",
-    seed: 3,
-    workDir: path.join(dir, "work", String(Math.random()).slice(2)),
-    dataDir,
-    baseline: null,
-    ...overrides,
-  };
+  const workDir = path.join(dir, "work", String(Math.random()).slice(2));
+  return perplexityJob(registered(), { id: "text", file: datasetFile }, workDir, { seed: 3, dataDir, ...overrides });
 }
 
 beforeAll(() => {
