@@ -2,6 +2,8 @@ import * as ort from "onnxruntime-node";
 import { DataType, encodeModel, type ModelProto, type NodeProto, type TensorProto } from "../../workers/onnx/model-io";
 import { Rng } from "../../workers/data/rng";
 
+export { maxAbs, maxAbsDiff } from "../onnx/helpers";
+
 export function valueInfo(name: string, elemType: number, dims: (number | string)[]) {
   return {
     name,
@@ -59,16 +61,4 @@ export function matmulRows(a: Float32Array, m: number, w: ArrayLike<number>, n: 
 export function gaussian(count: number, seed: number, std = 1): Float32Array {
   const rng = new Rng(seed);
   return Float32Array.from({ length: count }, () => rng.normal() * std);
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-export function maxAbs(a: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]));
-  return d;
 }
