@@ -1,7 +1,7 @@
 "use client";
 
 import Link from "next/link";
-import { useEffect, useRef, useState } from "react";
+import { type ReactNode, useEffect, useRef, useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { isActive, type RunDetail } from "@/lib/api-client";
 import { formatMetric } from "@/lib/metrics";
@@ -123,6 +123,16 @@ function Series({ run }: { run: RunDetail }) {
   );
 }
 
+/** One labelled row of a key-value table. */
+function KvRow({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <tr>
+      <th>{label}</th>
+      <td>{children}</td>
+    </tr>
+  );
+}
+
 function Json({ value }: { value: Record<string, unknown> | null | undefined }) {
   if (!value || Object.keys(value).length === 0) return <span className="muted">—</span>;
   return (
@@ -170,72 +180,36 @@ export function RunDetailView({ id }: { id: number }) {
           <h2>Run</h2>
           <table className="kv">
             <tbody>
-              <tr>
-                <th>Method</th>
-                <td>
-                  {r.methodId} ({r.family})
-                </td>
-              </tr>
-              <tr>
-                <th>Model</th>
-                <td>{r.modelId}</td>
-              </tr>
-              <tr>
-                <th>Dataset</th>
-                <td>{r.datasetId}</td>
-              </tr>
-              <tr>
-                <th>Runtime</th>
-                <td>{r.runtime}</td>
-              </tr>
-              <tr>
-                <th>Experiment</th>
-                <td>
-                  {r.experimentId ? (
-                    <Link href={`/experiments/${r.experimentId}`}>#{r.experimentId}</Link>
-                  ) : (
-                    <span className="muted">{r.source === "logged" ? "logged from outside" : "—"}</span>
-                  )}
-                </td>
-              </tr>
-              <tr>
-                <th>Baseline</th>
-                <td>
-                  {r.baselineRunId ? (
-                    <Link href={`/runs/${r.baselineRunId}`} data-testid="baseline-link">
-                      run #{r.baselineRunId}
-                    </Link>
-                  ) : (
-                    <span className="muted">{r.methodId === "baseline" ? "this run is a baseline" : "none recorded"}</span>
-                  )}
-                </td>
-              </tr>
-              <tr>
-                <th>Attempts</th>
-                <td>
-                  {r.attempts} of {r.maxAttempts}
-                </td>
-              </tr>
-              <tr>
-                <th>Seed</th>
-                <td>{r.seed ?? "—"}</td>
-              </tr>
-              <tr>
-                <th>Code version</th>
-                <td>{r.codeVersion ?? "—"}</td>
-              </tr>
-              <tr>
-                <th>Created</th>
-                <td>{formatTime(r.createdAt)}</td>
-              </tr>
-              <tr>
-                <th>Started</th>
-                <td>{formatTime(r.startedAt)}</td>
-              </tr>
-              <tr>
-                <th>Finished</th>
-                <td>{formatTime(r.finishedAt)}</td>
-              </tr>
+              <KvRow label="Method">
+                {r.methodId} ({r.family})
+              </KvRow>
+              <KvRow label="Model">{r.modelId}</KvRow>
+              <KvRow label="Dataset">{r.datasetId}</KvRow>
+              <KvRow label="Runtime">{r.runtime}</KvRow>
+              <KvRow label="Experiment">
+                {r.experimentId ? (
+                  <Link href={`/experiments/${r.experimentId}`}>#{r.experimentId}</Link>
+                ) : (
+                  <span className="muted">{r.source === "logged" ? "logged from outside" : "—"}</span>
+                )}
+              </KvRow>
+              <KvRow label="Baseline">
+                {r.baselineRunId ? (
+                  <Link href={`/runs/${r.baselineRunId}`} data-testid="baseline-link">
+                    run #{r.baselineRunId}
+                  </Link>
+                ) : (
+                  <span className="muted">{r.methodId === "baseline" ? "this run is a baseline" : "none recorded"}</span>
+                )}
+              </KvRow>
+              <KvRow label="Attempts">
+                {r.attempts} of {r.maxAttempts}
+              </KvRow>
+              <KvRow label="Seed">{r.seed ?? "—"}</KvRow>
+              <KvRow label="Code version">{r.codeVersion ?? "—"}</KvRow>
+              <KvRow label="Created">{formatTime(r.createdAt)}</KvRow>
+              <KvRow label="Started">{formatTime(r.startedAt)}</KvRow>
+              <KvRow label="Finished">{formatTime(r.finishedAt)}</KvRow>
             </tbody>
           </table>
           <h2>Parameters</h2>
