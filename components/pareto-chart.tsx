@@ -104,6 +104,17 @@ const axisTick = (key: string) => (v: number) =>
     .replace(/(\.\d*?)0+(?=\D|$)/, "$1")
     .replace(/\.(?=\D|$)/, "");
 
+/** What the x and y axes share: a numeric metric axis over its nice domain, linear or log. */
+const metricAxis = (key: string, log: boolean, axis: ReturnType<typeof niceAxis>) => ({
+  type: "number" as const,
+  name: metricLabel(key),
+  scale: log ? ("log" as const) : ("auto" as const),
+  domain: axis.domain,
+  ticks: axis.ticks,
+  allowDataOverflow: true,
+  tickFormatter: axisTick(key),
+});
+
 /**
  * Dominated points drawn as one SVG path per colour (a zero-length round-capped segment per point)
  * instead of one React element each: 2,000 sampled points as recharts shapes took a 1.8 s main-thread
@@ -313,25 +324,13 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
           <ComposedChart margin={{ top: 10, right: 20, bottom: 30, left: 20 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e9ecef" />
             <XAxis
-              type="number"
+              {...metricAxis(xKey, logX, domains.x)}
               dataKey="x"
-              name={metricLabel(xKey)}
-              scale={logX ? "log" : "auto"}
-              domain={domains.x.domain}
-              ticks={domains.x.ticks}
-              allowDataOverflow
-              tickFormatter={axisTick(xKey)}
               label={{ value: `${metricLabel(xKey)} ${metricDirection(xKey) === "lower" ? "← better" : "→ better"}`, position: "bottom", offset: 10 }}
             />
             <YAxis
-              type="number"
+              {...metricAxis(yKey, logY, domains.y)}
               dataKey="y"
-              name={metricLabel(yKey)}
-              scale={logY ? "log" : "auto"}
-              domain={domains.y.domain}
-              ticks={domains.y.ticks}
-              allowDataOverflow
-              tickFormatter={axisTick(yKey)}
               width={70}
               label={{
                 value: `${metricLabel(yKey)} ${metricDirection(yKey) === "lower" ? "↓ better" : "↑ better"}`,
