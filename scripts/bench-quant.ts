@@ -34,7 +34,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { executeJob, resolveModel, type EngineOptions } from "../workers/execute";
-import type { DatasetRef, JobReporter, JobResult, JobSpec, ModelRef } from "../workers/types";
+import { jobSpecIn } from "../workers/job/spec";
+import type { DatasetRef, JobReporter, JobResult, ModelRef } from "../workers/types";
 import { shapeModelRegistration } from "../workers/onnx/shape-cache";
 import { DEFAULT_QUALITY, scoreTexts, type TextScore } from "../workers/eval/quality";
 import { DEFAULT_BENCH } from "../workers/eval/bench";
@@ -108,21 +109,21 @@ let runCounter = 0;
 async function runJob(a: JobArgs): Promise<{ result: JobResult; seconds: number; workDir: string }> {
   const runId = ++runCounter;
   const workDir = path.join(CACHE, "runs", `${process.pid}-${runId}`);
-  fs.rmSync(workDir, { recursive: true, force: true });
-  fs.mkdirSync(workDir, { recursive: true });
-  const spec: JobSpec = {
-    runId,
-    methodId: a.methodId,
-    params: a.params,
-    model: a.model,
-    dataset: a.dataset,
-    calibration: a.calibration,
-    runtime: "cpu",
-    seed: a.seed,
+  const spec = jobSpecIn(
+    {
+      runId,
+      methodId: a.methodId,
+      params: a.params,
+      model: a.model,
+      dataset: a.dataset,
+      calibration: a.calibration,
+      runtime: "cpu",
+      seed: a.seed,
+      baseline: a.baseline ? { runId: 0, metrics: a.baseline } : null,
+    },
     workDir,
-    dataDir: a.dataDir,
-    baseline: a.baseline ? { runId: 0, metrics: a.baseline } : null,
-  };
+    a.dataDir,
+  );
   const t0 = performance.now();
   const result = await executeJob(spec, quiet, a.engine);
   return { result, seconds: (performance.now() - t0) / 1000, workDir };

@@ -7,13 +7,13 @@
  * never held while a process boots (about 1 s on a busy 2-core box, measured 2026-11-27), and an
  * idle worker starts its next job at once. Heartbeats begin the moment a lease is granted.
  */
-import fs from "node:fs";
 import path from "node:path";
 import { ApiError, type WorkerClient } from "./client";
 import { JobProcess, type JobOutcome, type KillReason } from "./job/supervisor";
 import type { LogLevel } from "./job/messages";
 import type { EngineOptions } from "./execute";
-import type { JobSpec, Runtime } from "./types";
+import type { Runtime } from "./types";
+import { jobSpecIn } from "./job/spec";
 import type { LeasedRun } from "../lib/schemas/workers";
 
 export interface LeaseLoopOptions {
@@ -211,21 +211,7 @@ export class LeaseLoop {
     let outcome: JobOutcome;
     try {
       const workDir = path.resolve(this.o.dataDir, "runs", String(runId), `attempt-${lease.attempt}`);
-      fs.rmSync(workDir, { recursive: true, force: true });
-      fs.mkdirSync(workDir, { recursive: true });
-      const spec: JobSpec = {
-        runId,
-        methodId: lease.methodId,
-        params: lease.params,
-        model: lease.model,
-        dataset: lease.dataset,
-        calibration: lease.calibration ?? null,
-        runtime: lease.runtime,
-        seed: lease.seed,
-        workDir,
-        dataDir: path.resolve(this.o.dataDir),
-        baseline: lease.baseline,
-      };
+      const spec = jobSpecIn(lease, workDir, path.resolve(this.o.dataDir));
       job = await this.readySpare();
       this.spare = null;
       if (stopBeforeStart) {
