@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useMemo } from "react";
-import type { ParetoResponse, RunSummary } from "@/lib/api-client";
+import type { ParetoResponse, RunRow } from "@/lib/api-client";
 import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
 import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
@@ -19,7 +19,7 @@ const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes"
  * A line under the filters when recent runs are on shape models (random weights) and the y axis is
  * a quality metric those runs cannot have: one click shows them against decode time instead.
  */
-function ShapeRunsHint({ recent, y, load }: { recent: RunSummary[]; y: string; load: boolean }) {
+function ShapeRunsHint({ recent, y, load }: { recent: RunRow[]; y: string; load: boolean }) {
   const { set, readOnly } = useViewParams();
   const models = useModels(load);
   const shapeIds = new Set((models.data ?? []).filter((m) => m.source === "shape" || m.card?.shapeOnly === true).map((m) => m.id));

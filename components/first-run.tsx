@@ -1,7 +1,7 @@
 "use client";
 
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { api, type DatasetInfo, type MethodInfo, type ModelInfo } from "@/lib/api-client";
+import { api, type DatasetRow, type MethodInfo, type ModelRow } from "@/lib/api-client";
 import { getMethod } from "@/lib/methods";
 import { qk } from "@/lib/query-keys";
 import type { DatasetTask, Runtime } from "@/lib/domain";
@@ -23,12 +23,12 @@ const DEMO_DATASETS = 2;
  * keyed by dataset family, e.g. grammar -> grammar-test), else any registered test split; a
  * perplexity set first, then one of another task.
  */
-function demoDatasets(model: ModelInfo, datasets: DatasetInfo[]): DatasetInfo[] {
+function demoDatasets(model: ModelRow, datasets: DatasetRow[]): DatasetRow[] {
   const scores = model.card?.scores;
   const scored = scores && typeof scores === "object" ? Object.keys(scores).map((k) => `${k}-test`) : [];
   let pool = datasets.filter((d) => scored.includes(d.id));
   if (pool.length === 0) pool = datasets.filter((d) => d.split === "test");
-  const picked: DatasetInfo[] = [];
+  const picked: DatasetRow[] = [];
   for (const task of TASK_ORDER) {
     const d = pool.find((x) => x.task === task);
     if (d && picked.length < DEMO_DATASETS) picked.push(d);
@@ -40,7 +40,7 @@ function demoDatasets(model: ModelInfo, datasets: DatasetInfo[]): DatasetInfo[] 
  * The demo sweep: the baseline plus every implemented quantization method over bit widths, on the
  * demo datasets. Each method is one experiment (one method + grid), all submitted for real.
  */
-export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], methods: MethodInfo[], runtime: Runtime) {
+export function demoExperiments(model: ModelRow, datasets: DatasetRow[], methods: MethodInfo[], runtime: Runtime) {
   const out: Parameters<typeof api.createExperiment>[0][] = [];
   for (const d of demoDatasets(model, datasets)) {
     out.push({ name: `Demo: baseline on ${d.id}`, modelId: model.id, datasetId: d.id, runtime, methodId: "baseline", grid: {} });
@@ -72,7 +72,7 @@ export function demoExperiments(model: ModelInfo, datasets: DatasetInfo[], metho
  * runs take one to three. It runs on the first demo dataset only, so all its runs share one
  * baseline; a shape model reports no quality, so the dataset is not scored.
  */
-export function demoShapeExperiments(shape: ModelInfo, datasetId: string, runtime: Runtime): Parameters<typeof api.createExperiment>[0][] {
+export function demoShapeExperiments(shape: ModelRow, datasetId: string, runtime: Runtime): Parameters<typeof api.createExperiment>[0][] {
   const base = { modelId: shape.id, datasetId, runtime, description: "Submitted by the first-run demo button: speed and memory only (random weights)." };
   return [
     { ...base, name: `Demo: baseline on ${shape.id}`, methodId: "baseline", grid: {} },

@@ -2,7 +2,7 @@
 
 import Link from "next/link";
 import { useMemo, useState } from "react";
-import { exportHref, type RunSummary } from "@/lib/api-client";
+import { exportHref, type RunRow } from "@/lib/api-client";
 import { isAuxiliaryMetric, PICKABLE_METRICS } from "@/lib/metrics";
 import { FiltersBar } from "./filters-bar";
 import { useRuns } from "./queries";
@@ -14,7 +14,7 @@ const DEFAULT_LIMIT = "50";
 const MAX_METRIC_COLUMNS = 8;
 
 /** The metric columns worth showing: those any run on the page has, in the registry's order. */
-function metricColumns(runs: RunSummary[]): string[] {
+function metricColumns(runs: RunRow[]): string[] {
   const present = new Set<string>();
   for (const r of runs) for (const k of Object.keys(r.metrics ?? {})) present.add(k);
   const known = PICKABLE_METRICS.map((m) => m.key).filter((k) => present.has(k));

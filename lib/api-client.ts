@@ -19,10 +19,10 @@ export class ApiError extends Error {
 export type { RunStatus } from "./schemas/common";
 export type { MethodInfo } from "./schemas/methods";
 export type { WorkerInfo } from "./schemas/workers";
-export type { ModelRow as ModelInfo } from "./schemas/models";
-export type { DatasetRow as DatasetInfo } from "./schemas/datasets";
+export type { ModelRow } from "./schemas/models";
+export type { DatasetRow } from "./schemas/datasets";
 export type {
-  RunRow as RunSummary,
+  RunRow,
   RunDetail,
   RunsPage,
   MetricValue,

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { demoExperiments, demoShapeExperiments } from "@/components/first-run";
-import type { DatasetInfo, MethodInfo, ModelInfo } from "@/lib/api-client";
+import type { DatasetRow, MethodInfo, ModelRow } from "@/lib/api-client";
 import { METHODS } from "@/lib/methods";
 
-const ds = (id: string, task: DatasetInfo["task"], split: string): DatasetInfo => ({
+const ds = (id: string, task: DatasetRow["task"], split: string): DatasetRow => ({
   id,
   name: id,
   task,
@@ -22,7 +22,7 @@ const datasets = [
   ds("recall-test", "recall", "test"),
   ds("mine", "perplexity", "test"),
 ];
-const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, recall: {}, arithmetic: {} } } } as unknown as ModelInfo;
+const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, recall: {}, arithmetic: {} } } } as unknown as ModelRow;
 const methods = METHODS.map((m) => ({ id: m.id, family: m.family, label: m.label, implemented: m.implemented })) as MethodInfo[];
 
 describe("first-run demo sweep", () => {
@@ -53,7 +53,7 @@ describe("first-run demo sweep", () => {
 });
 
 describe("first-run demo on the shape model", () => {
-  const shape = { id: "shape-125m", source: "shape", card: { shapeOnly: true } } as unknown as ModelInfo;
+  const shape = { id: "shape-125m", source: "shape", card: { shapeOnly: true } } as unknown as ModelRow;
   const plan = demoShapeExperiments(shape, "grammar-test", "cpu");
 
   it("runs the baseline, RTN 4-bit at groups 32 and 128 and RTN 8-bit on one dataset, so all four runs share one baseline", () => {

@@ -7,17 +7,17 @@ import type { HardwareFingerprint, LeasedRun } from "../../../lib/schemas/worker
 import type { Runtime } from "../../../lib/domain";
 import { touchWorker, workerHardwareKey, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
+import type { RunRecord } from "./lease-guard";
 import { leaseDurationMs } from "./config";
 import { reapExpiredLeases } from "./reap-expired-leases";
 import { baselineFor } from "./baseline-for";
 import { baselineKeyOf } from "../../../lib/baseline";
 
-type RunRow = typeof runs.$inferSelect;
 
 /** Model and dataset paths stored relative to the server's root become absolute for the worker. */
 const absolute = (root: string, p: string) => (path.isAbsolute(p) ? p : path.resolve(root, p));
 
-function resolveModel(run: RunRow, root: string, tx: Tx): LeasedRun["model"] | string {
+function resolveModel(run: RunRecord, root: string, tx: Tx): LeasedRun["model"] | string {
   const m = tx.select().from(models).where(eq(models.id, run.modelId)).get();
   if (!m) return `model ${run.modelId} is not registered`;
   const files = { ...m.files };
@@ -30,7 +30,7 @@ type DatasetRow = typeof datasets.$inferSelect;
 
 const datasetRef = (d: DatasetRow, root: string): LeasedRun["dataset"] => ({ id: d.id, task: d.task, file: absolute(root, d.file), sha256: d.sha256 });
 
-function resolveDataset(run: RunRow, tx: Tx): DatasetRow | string {
+function resolveDataset(run: RunRecord, tx: Tx): DatasetRow | string {
   const d = tx.select().from(datasets).where(eq(datasets.id, run.datasetId)).get();
   if (!d) return `dataset ${run.datasetId} is not registered`;
   return d;

@@ -8,7 +8,7 @@ import { invalid } from "../../../lib/errors";
 import { touchWorker, type WorkerRow } from "../workers";
 import { addRunEvent } from "./events";
 import { reapExpiredLeases } from "./reap-expired-leases";
-import { requireLease, type RunRow } from "./lease-guard";
+import { requireLease, type RunRecord } from "./lease-guard";
 import { baselineFor } from "./baseline-for";
 import { baselineKeyOf, needsBaseline } from "../../../lib/baseline";
 
@@ -27,7 +27,7 @@ function writeMetrics(runId: number, metrics: Record<string, number>, tx: Tx): v
  * The job measured the unmodified model itself (the lease carried no baseline): store that as a
  * standalone succeeded baseline run, tagged auto-baseline, that later leases on the same hardware reuse.
  */
-function insertAutoBaseline(run: RunRow, body: ParsedComplete, hwKey: string, worker: WorkerRow, tx: Tx, now: number): number {
+function insertAutoBaseline(run: RunRecord, body: ParsedComplete, hwKey: string, worker: WorkerRow, tx: Tx, now: number): number {
   const inserted = tx
     .insert(runs)
     .values({

@@ -4,7 +4,8 @@ import { runs } from "../../schema";
 import { conflict, notFound } from "../../../lib/errors";
 import type { WorkerRow } from "../workers";
 
-export type RunRow = typeof runs.$inferSelect;
+/** A runs table row as drizzle selects it (the API's RunRecord is lib/schemas/runs.ts). */
+export type RunRecord = typeof runs.$inferSelect;
 
 /**
  * The run a lease-protocol write refers to, if `leaseToken` is its current fencing token and the
@@ -12,7 +13,7 @@ export type RunRow = typeof runs.$inferSelect;
  * Canceled runs keep their lease token so the holder can learn of the cancel; `allowCanceled`
  * admits them (heartbeat), everything else answers 409.
  */
-export function requireLease(runId: number, worker: WorkerRow, leaseToken: string, tx: Tx, allowCanceled = false): RunRow {
+export function requireLease(runId: number, worker: WorkerRow, leaseToken: string, tx: Tx, allowCanceled = false): RunRecord {
   const run = tx.select().from(runs).where(eq(runs.id, runId)).get();
   if (!run) throw notFound(`run ${runId}`);
   if (run.leaseToken !== leaseToken || run.workerId !== worker.id) {
