@@ -13,7 +13,6 @@ import { reapExpiredLeases } from "./reap-expired-leases";
 import { baselineFor } from "./baseline-for";
 import { baselineKeyOf } from "../../../lib/baseline";
 
-
 /** Model and dataset paths stored relative to the server's root become absolute for the worker. */
 const absolute = (root: string, p: string) => (path.isAbsolute(p) ? p : path.resolve(root, p));
 
