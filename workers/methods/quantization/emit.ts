@@ -12,7 +12,6 @@ import {
   findLinearWeights,
   getAttribute,
   getInitializer,
-  getOpsetVersion,
   makeNode,
   removeInitializer,
   setInitializer,
@@ -21,6 +20,7 @@ import {
   type ModelProto,
   type NodeProto,
 } from "../../onnx/model-io";
+import { upgradeOpset } from "../../onnx/opset";
 import type { Runtime } from "../../types";
 import { packDequantizeLinear, packMatMulNBits } from "./pack";
 import { transpose, type Bits, type QuantizedWeight, type StorageBytes } from "./quant-math";
@@ -153,6 +153,9 @@ export function emitQuantizedLinear(
   if (quantizedWeight.rows !== lin.n || quantizedWeight.cols !== lin.k) {
     throw new Error(`${lin.weightName}: quantized shape [${quantizedWeight.rows}, ${quantizedWeight.cols}] does not match N=${lin.n}, K=${lin.k}`);
   }
+  // Blocked DequantizeLinear needs opset 21: raise it (rewriting the nodes whose signature
+  // changed) before anything else changes, so that a model it refuses is left as it was.
+  if (format === "qdq") upgradeOpset(model, QDQ_OPSET);
   const split = splitFractionalZeros(quantizedWeight);
   const qw = split.integer;
   const nodes = model.graph?.node ?? [];
@@ -214,8 +217,6 @@ export function emitQuantizedLinear(
     if (p.blockSize !== null) attrs.push(attr.int("block_size", p.blockSize));
     replacement.push(makeNode("DequantizeLinear", inputs, [`${base}.dequantized`], attrs, { name: `${name}/DequantizeLinear` }));
     replacement.push(makeNode("MatMul", [input, `${base}.dequantized`], [linearOut], [], { name: `${name}/MatMul` }));
-    const opset = getOpsetVersion(model, "") ?? 0;
-    if (opset < QDQ_OPSET) setOpsetImport(model, "", QDQ_OPSET);
     storage = p.storage;
   }
   let out = linearOut;
