@@ -70,48 +70,192 @@ export interface LinearTarget extends LinearWeight {
    * feeds the Gather, so it stays in float32 and the quantized head gets its own copy.
    */
   tied?: boolean;
+  /**
+   * The decoder layer the linear belongs to, from the graph (see `decoderLayerOf`), prefixed by the
+   * rule that found it ("node:3", "flow:3"); absent when neither rule places it (the output head).
+   */
+  layer?: string;
+}
+
+const isTranspose2d = (node: NodeProto | undefined): node is NodeProto => {
+  const perm = node?.opType === "Transpose" && (node.domain ?? "") === "" ? getAttribute(node, "perm")?.ints : undefined;
+  return !!perm && perm.length === 2 && Number(perm[0]) === 1 && Number(perm[1]) === 0;
+};
+
+/**
+ * Exporters that run without constant folding (torch.onnx.export with do_constant_folding=False)
+ * keep `MatMul(x, Transpose(W))` for every linear. Where W is read by that Transpose only and the
+ * Transpose by that MatMul only, W is replaced by W^T under the same name and the Transpose is
+ * dropped, so the linear becomes an ordinary [K, N] target. Returns the weights folded.
+ */
+function foldWeightTransposes(model: ModelProto): string[] {
+  const nodes = model.graph?.node ?? [];
+  const uses = new Map<string, NodeProto[]>();
+  for (const node of nodes) for (const i of node.input ?? []) uses.set(i, [...(uses.get(i) ?? []), node]);
+  const outputs = new Set((model.graph?.output ?? []).map((v) => v.name ?? ""));
+  const folded: string[] = [];
+  const drop = new Set<NodeProto>();
+  for (const t of nodes) {
+    if (!isTranspose2d(t)) continue;
+    const w = t.input?.[0] ?? "";
+    const out = t.output?.[0] ?? "";
+    const readers = uses.get(out) ?? [];
+    const init = findInitializer(model, w);
+    if (init?.dims?.length !== 2 || (uses.get(w) ?? []).length !== 1 || outputs.has(out)) continue;
+    if (readers.length !== 1 || readers[0].opType !== "MatMul" || (readers[0].domain ?? "") !== "" || readers[0].input?.[1] !== out) continue;
+    if (init.dataType !== DataType.FLOAT) continue;
+    const [n, k] = init.dims.map(Number);
+    setInitializer(model, w, [k, n], transpose(getInitializer(model, w).data as Float32Array, n, k));
+    readers[0].input = [readers[0].input?.[0] ?? "", w, ...(readers[0].input?.slice(2) ?? [])];
+    drop.add(t);
+    folded.push(w);
+  }
+  if (drop.size && model.graph) model.graph.node = nodes.filter((n) => !drop.has(n));
+  return folded;
+}
+
+/** `layers.N` (also `layer.N`, `h.N`, `blocks.N`) as a path component of a node or weight name. */
+const LAYER_IN_NAME = /(?:^|[/.])(?:layers|layer|h|blocks|block)[./](\d+)(?:[/.]|$)/;
+
+/**
+ * Decoder layers from the residual stream, for graphs whose node names carry no module path. The
+ * stream starts at the embedding Gather's output; a residual Add is an Add that reads the current
+ * stream and whose other operand has not-yet-placed linears among its ancestors (found walking back
+ * from it and stopping at any stream value); its output is the next stream value. The linears behind
+ * each residual Add form one segment (Llama: attention, then MLP). Consecutive segments are grouped
+ * into layers by the shortest period of their shape signature (Llama: 2 segments a layer, parallel
+ * attention+MLP blocks: 1). Linears after the last residual Add (the head) get no layer.
+ */
+function residualLayers(model: ModelProto, linears: ReadonlySet<NodeProto>): Map<NodeProto, number> {
+  const nodes = model.graph?.node ?? [];
+  const producer = new Map<string, NodeProto>();
+  const consumers = new Map<string, NodeProto[]>();
+  for (const node of nodes) {
+    for (const o of node.output ?? []) producer.set(o, node);
+    for (const i of node.input ?? []) consumers.set(i, [...(consumers.get(i) ?? []), node]);
+  }
+  const inits = new Set((model.graph?.initializer ?? []).map((t) => t.name ?? ""));
+  const embed = nodes.find((n) => n.opType === "Gather" && inits.has(n.input?.[0] ?? "") && !inits.has(n.input?.[1] ?? ""));
+  const placed = new Set<NodeProto>();
+  const segments: NodeProto[][] = [];
+  const streams = new Set<string>();
+  let stream = embed?.output?.[0];
+  while (stream) {
+    streams.add(stream);
+    let next: string | undefined;
+    for (const add of consumers.get(stream) ?? []) {
+      if (add.opType !== "Add" || (add.domain ?? "") !== "") continue;
+      const other = add.input?.[0] === stream ? add.input?.[1] : add.input?.[0];
+      const found: NodeProto[] = [];
+      const seen = new Set<string>();
+      const stack = other ? [other] : [];
+      while (stack.length) {
+        const v = stack.pop() ?? "";
+        if (seen.has(v) || streams.has(v)) continue;
+        seen.add(v);
+        const p = producer.get(v);
+        if (!p) continue;
+        if (linears.has(p) && !placed.has(p)) found.push(p);
+        stack.push(...(p.input ?? []));
+      }
+      if (found.length === 0) continue;
+      for (const f of found) placed.add(f);
+      segments.push(found);
+      next = add.output?.[0];
+      break;
+    }
+    stream = next;
+  }
+  const signature = (seg: NodeProto[]) =>
+    seg
+      .map((n) => {
+        const w = model.graph?.initializer?.find((t) => t.name === n.input?.[1]);
+        return (w?.dims ?? []).join("x");
+      })
+      .sort()
+      .join(",");
+  const sigs = segments.map(signature);
+  let period = 1;
+  for (let p = 1; p <= sigs.length; p++) {
+    if (sigs.length % p === 0 && sigs.every((s, i) => s === sigs[i % p])) {
+      period = p;
+      break;
+    }
+  }
+  const layerOf = new Map<NodeProto, number>();
+  segments.forEach((seg, i) => {
+    for (const n of seg) layerOf.set(n, Math.floor(i / period));
+  });
+  return layerOf;
 }
 
 /**
- * The linear layers a weight quantizer may rewrite: MatMul/Gemm nodes whose weight initializer is
- * used by that node only, plus a tied head (MatMul on the transposed embedding), which is quantized
- * as a separate copy while the embedding itself stays in float32.
+ * The linear layers a weight quantizer may rewrite: MatMul/Gemm nodes whose float32 weight
+ * initializer is used by that node only, plus a tied head (MatMul on Transpose(W) where W is also
+ * read by the embedding Gather), which is quantized as a separate copy while the embedding itself
+ * stays in float32. A `MatMul(x, Transpose(W))` whose W has no other reader is not a tied head: the
+ * Transpose is folded into the initializer first (the model is changed in place, see
+ * `foldWeightTransposes`). Weights in external data are read on demand; float16/bfloat16 weights
+ * are left as they are (listed in `skipped`), since the quantized nodes carry float32 scales.
  */
 export function quantizableLinears(model: ModelProto): { targets: LinearTarget[]; skipped: string[] } {
-  const uses = new Map<string, number>();
+  foldWeightTransposes(model);
+  const uses = new Map<string, NodeProto[]>();
   const producer = new Map<string, NodeProto>();
   for (const node of model.graph?.node ?? []) {
-    for (const i of node.input ?? []) uses.set(i, (uses.get(i) ?? 0) + 1);
+    for (const i of node.input ?? []) uses.set(i, [...(uses.get(i) ?? []), node]);
     for (const o of node.output ?? []) producer.set(o, node);
   }
   const targets: LinearTarget[] = [];
   const skipped: string[] = [];
+  const notFloat = (name: string, dataType: number | undefined) =>
+    `${name} (${dataType === DataType.FLOAT16 ? "float16" : dataType === DataType.BFLOAT16 ? "bfloat16" : `data type ${dataType}`} weight: only float32 weights are quantized)`;
   (model.graph?.node ?? []).forEach((node, nodeIndex) => {
     if (node.opType !== "MatMul" || (node.domain ?? "") !== "") return;
     const t = producer.get(node.input?.[1] ?? "");
-    const perm = t && getAttribute(t, "perm")?.ints;
-    if (t?.opType !== "Transpose" || !perm || perm.length !== 2 || perm[0] !== 1 || perm[1] !== 0) return;
-    if ((uses.get(t.output?.[0] ?? "") ?? 0) !== 1) return;
+    if (!isTranspose2d(t)) return;
+    if ((uses.get(t.output?.[0] ?? "")?.length ?? 0) !== 1) return;
     const init = findInitializer(model, t.input?.[0] ?? "");
-    if (!init || init.dataType !== DataType.FLOAT || init.dims?.length !== 2) return;
-    const [n, k] = init.dims;
+    if (init?.dims?.length !== 2) return;
+    const readers = uses.get(init.name ?? "") ?? [];
+    if (!readers.some((r) => r.opType === "Gather")) {
+      skipped.push(`${init.name} (read through a Transpose and by ${readers.length - 1} other node(s), none an embedding Gather)`);
+      return;
+    }
+    if (init.dataType !== DataType.FLOAT) {
+      skipped.push(notFloat(init.name ?? "", init.dataType));
+      return;
+    }
+    const [n, k] = init.dims.map(Number);
     targets.push({ node, nodeIndex, op: "MatMul", weightName: init.name ?? "", k, n, transposed: true, input: node.input?.[0] ?? "", tied: true });
   });
   for (const lin of findLinearWeights(model)) {
-    if ((uses.get(lin.weightName) ?? 0) !== 1) {
+    if ((uses.get(lin.weightName)?.length ?? 0) !== 1) {
       skipped.push(`${lin.weightName} (shared by several nodes)`);
+      continue;
+    }
+    const dataType = findInitializer(model, lin.weightName)?.dataType;
+    if (dataType !== DataType.FLOAT) {
+      skipped.push(notFloat(lin.weightName, dataType));
       continue;
     }
     if (lin.op === "Gemm") {
       const alpha = getAttribute(lin.node, "alpha")?.f ?? 1;
       const beta = getAttribute(lin.node, "beta")?.f ?? 1;
       const transA = getAttribute(lin.node, "transA")?.i ?? 0;
-      if (alpha !== 1 || beta !== 1 || transA !== 0) {
+      if (alpha !== 1 || beta !== 1 || Number(transA) !== 0) {
         skipped.push(`${lin.weightName} (Gemm with alpha/beta/transA)`);
         continue;
       }
     }
     targets.push({ ...lin, input: lin.node.input?.[0] ?? "" });
+  }
+  const flow = residualLayers(model, new Set(targets.map((t) => t.node)));
+  for (const t of targets) {
+    const byName = LAYER_IN_NAME.exec(t.node.name ?? "")?.[1];
+    const byFlow = flow.get(t.node);
+    if (byName !== undefined) t.layer = `node:${byName}`;
+    else if (byFlow !== undefined) t.layer = `flow:${byFlow}`;
   }
   return { targets, skipped };
 }

@@ -18,12 +18,19 @@ import { dequantize } from "./quant-math";
 
 export type GptqParams = z.output<typeof quantGptq.params>;
 
-/** Targets in graph order, grouped by decoder layer (`layers.{i}.` in the weight name); others stand alone. */
+/**
+ * Targets in graph order, grouped by decoder layer; others (the output head) stand alone. The layer
+ * is the one `quantizableLinears` read from the graph: the node name's module path
+ * (`/model/layers.3/self_attn/q_proj/MatMul`), else the residual-stream dataflow; only where
+ * neither places a linear is `layers.{i}.` looked for in the weight name, since exporters name
+ * weights `onnx::MatMul_1234`.
+ */
 export function layerBlocks(targets: readonly LinearTarget[]): LinearTarget[][] {
   const blocks: LinearTarget[][] = [];
   const byLayer = new Map<string, LinearTarget[]>();
   for (const t of [...targets].sort((a, b) => a.nodeIndex - b.nodeIndex)) {
-    const layer = /(?:^|\.)layers\.(\d+)\./.exec(t.weightName)?.[1];
+    const fromWeight = /(?:^|\.)layers\.(\d+)\./.exec(t.weightName)?.[1];
+    const layer = t.layer ?? (fromWeight === undefined ? undefined : `weight:${fromWeight}`);
     const existing = layer === undefined ? undefined : byLayer.get(layer);
     if (existing) existing.push(t);
     else {
