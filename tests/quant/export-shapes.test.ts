@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sequenceLogits } from "../../workers/methods/calibration";
+import { captureActivations, inMemory, sequenceLogits } from "../../workers/methods/calibration";
 import { emitQuantizedLinear, quantizableLinears, readRowWeight } from "../../workers/methods/quantization/emit";
 import { layerBlocks } from "../../workers/methods/quantization/gptq";
 import { quantizeRtn, transpose } from "../../workers/methods/quantization/quant-math";
@@ -227,5 +227,21 @@ describe("other exporter shapes", () => {
     const { targets, skipped } = quantizableLinears(model);
     expect(skipped).toEqual([]);
     expect(targets).toMatchObject([{ op: "Gemm", transposed: true, k: 8, n: 4 }]);
+  });
+});
+
+describe("calibration capture without a model copy on disk", () => {
+  it("hands the instrumented model to onnxruntime as bytes; over the size limit it goes through a scratch file, same statistics", async () => {
+    const external = save(readModel(base), "capture-external.onnx", { externalDataThreshold: 1024 });
+    const lazy = readModel(external, { loadExternalData: false });
+    expect([inMemory(lazy), inMemory(readModel(external)), inMemory(readModel(external), 0)]).toEqual([false, true, false]);
+    const [tap] = quantizableLinears(readModel(base)).targets;
+    const taps = [{ name: tap.input, k: tap.k }];
+    const scratch = path.join(dir, "scratch-never-created");
+    const fromMemory = await captureActivations(lazy, taps, seqs, { gram: true, scratchDir: scratch });
+    expect(fs.existsSync(scratch)).toBe(false);
+    const viaFile = await captureActivations(lazy, taps, seqs, { gram: true, scratchDir: path.join(dir, "scratch"), inMemoryBytes: 0 });
+    expect(fs.readdirSync(path.join(dir, "scratch"))).toEqual([]);
+    expect(Array.from(fromMemory.get(tap.input)!.gram!)).toEqual(Array.from(viaFile.get(tap.input)!.gram!));
   });
 });

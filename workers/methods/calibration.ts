@@ -11,7 +11,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { attr, DataType, getOpsetVersion, makeNode, readModel, setInitializer, writeModel, type ModelProto, type ValueInfoProto } from "../onnx/model-io";
+import {
+  attr,
+  DataLocation,
+  DataType,
+  encodeModel,
+  getInitializer,
+  getOpsetVersion,
+  initializerBytes,
+  makeNode,
+  makeTensor,
+  readModel,
+  setInitializer,
+  writeModel,
+  type ModelProto,
+  type ValueInfoProto,
+} from "../onnx/model-io";
 
 export interface Tap {
   /** Name of the activation tensor (a MatMul's first input). */
@@ -34,9 +49,11 @@ export interface TapStats {
 export interface CaptureOptions {
   /** Also accumulate the K x K Gram matrix per tap. */
   gram: boolean;
-  /** Directory for the temporary instrumented model (removed afterwards). */
+  /** Directory for the temporary instrumented model of models too large to hand over in memory (removed afterwards). */
   scratchDir: string;
   onProgress?: (done: number, total: number) => void;
+  /** Instrumented models with at most this many bytes of initializers go to onnxruntime in memory (default `IN_MEMORY_CAPTURE_BYTES`). */
+  inMemoryBytes?: number;
 }
 
 const safe = (name: string) => name.replace(/[^A-Za-z0-9_.]/g, "_");
@@ -126,10 +143,22 @@ export async function captureActivations(
 ): Promise<Map<string, TapStats>> {
   if (sequences.length === 0) throw new Error("calibration needs at least one sequence");
   const model = typeof source === "string" ? readModel(source) : shallowCopy(source);
+  if (typeof source !== "string") {
+    // Tensors a lazily read model left on disk are loaded into the copy (the copy has no model directory).
+    const inits = model.graph?.initializer ?? [];
+    inits.forEach((t, i) => {
+      if (t.dataLocation === DataLocation.EXTERNAL) {
+        const v = getInitializer(source, t.name ?? "");
+        inits[i] = makeTensor(v.name, v.dims, v.data, v.dataType);
+      }
+    });
+  }
   const names = instrumentTaps(model, taps, opts.gram);
-  fs.mkdirSync(opts.scratchDir, { recursive: true });
-  const file = path.join(opts.scratchDir, `calibration-${process.pid}-${Date.now()}.onnx`);
-  writeModel(model, file);
+  const file = inMemory(model, opts.inMemoryBytes) ? null : path.join(opts.scratchDir, `calibration-${process.pid}-${Date.now()}.onnx`);
+  if (file) {
+    fs.mkdirSync(opts.scratchDir, { recursive: true });
+    writeModel(model, file);
+  }
   const stats = new Map<string, TapStats>();
   for (const tap of taps) {
     if (stats.has(tap.name)) continue;
@@ -144,7 +173,7 @@ export async function captureActivations(
   }
   let session: ort.InferenceSession | null = null;
   try {
-    session = await ort.InferenceSession.create(file);
+    session = await (file ? ort.InferenceSession.create(file) : ort.InferenceSession.create(encodeModel(model)));
     const fetches = [...names.values()].flatMap((n) => [n.sumAbs, n.maxAbs, ...(n.gram ? [n.gram] : [])]);
     for (let s = 0; s < sequences.length; s++) {
       const out = await session.run(decoderFeeds(session, model, sequences[s]), fetches);
@@ -167,10 +196,26 @@ export async function captureActivations(
     }
   } finally {
     await session?.release();
-    fs.rmSync(file, { force: true });
-    fs.rmSync(`${file}.data`, { force: true });
+    if (file) {
+      fs.rmSync(file, { force: true });
+      fs.rmSync(`${file}.data`, { force: true });
+    }
   }
   return stats;
+}
+
+/** Instrumented models up to this many bytes of initializers reach onnxruntime as bytes in memory. */
+export const IN_MEMORY_CAPTURE_BYTES = 2 ** 30;
+
+/**
+ * Whether the instrumented model can be handed to onnxruntime as an encoded buffer: every tensor
+ * in memory (none left in external data) and small enough for one protobuf. Sequential GPTQ
+ * instruments the model once per layer; in memory, a pass costs one encoding instead of writing
+ * and re-reading a full model copy on disk.
+ */
+export function inMemory(model: ModelProto, limit = IN_MEMORY_CAPTURE_BYTES): boolean {
+  const inits = model.graph?.initializer ?? [];
+  return !inits.some((t) => t.dataLocation === DataLocation.EXTERNAL) && initializerBytes(model) <= limit;
 }
 
 /** A copy whose node, output and initializer lists can grow without touching the original's. */
