@@ -11,7 +11,13 @@ const EnvSchema = z.object({
   FRONTIER_DB: z.string().min(1).default("data/frontier.db").describe("SQLite file (default ./data/frontier.db)"),
   FRONTIER_DATA_DIR: z.string().min(1).default("data").describe("Artifacts and caches (default ./data)"),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
-  HOST: z.string().default("0.0.0.0"),
+  HOST: z.string().min(1).default("127.0.0.1").describe("Interface the app binds (default 127.0.0.1: this machine only)"),
+  FRONTIER_PUBLIC_URL: blankAsUnset(
+    z
+      .url({ protocol: /^https?$/ })
+      .optional()
+      .describe("Origin share links are built on (default: the request's Host / X-Forwarded-Host)"),
+  ),
   FRONTIER_LOCAL_WORKER: z.enum(["0", "1"]).default("1").describe("Start a local CPU worker with npm start"),
   FRONTIER_ENROLL_TOKEN: z.string().min(16).optional().describe("Token workers present to register"),
   FRONTIER_LEASE_MS: blankAsUnset(z.coerce.number().int().positive().default(60_000)).describe("Lease duration without a heartbeat (default 60000)"),

@@ -79,7 +79,13 @@ const server = spawn(process.execPath, [require.resolve("next/dist/bin/next"), "
   env: childEnv,
 });
 children.push(server);
-const url = `http://localhost:${env.PORT}`;
+/** Where this process and the local worker reach the server: the bound address itself, or loopback for a wildcard bind. */
+function localUrl(host: string, port: number): string {
+  const h = host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
+  return `http://${h.includes(":") && !h.startsWith("[") ? `[${h}]` : h}:${port}`;
+}
+const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i.test(env.HOST);
+const url = localUrl(env.HOST, env.PORT);
 
 async function waitForServer(): Promise<void> {
   for (let i = 0; i < 600; i++) {
@@ -94,7 +100,16 @@ async function waitForServer(): Promise<void> {
 
 waitForServer()
   .then(() => {
-    log(`Frontier is listening on ${url}`);
+    if (loopback) {
+      log(`Frontier is listening on ${url} (this machine only; set HOST=0.0.0.0 to serve other machines)`);
+    } else {
+      log(`Frontier is listening on ${env.HOST}:${env.PORT} (reach it here at ${url})`);
+      log(
+        `WARNING: HOST=${env.HOST} serves other machines, and writes are unauthenticated (there is no token mode yet): ` +
+          "anyone who can reach this port can log, change and delete runs, experiments and share links. " +
+          "Keep the default HOST=127.0.0.1 unless every machine on this network is trusted.",
+      );
+    }
     if (env.FRONTIER_LOCAL_WORKER === "1" && fs.existsSync(path.join(root, "workers", "main.ts"))) {
       const worker = spawn(
         process.execPath,

@@ -1,5 +1,6 @@
 import { createShareLink } from "@/db/queries/share";
 import { handle, parseOr400, readJson } from "@/lib/http";
+import { publicBaseUrl } from "@/lib/public-url";
 import { CreateShareRequest } from "@/lib/schemas/share";
 
 // POST /api/v1/share — store a dashboard view and answer its short read-only link
@@ -7,7 +8,7 @@ export async function POST(req: Request) {
   return handle(async () => {
     const body = parseOr400(CreateShareRequest, await readJson(req));
     const { token, expiresAt } = createShareLink(body);
-    const url = new URL(`/s/${token}`, req.url).toString();
+    const url = `${publicBaseUrl(req)}/s/${token}`;
     return Response.json({ token, url, expiresAt }, { status: 201 });
   });
 }
