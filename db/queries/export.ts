@@ -47,7 +47,7 @@ export function exportLayout(filter: RunFilter, tx: Tx = getDb()): ExportLayout 
     }
   }
   const metrics = distinctIndexed(tx, "run_metrics", "key").filter((k) =>
-    present(sql`EXISTS (SELECT 1 FROM run_metrics m WHERE m.run_id = r.id AND m.key = ${k})`),
+    present(sql`EXISTS (SELECT 1 FROM run_metrics m NOT INDEXED WHERE m.run_id = r.id AND m.key = ${k})`),
   );
   return { params: [...params].sort(), metrics: orderMetricKeys(metrics) };
 }

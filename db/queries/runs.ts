@@ -132,8 +132,10 @@ export function listRuns(
   if (name.startsWith("metric.")) {
     const key = name.slice("metric.".length);
     // CROSS JOIN fixes SQLite's join order. Many matches: run_metrics outer, so the page is read
-    // in index order and stops after `limit` matches. Few: runs outer, then sort what matched.
-    const from = sql.raw(total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m");
+    // in index order and stops after `limit` matches. Few: runs outer, then sort what matched; the
+    // sort value is then a primary-key lookup on (run_id, key) per run (NOT INDEXED keeps SQLite
+    // from range-scanning run_metrics_key_value for each run instead).
+    const from = sql.raw(total > (opts.indexWalkAbove ?? INDEX_WALK_ABOVE) ? "run_metrics m CROSS JOIN runs r" : "runs r CROSS JOIN run_metrics m NOT INDEXED");
     valueSection = (n) =>
       tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, m.value AS sv FROM ${from} ON r.id = m.run_id
         WHERE m.key = ${key} AND ${andAll(conds)}
@@ -141,7 +143,7 @@ export function listRuns(
         ORDER BY m.value ${dir}, m.run_id ${dir} LIMIT ${n}`);
     nullSection = (n, afterId) =>
       tx.values<unknown[]>(sql`SELECT ${RUN_COLUMNS}, NULL AS sv FROM runs r
-        WHERE NOT EXISTS (SELECT 1 FROM run_metrics x WHERE x.run_id = r.id AND x.key = ${key}) AND ${andAll(conds)}
+        WHERE NOT EXISTS (SELECT 1 FROM run_metrics x NOT INDEXED WHERE x.run_id = r.id AND x.key = ${key}) AND ${andAll(conds)}
         ${afterId !== null ? sql`AND r.id ${cmp} ${afterId}` : sql``}
         ORDER BY r.id ${dir} LIMIT ${n}`);
   } else {
