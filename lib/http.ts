@@ -36,10 +36,84 @@ export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefi
   return r.data;
 }
 
-/** Reads a JSON body; a body that is not JSON is a 400, not a 500. */
-export async function readJson(req: Request): Promise<unknown> {
-  const text = await req.text();
+/** The largest request body a route reads: 1 MiB; POST /runs/:id/metrics batches get MAX_BATCH_BODY_BYTES. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** The largest body of a metric-points batch (10,000 points fit in well under 2 MiB). */
+export const MAX_BATCH_BODY_BYTES = 2 * 1024 * 1024;
+/** The deepest nesting of arrays and objects a JSON body may have. */
+export const MAX_JSON_DEPTH = 64;
+
+const tooLarge = (limit: number) =>
+  new HttpError(413, `request body is larger than the limit of ${limit} bytes`, [{ field: "(body)", message: `at most ${limit} bytes` }]);
+
+/**
+ * Reads a request body as text, at most `limit` bytes: a Content-Length over the limit is refused
+ * before reading, and a body that grows past it is refused (413) as soon as it does, so an
+ * oversized body is never held in memory whole.
+ */
+export async function readBodyText(req: Request, limit = MAX_BODY_BYTES): Promise<string> {
+  const declared = req.headers.get("content-length");
+  if (declared !== null && /^\s*[0-9]+\s*$/.test(declared) && Number(declared) > limit) {
+    await req.body?.cancel().catch(() => {});
+    throw tooLarge(limit);
+  }
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(limit);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
+
+/** The deepest nesting of `[`/`{` in a JSON text, counting only brackets outside strings; stops once past `max`. */
+export function jsonDepth(text: string, max = Number.POSITIVE_INFINITY): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) {
+        deepest = depth;
+        if (deepest > max) return deepest;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}
+
+/**
+ * Reads a JSON body of at most `opts.limit` bytes (413 past it) nested at most MAX_JSON_DEPTH
+ * deep (400 past it, checked before parsing); a body that is not JSON is a 400, not a 500.
+ */
+export async function readJson(req: Request, opts: { limit?: number } = {}): Promise<unknown> {
+  const text = await readBodyText(req, opts.limit ?? MAX_BODY_BYTES);
   if (text.trim() === "") return {};
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw badRequest(`body is nested deeper than the limit of ${MAX_JSON_DEPTH} levels`, [
+      { field: "(body)", message: `at most ${MAX_JSON_DEPTH} levels of nested arrays and objects` },
+    ]);
+  }
   try {
     return JSON.parse(text);
   } catch {

@@ -7,6 +7,13 @@ export type Runtime = z.output<typeof Runtime>;
 export const RunStatus = z.enum(RUN_STATUSES);
 export type RunStatus = z.output<typeof RunStatus>;
 
+/** The most metric keys one run may carry (a logged run's metrics, a completed run's metrics and baseline metrics). */
+export const MAX_METRIC_KEYS = 256;
+
+/** Metrics with at most MAX_METRIC_KEYS keys: every key widens the run's metric rows and each CSV export. */
+export const boundedMetrics = <S extends z.ZodType<Record<string, number>>>(metrics: S) =>
+  metrics.refine((m) => Object.keys(m as object).length <= MAX_METRIC_KEYS, `at most ${MAX_METRIC_KEYS} metric keys per run`);
+
 /** A numeric path id ("12"); "1.5", "-3" or "abc" are 400s, not lookups that miss. */
 export const IdParams = z.object({
   id: z

@@ -78,6 +78,13 @@ export const RunFilterQuery = z.object({
 export const FILTER_KEYS = Object.keys(RunFilterQuery.shape);
 
 /**
+ * The most metric ranges (`metric.<key><op><n>` and `metric=<key>:<op>:<n>` together) one query may
+ * give: each is a subquery of its own, and SQLite refuses a WHERE clause of about a thousand. The
+ * other filters are one condition per key whatever their number of values.
+ */
+export const MAX_METRIC_FILTERS = 50;
+
+/**
  * A metric range from one query entry. URLSearchParams splits `metric.accuracy>=0.9` at its first
  * "=" into key `metric.accuracy>` and value `=0.9`, and `metric.accuracy>0.9` into that whole key
  * with an empty value; joining key and value back gives the text the client wrote in every case.
@@ -97,6 +104,13 @@ function parseMetricEntry(key: string, value: string): MetricRange | { error: st
  * Unknown keys are a 400 too: a misspelt filter silently matching everything would mislead.
  */
 export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra: S): { filter: RunFilter; extra: z.infer<S> } {
+  let metricCount = 0;
+  for (const [k] of sp) if (k.startsWith("metric.") || k === "metric") metricCount++;
+  if (metricCount > MAX_METRIC_FILTERS) {
+    throw badRequest(`at most ${MAX_METRIC_FILTERS} metric filters per query`, [
+      { field: "metric", message: `${metricCount} metric filters given; the limit is ${MAX_METRIC_FILTERS}` },
+    ]);
+  }
   const details: { field: string; message: string }[] = [];
   const filter = emptyFilter();
   const plain = new URLSearchParams();

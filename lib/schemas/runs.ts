@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { METRIC_KEY_PATTERN } from "@/lib/metrics";
 import { LOGGED_RUN_STATUSES, RUN_SOURCES } from "../domain";
-import { RunStatus, Runtime } from "./common";
+import { boundedMetrics, RunStatus, Runtime } from "./common";
 
 export const metricKeySchema = z.string().regex(METRIC_KEY_PATTERN, "metric keys are a letter then up to 63 of A-Z a-z 0-9 _ . / -");
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
@@ -10,6 +10,43 @@ const tags = z
   .array(tag)
   .max(50)
   .refine((t) => new Set(t).size === t.length, "tags must not repeat");
+
+/** Bounds of a logged run's free-form `hardware` object. */
+export const MAX_HARDWARE_KEYS = 32;
+export const MAX_HARDWARE_STRING = 300;
+export const MAX_HARDWARE_BYTES = 8 * 1024;
+
+const isScalar = (v: unknown) => v === null || typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+
+/**
+ * A logged run's hardware: a worker fingerprint or any flat description (`{ label }`, `{ gpu, driver }`),
+ * bounded: at most MAX_HARDWARE_KEYS keys, MAX_HARDWARE_BYTES as JSON, strings of at most
+ * MAX_HARDWARE_STRING characters; a value is a scalar, an array of scalars or an object of those.
+ */
+export const LoggedHardware = z.record(z.string().min(1).max(64), z.unknown()).superRefine((hw, ctx) => {
+  const bytes = new TextEncoder().encode(JSON.stringify(hw)).byteLength;
+  if (bytes > MAX_HARDWARE_BYTES) {
+    ctx.addIssue({ code: "custom", message: `hardware is ${bytes} bytes as JSON; the limit is ${MAX_HARDWARE_BYTES}` });
+    return;
+  }
+  const keys = Object.keys(hw);
+  if (keys.length > MAX_HARDWARE_KEYS) ctx.addIssue({ code: "custom", message: `at most ${MAX_HARDWARE_KEYS} hardware keys` });
+  // depth 0: a top-level value; 1: a value in an object; 2: an array item (scalars only).
+  const check = (v: unknown, path: (string | number)[], depth: number): void => {
+    if (typeof v === "string") {
+      if (v.length > MAX_HARDWARE_STRING) ctx.addIssue({ code: "custom", path, message: `strings are at most ${MAX_HARDWARE_STRING} characters` });
+    } else if (isScalar(v)) {
+      // a number, boolean or null
+    } else if (Array.isArray(v) && depth < 2) {
+      for (const [i, x] of v.entries()) check(x, [...path, i], 2);
+    } else if (typeof v === "object" && v !== null && !Array.isArray(v) && depth < 1) {
+      for (const [k, x] of Object.entries(v)) check(x, [...path, k], 1);
+    } else {
+      ctx.addIssue({ code: "custom", path, message: "values are strings, numbers, booleans, null, or arrays or objects of those" });
+    }
+  };
+  for (const k of keys) check(hw[k], [k], 0);
+});
 
 /** The run columns that say what was run where: method, model, dataset, runtime, hardware. */
 export const RUN_SETUP_COLUMNS = ["methodId", "family", "modelId", "datasetId", "runtime", "hardwareKey"] as const;
@@ -49,9 +86,9 @@ export const LogRunBody = z.strictObject({
   modelId: z.string().min(1).max(200),
   datasetId: z.string().min(1).max(200),
   runtime: Runtime,
-  hardware: z.record(z.string(), z.unknown()).optional(),
+  hardware: LoggedHardware.optional(),
   status: z.enum(LOGGED_RUN_STATUSES).default("succeeded"),
-  metrics: z.record(metricKeySchema, finite).default({}),
+  metrics: boundedMetrics(z.record(metricKeySchema, finite)).default({}),
   tags: tags.default([]),
   notes: z.string().max(20_000).optional(),
   error: z.string().max(20_000).optional(),

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { DATASET_TASKS, MODEL_KINDS, MODEL_SOURCES } from "../domain";
-import { Runtime } from "./common";
+import { boundedMetrics, Runtime } from "./common";
 
 /**
  * Request and response shapes of the worker protocol (register, lease, heartbeat, complete, fail).
@@ -130,7 +130,7 @@ export const HeartbeatResponse = z.object({ canceled: z.boolean(), leaseExpiresA
 export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
 
 const metricKey = z.string().regex(/^[a-z][a-z0-9_.]{0,99}$/, "metric keys are lower_snake_case");
-const MetricsSchema = z.record(metricKey, z.number().refine(Number.isFinite, "metric values must be finite numbers"));
+const MetricsSchema = boundedMetrics(z.record(metricKey, z.number().refine(Number.isFinite, "metric values must be finite numbers")));
 
 /** A file a job produced (a kept model, a report), stored on the worker's side. */
 export const ArtifactRef = z.strictObject({

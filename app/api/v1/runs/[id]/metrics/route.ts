@@ -1,5 +1,5 @@
 import { getMetricSeries, insertMetricPoints } from "@/db/queries/runs";
-import { handle, parseOr400, readJson, searchParamsObject } from "@/lib/http";
+import { handle, MAX_BATCH_BODY_BYTES, parseOr400, readJson, searchParamsObject } from "@/lib/http";
 import { IdParams } from "@/lib/schemas/common";
 import { MetricPointsBody, MetricSeriesQuery } from "@/lib/schemas/runs";
 
@@ -18,7 +18,7 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
 export function POST(req: Request, ctx: { params: Promise<{ id: string }> }) {
   return handle(async () => {
     const { id } = parseOr400(IdParams, await ctx.params);
-    const body = parseOr400(MetricPointsBody, await readJson(req));
+    const body = parseOr400(MetricPointsBody, await readJson(req, { limit: MAX_BATCH_BODY_BYTES }));
     return Response.json(insertMetricPoints(id, body), { status: 201 });
   });
 }
