@@ -5,6 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import * as schema from "./schema";
 import { envSetting } from "../lib/env";
+import { takeDbStale } from "../lib/db-fault";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 /** A drizzle transaction or the database itself: query modules accept either. */
@@ -16,9 +17,20 @@ export function dbPath(): string {
   return path.resolve(envSetting("FRONTIER_DB"));
 }
 
-/** Opens (creating if needed) a Frontier database file and applies every committed migration. */
+/**
+ * Opens (creating if needed) a Frontier database file and applies every committed migration. A
+ * directory it creates is 0700 and a file it creates 0600 (SQLite gives the -wal and -shm files
+ * the database file's mode), since the database holds worker tokens and share links.
+ */
 export function openDb(file: string = dbPath()): Db {
-  if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(/*turbopackIgnore: true*/ file)), { recursive: true });
+  if (file !== ":memory:") {
+    fs.mkdirSync(path.dirname(path.resolve(/*turbopackIgnore: true*/ file)), { recursive: true, mode: 0o700 });
+    try {
+      fs.closeSync(fs.openSync(file, "wx", 0o600));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
   const sqlite = new Database(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("busy_timeout = 5000");
@@ -33,10 +45,13 @@ const globalForDb = globalThis as unknown as { __frontierDb?: { file: string; db
 
 /**
  * The process-wide database: one connection (and so one writer), created on first use and cached
- * on globalThis so Next.js hot reloads in development do not open a second one.
+ * on globalThis so Next.js hot reloads in development do not open a second one. Reopened after a
+ * read-only error (lib/db-fault.ts).
  */
 export function getDb(): Db {
   const file = dbPath();
+  // lib/http.ts marks the connection stale after a read-only error: reopen so fixing the file's permissions takes effect without a restart
+  if (takeDbStale()) closeDb();
   const cached = globalForDb.__frontierDb;
   if (cached && cached.file === file) return cached.db;
   if (cached) cached.db.$client.close();

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { noteDbFault } from "./db-fault";
 import { DomainError, zodDetails, type DomainErrorCode, type FieldIssue } from "./errors";
 
 export { zodDetails };
@@ -121,7 +122,11 @@ export async function readJson(req: Request, opts: { limit?: number } = {}): Pro
   }
 }
 
-/** Runs a route body and maps thrown errors to JSON responses. */
+/**
+ * Runs a route body and maps thrown errors to JSON responses: HttpError and DomainError to their
+ * status, zod errors to 400, database faults (read-only file, full disk, busy lock) to 503 saying
+ * what is wrong (busy with Retry-After), anything else to 500.
+ */
 export async function handle(fn: () => Promise<Response> | Response): Promise<Response> {
   try {
     return await fn();
@@ -132,6 +137,12 @@ export async function handle(fn: () => Promise<Response> | Response): Promise<Re
     }
     if (e instanceof z.ZodError) {
       return Response.json({ error: "invalid request", details: zodDetails(e) }, { status: 400 });
+    }
+    const fault = noteDbFault(e);
+    if (fault) {
+      console.error(`database unavailable (${fault.kind}):`, e);
+      const headers = fault.retryAfterS ? { "Retry-After": String(fault.retryAfterS) } : undefined;
+      return Response.json({ error: fault.message }, { status: 503, headers });
     }
     console.error(e);
     return Response.json({ error: "internal error" }, { status: 500 });

@@ -59,14 +59,20 @@ export interface Operation {
 const id = IdParams;
 const token = z.object({ token: z.string() });
 const Empty = z.object({});
+const HealthResponse = z.object({
+  status: z.enum(["ok", "degraded"]),
+  reason: z.string().optional().describe("Why the database refuses writes (degraded only)"),
+  runs: z.number().optional(),
+  time: z.string(),
+});
 
 export const OPERATIONS: Operation[] = [
   {
     method: "get",
     path: "/api/v1/health",
-    summary: "Liveness plus a database round trip",
+    summary: "Liveness plus a database write check; 503 with status degraded and the reason when the database refuses writes",
     tag: "meta",
-    ok: { status: 200, schema: z.object({ status: z.literal("ok"), runs: z.number(), time: z.string() }) },
+    ok: { status: 200, schema: HealthResponse },
   },
   { method: "get", path: "/api/v1/openapi.json", summary: "This document", tag: "meta", ok: { status: 200, media: "application/json" } },
   {
@@ -165,7 +171,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: "post",
     path: "/api/v1/runs/{id}/metrics",
-    summary: "Append up to 10,000 time-series points",
+    summary: "Append up to 10,000 time-series points (201; a retry with the same batchId stores nothing and answers 200)",
     tag: "runs",
     pathParams: id,
     body: MetricPointsBody,
@@ -300,6 +306,10 @@ export function buildOpenApi(): Record<string, unknown> {
         content: ok.schema ? { "application/json": { schema: jsonSchema(ok.schema, "output") } } : { [ok.media ?? "application/json"]: {} },
       },
       "400": { description: "Invalid request; details name each field", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } },
+    };
+    responses["503"] = {
+      description: "Database unavailable: read-only, disk full or busy (busy answers Retry-After)",
+      content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } },
     };
     if (op.pathParams) responses["404"] = { description: "Not found", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
     if (op.auth)

@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 const root = process.cwd();
 const env = parseEnv();
 const dataDir = path.resolve(env.FRONTIER_DATA_DIR ?? path.join(root, "data"));
-fs.mkdirSync(dataDir, { recursive: true });
+fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
 function log(msg: string) {
   console.log(`[frontier] ${msg}`);

@@ -11,6 +11,7 @@ import type {
   LogRunBody,
   LogRunResponse,
   MetricPointsBody,
+  MetricPointsResponse,
   MetricSeriesResponse,
   PatchRunBody,
   RunDetail,
@@ -369,12 +370,26 @@ export function retryRun(id: number, tx: Tx = getDb(), now = Date.now()): RunAct
  * Appends a batch of time-series points in one transaction with one prepared statement, so a
  * failing batch stores nothing and 10,000 points cost one fsync.
  */
-export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = getDb(), now = Date.now()): { inserted: number } {
+/**
+ * Appends a batch of points in one transaction. A batch with a `batchId` the run already stored
+ * (a client retrying after a timeout) writes nothing and answers the first attempt's count.
+ */
+export function insertMetricPoints(id: number, body: MetricPointsBody, tx: Tx = getDb(), now = Date.now()): MetricPointsResponse {
   return tx.transaction((t) => {
     getRun(id, t);
+    if (body.batchId !== undefined) {
+      const client = rawClient(t);
+      const claimed = client
+        .prepare("INSERT INTO metric_batches (run_id, batch_id, inserted, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        .run(id, body.batchId, body.points.length, now);
+      if (claimed.changes === 0) {
+        const prior = client.prepare("SELECT inserted FROM metric_batches WHERE run_id = ? AND batch_id = ?").get(id, body.batchId) as { inserted: number };
+        return { inserted: prior.inserted, replayed: true };
+      }
+    }
     const stmt = rawClient(t).prepare("INSERT INTO metric_points (run_id, key, step, value, ts) VALUES (?, ?, ?, ?, ?)");
     for (const p of body.points) stmt.run(id, p.key, p.step, p.value, p.ts ?? now);
-    return { inserted: body.points.length };
+    return { inserted: body.points.length, replayed: false };
   });
 }
 

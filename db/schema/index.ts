@@ -4,6 +4,7 @@ export * from "./experiments";
 export * from "./runs";
 export * from "./run-metrics";
 export * from "./metric-points";
+export * from "./metric-batches";
 export * from "./artifacts";
 export * from "./run-events";
 export * from "./workers";

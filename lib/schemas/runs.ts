@@ -202,6 +202,15 @@ export const MAX_POINTS_PER_BATCH = 10_000;
 
 /** POST /api/v1/runs/:id/metrics — a batch of time-series points, stored in one transaction. */
 export const MetricPointsBody = z.strictObject({
+  batchId: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+    .optional()
+    .describe(
+      "Idempotency key of this batch, unique per run (a UUID, or the client's step range). A retry carrying a batchId the run already stored writes nothing and answers 200 with the first attempt's count and replayed: true; without it a retried batch is stored again.",
+    ),
   points: z
     .array(
       z.strictObject({
@@ -216,7 +225,11 @@ export const MetricPointsBody = z.strictObject({
 });
 export type MetricPointsBody = z.infer<typeof MetricPointsBody>;
 
-export const MetricPointsResponse = z.object({ inserted: z.number().int() });
+export const MetricPointsResponse = z.object({
+  inserted: z.number().int().describe("Points the batch stored (on a replay: the count the first attempt stored)"),
+  replayed: z.boolean().describe("True when the batchId was already stored and nothing was written"),
+});
+export type MetricPointsResponse = z.infer<typeof MetricPointsResponse>;
 
 export const MetricSeriesQuery = z.strictObject({ key: metricKeySchema.optional() });
 

@@ -374,7 +374,7 @@ describe("time-series metrics", () => {
     const points = Array.from({ length: 10_000 }, (_, i) => ({ key: i % 2 ? "loss" : "lr", step: 4999 - Math.floor(i / 2), value: i / 7, ts: 1000 + i }));
     const r = await call(postPoints, "POST", `/api/v1/runs/${id}/metrics`, { ...p(id), body: { points } });
     expect(r.status).toBe(201);
-    expect(r.json).toEqual({ inserted: 10_000 });
+    expect(r.json).toEqual({ inserted: 10_000, replayed: false });
     const s = await call(getSeries, "GET", `/api/v1/runs/${id}/metrics?key=loss`, p(id));
     expect(s.status).toBe(200);
     expect(s.json.series).toHaveLength(1);

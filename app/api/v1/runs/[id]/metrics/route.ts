@@ -14,11 +14,13 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
   });
 }
 
-// POST /api/v1/runs/:id/metrics — append up to 10,000 time-series points in one transaction
+// POST /api/v1/runs/:id/metrics — append up to 10,000 time-series points in one transaction;
+// 201 when stored, 200 with replayed: true when the batch's batchId was stored before
 export function POST(req: Request, ctx: { params: Promise<{ id: string }> }) {
   return handle(async () => {
     const { id } = parseOr400(IdParams, await ctx.params);
     const body = parseOr400(MetricPointsBody, await readJson(req, { limit: MAX_BATCH_BODY_BYTES }));
-    return Response.json(insertMetricPoints(id, body), { status: 201 });
+    const result = insertMetricPoints(id, body);
+    return Response.json(result, { status: result.replayed ? 200 : 201 });
   });
 }
