@@ -1,3 +1,4 @@
+import path from "node:path";
 import { z } from "zod";
 
 /** An unset-looking empty value (`FRONTIER_LEASE_MS=`) takes the default, as an absent one does. */
@@ -10,6 +11,18 @@ const blankAsUnset = <S extends z.ZodType>(schema: S) => z.preprocess((v) => (v 
 const EnvSchema = z.object({
   FRONTIER_DB: z.string().min(1).default("data/frontier.db").describe("SQLite file (default ./data/frontier.db)"),
   FRONTIER_DATA_DIR: z.string().min(1).default("data").describe("Artifacts and caches (default ./data)"),
+  FRONTIER_MODEL_ROOTS: blankAsUnset(
+    z
+      .string()
+      .transform((s) =>
+        s
+          .split(path.delimiter)
+          .map((p) => p.trim())
+          .filter((p) => p !== ""),
+      )
+      .pipe(z.array(z.string()).min(1, "list at least one directory"))
+      .optional(),
+  ).describe(`Directories models and datasets may be registered from, separated by "${path.delimiter}" (default: ./zoo and the data directory)`),
   PORT: z.coerce.number().int().min(1).max(65535).default(3000),
   HOST: z.string().min(1).default("127.0.0.1").describe("Interface the app binds (default 127.0.0.1: this machine only)"),
   FRONTIER_PUBLIC_URL: blankAsUnset(

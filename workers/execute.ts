@@ -23,6 +23,7 @@ import { benchmarkModel, benchmarkPair, DEFAULT_BENCH } from "./eval/bench";
 import { exampleText, readDataset, seededRng, splitExamples } from "./eval/dataset";
 import { modelStats } from "./eval/model-stats";
 import { withShapeFiles } from "./onnx/shape-cache";
+import { verifyRegisteredFile } from "./verify-files";
 import type { BenchmarkOptions, MeasuredMetrics, QualityOptions, TextTokenizer } from "./eval/types";
 
 export interface EngineOptions {
@@ -119,6 +120,10 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
     );
   const modelRef = shaped.model;
   const model = resolveModel(modelRef);
+  // The files must be the ones registered (a shape model's generated file is checked as it is made).
+  if (modelRef.source !== "shape") await verifyRegisteredFile("model", modelRef.id, model.modelPath, modelRef.sha256);
+  await verifyRegisteredFile("dataset", spec.dataset.id, spec.dataset.file, spec.dataset.sha256);
+  if (spec.calibration) await verifyRegisteredFile("dataset", spec.calibration.id, spec.calibration.file, spec.calibration.sha256);
   readDataset(spec.dataset); // validates every line before any compute is spent
   const tokenizer = model.tokenizerPath ? await loadTextTokenizer(model.tokenizerPath) : null;
   const hardware = await hardwareFingerprint(spec.runtime);

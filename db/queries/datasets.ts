@@ -1,20 +1,31 @@
 import fs from "node:fs";
-import path from "node:path";
 import readline from "node:readline";
 import { eq, asc } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { datasets } from "../schema";
-import { conflict, invalid, zodDetails } from "../../lib/errors";
+import { DomainError, conflict, invalid, zodDetails } from "../../lib/errors";
 import { DATASET_LINE, type DatasetRow } from "../../lib/schemas/datasets";
 import type { RegisterDatasetBody } from "../../lib/schemas/datasets";
 import type { z } from "zod";
-import { hashFile, statOrNull } from "./files";
+import { confinedPath, displayPath, displayRoots, hashFile, modelRoots } from "./files";
 
 /** Lines checked against the task's shape at registration; the harness re-checks what it reads. */
 export const VALIDATED_LINES = 1000;
 
+/** Registered datasets as the API shows them: each file relative to its root. */
 export function listDatasets(tx: Tx = getDb()): DatasetRow[] {
-  return tx.select().from(datasets).orderBy(asc(datasets.id)).all();
+  const roots = displayRoots();
+  return tx
+    .select()
+    .from(datasets)
+    .orderBy(asc(datasets.id))
+    .all()
+    .map((d) => publicDataset(d, roots));
+}
+
+/** A dataset row without its absolute server path (lease data keeps it: workers read the file). */
+export function publicDataset(d: DatasetRow, roots: string[] = displayRoots()): DatasetRow {
+  return { ...d, file: displayPath(d.file, roots) };
 }
 
 export function getDataset(id: string, tx: Tx = getDb()): DatasetRow | undefined {
@@ -22,6 +33,9 @@ export function getDataset(id: string, tx: Tx = getDb()): DatasetRow | undefined
 }
 
 const bad = (field: string, message: string) => invalid("invalid request", [{ field, message }]);
+
+/** The one answer for every unusable path, so a refusal tells nothing about the server's disk. */
+export const DATASET_PATH_REFUSED = "path is not a readable dataset file under the configured roots";
 
 /** Checks the first VALIDATED_LINES lines of a JSONL file against the task's line shape. */
 async function validateJsonl(file: string, task: keyof typeof DATASET_LINE): Promise<number> {
@@ -56,13 +70,20 @@ async function validateJsonl(file: string, task: keyof typeof DATASET_LINE): Pro
 /** Registers a JSONL dataset file after checking its lines match the task (docs/datasets.md). */
 export async function registerDataset(body: z.infer<typeof RegisterDatasetBody>, tx: Tx = getDb()): Promise<DatasetRow> {
   if (getDataset(body.id, tx)) throw conflict(`dataset "${body.id}" is already registered`);
-  const file = path.resolve(body.path);
-  const st = statOrNull(file);
-  if (!st) throw bad("path", `${body.path} does not exist`);
-  if (!st.isFile()) throw bad("path", `${body.path} is not a file (expected a JSONL file)`);
-  await validateJsonl(file, body.task);
-  const { sha256, bytes } = await hashFile(file);
-  return tx.transaction((t) => {
+  const refused = () => bad("path", DATASET_PATH_REFUSED);
+  // Resolved through symlinks: the file itself, not a link to it, must lie under a configured root.
+  const file = confinedPath(body.path, "file", modelRoots());
+  if (!file) throw refused();
+  let hashed: { sha256: string; bytes: number };
+  try {
+    await validateJsonl(file, body.task);
+    hashed = await hashFile(file);
+  } catch (e) {
+    if (e instanceof DomainError) throw e;
+    throw refused();
+  }
+  const { sha256, bytes } = hashed;
+  const row = tx.transaction((t) => {
     if (getDataset(body.id, t)) throw conflict(`dataset "${body.id}" is already registered`);
     return t
       .insert(datasets)
@@ -79,4 +100,5 @@ export async function registerDataset(body: z.infer<typeof RegisterDatasetBody>,
       .returning()
       .get();
   });
+  return publicDataset(row);
 }

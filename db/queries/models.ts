@@ -6,10 +6,32 @@ import { models } from "../schema";
 import { conflict, invalid } from "../../lib/errors";
 import type { ModelRow } from "../../lib/schemas/models";
 import type { RegisterModelBody } from "../../lib/schemas/models";
-import { hashFile, statOrNull } from "./files";
+import { confinedPath, displayPath, displayRoots, hashFile, modelRoots, statOrNull } from "./files";
 
+/** Whether anything (a dangling symlink included) sits at `p`. */
+function lexists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Registered models as the API shows them: stored server paths relative to their root. */
 export function listModels(tx: Tx = getDb()): ModelRow[] {
-  return tx.select().from(models).orderBy(asc(models.id)).all();
+  const roots = displayRoots();
+  return tx
+    .select()
+    .from(models)
+    .orderBy(asc(models.id))
+    .all()
+    .map((m) => publicModel(m, roots));
+}
+
+/** A model row without absolute server paths (lease data keeps them: workers read the files). */
+export function publicModel(m: ModelRow, roots: string[] = displayRoots()): ModelRow {
+  return { ...m, files: Object.fromEntries(Object.entries(m.files).map(([k, v]) => [k, displayPath(v, roots)])) };
 }
 
 export function getModel(id: string, tx: Tx = getDb()): ModelRow | undefined {
@@ -18,29 +40,59 @@ export function getModel(id: string, tx: Tx = getDb()): ModelRow | undefined {
 
 const bad = (field: string, message: string) => invalid("invalid request", [{ field, message }]);
 
+/** The one answer for every unusable path, so a refusal tells nothing about the server's disk. */
+export const MODEL_PATH_REFUSED = "path is not a readable model directory under the configured roots";
+
 /**
- * Registers a model directory in the optimum decoder layout. The directory is checked before
- * anything is written: model.onnx must be an ONNX protobuf, tokenizer.json must be JSON.
+ * Registers a model directory in the optimum decoder layout. Every file read is resolved through
+ * symlinks and must stay under the configured roots (FRONTIER_MODEL_ROOTS); the directory is checked
+ * before anything is written: model.onnx must be an ONNX protobuf, tokenizer.json must be JSON.
  */
 export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): Promise<ModelRow> {
   if (getModel(body.id, tx)) throw conflict(`model "${body.id}" is already registered`);
-  const dir = path.resolve(body.path);
-  const st = statOrNull(dir);
-  if (!st) throw bad("path", `${body.path} does not exist`);
-  if (!st.isDirectory()) throw bad("path", `${body.path} is not a directory (expected a folder with model.onnx and tokenizer.json)`);
-  const modelFile = path.join(dir, "model.onnx");
-  const tokFile = path.join(dir, "tokenizer.json");
-  if (!statOrNull(modelFile)?.isFile()) throw bad("path", `${body.path} has no model.onnx`);
-  if (!statOrNull(tokFile)?.isFile()) throw bad("path", `${body.path} has no tokenizer.json`);
+  const refused = () => bad("path", MODEL_PATH_REFUSED);
+  const roots = modelRoots();
+  const dir = confinedPath(body.path, "dir", roots);
+  if (!dir) throw refused();
+  const modelFile = confinedPath(path.join(dir, "model.onnx"), "file", roots);
+  const tokFile = confinedPath(path.join(dir, "tokenizer.json"), "file", roots);
+  if (!modelFile || !tokFile) throw refused();
+  /** An optional file: absent is fine, present but unusable (a symlink out of the roots) is refused. */
+  const optional = (name: string): string | null => {
+    const p = path.join(dir, name);
+    if (!lexists(p)) return null;
+    const real = confinedPath(p, "file", roots);
+    if (!real) throw refused();
+    return real;
+  };
+  const cardFile = optional("card.json");
+  const configFile = optional("config.json");
+  const dataFile = optional("model.onnx_data");
+  const read = (file: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch {
+      throw refused();
+    }
+  };
   // An ONNX ModelProto starts with field 1 (ir_version, varint): tag byte 0x08.
   const head = Buffer.alloc(1);
-  const fd = fs.openSync(modelFile, "r");
-  const n = fs.readSync(fd, head, 0, 1, 0);
-  fs.closeSync(fd);
+  let n = 0;
+  try {
+    const fd = fs.openSync(modelFile, "r");
+    try {
+      n = fs.readSync(fd, head, 0, 1, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    throw refused();
+  }
   if (n !== 1 || head[0] !== 0x08) throw bad("path", "model.onnx is not an ONNX model (no ir_version field at its start)");
   let tokenizer: unknown;
+  const tokText = read(tokFile).toString("utf8");
   try {
-    tokenizer = JSON.parse(fs.readFileSync(tokFile, "utf8"));
+    tokenizer = JSON.parse(tokText);
   } catch {
     throw bad("path", "tokenizer.json is not valid JSON");
   }
@@ -48,22 +100,29 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
     throw bad("path", 'tokenizer.json has no "model" section (expected a Hugging Face tokenizers file)');
   }
   let card: Record<string, unknown> | null = null;
-  const cardFile = path.join(dir, "card.json");
-  if (statOrNull(cardFile)?.isFile()) {
+  if (cardFile) {
+    const cardText = read(cardFile).toString("utf8");
     try {
-      card = JSON.parse(fs.readFileSync(cardFile, "utf8")) as Record<string, unknown>;
+      card = JSON.parse(cardText) as Record<string, unknown>;
     } catch {
       throw bad("path", "card.json is not valid JSON");
     }
   }
-  const { sha256, bytes } = await hashFile(modelFile);
-  const dataFile = path.join(dir, "model.onnx_data");
-  const dataBytes = statOrNull(dataFile)?.isFile() ? fs.statSync(dataFile).size : 0;
+  if (configFile) read(configFile);
+  let hashed: { sha256: string; bytes: number };
+  try {
+    hashed = await hashFile(modelFile);
+  } catch {
+    throw refused();
+  }
+  const { sha256, bytes } = hashed;
+  const dataBytes = dataFile ? (statOrNull(dataFile)?.size ?? 0) : 0;
   const files: Record<string, string> = { dir, model: "model.onnx", tokenizer: "tokenizer.json" };
   if (dataBytes > 0) files.data = "model.onnx_data";
   if (card) files.card = "card.json";
+  if (configFile) files.config = "config.json";
   const params = typeof card?.params === "number" ? card.params : null;
-  return tx.transaction((t) => {
+  const row = tx.transaction((t) => {
     if (getModel(body.id, t)) throw conflict(`model "${body.id}" is already registered`);
     return t
       .insert(models)
@@ -71,4 +130,5 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
       .returning()
       .get();
   });
+  return publicModel(row);
 }

@@ -4,15 +4,20 @@ import path from "node:path";
 import { closeDb, getDb } from "@/db/client";
 import { seededRng } from "@/workers/eval/dataset";
 
-/** Points FRONTIER_DB at a fresh file in a new temp dir (one per test file) and returns the dir. */
+/**
+ * Points FRONTIER_DB at a fresh file in a new temp dir (one per test file) and returns the dir, which
+ * is also the one root models and datasets may be registered from (FRONTIER_MODEL_ROOTS).
+ */
 export function freshDb(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "frontier-api-"));
   closeDb();
   process.env.FRONTIER_DB = path.join(dir, "test.db");
+  process.env.FRONTIER_MODEL_ROOTS = dir;
   return dir;
 }
 
 export function cleanup(dir: string): void {
+  delete process.env.FRONTIER_MODEL_ROOTS;
   closeDb();
   fs.rmSync(dir, { recursive: true, force: true });
 }
