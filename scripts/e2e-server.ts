@@ -21,6 +21,8 @@ const child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(pro
     HOST: "127.0.0.1",
     FRONTIER_DB: path.join(dir, "frontier.db"),
     FRONTIER_DATA_DIR: path.join(dir, "data"),
+    // The specs register models and datasets they write to temporary directories.
+    FRONTIER_MODEL_ROOTS: [path.join(process.cwd(), "zoo"), path.join(dir, "data"), os.tmpdir()].join(path.delimiter),
   },
 });
 
