@@ -7,20 +7,14 @@ import { DomainError, conflict, invalid, zodDetails } from "../../lib/errors";
 import { DATASET_LINE, type DatasetRow } from "../../lib/schemas/datasets";
 import type { RegisterDatasetBody } from "../../lib/schemas/datasets";
 import type { z } from "zod";
-import { confinedPath, displayPath, displayRoots, hashFile, modelRoots } from "./files";
+import { confinedPath, displayPath, displayRoots, hashFile, modelRoots, publicRows } from "./files";
 
 /** Lines checked against the task's shape at registration; the harness re-checks what it reads. */
 export const VALIDATED_LINES = 1000;
 
 /** Registered datasets as the API shows them: each file relative to its root. */
 export function listDatasets(tx: Tx = getDb()): DatasetRow[] {
-  const roots = displayRoots();
-  return tx
-    .select()
-    .from(datasets)
-    .orderBy(asc(datasets.id))
-    .all()
-    .map((d) => publicDataset(d, roots));
+  return publicRows(tx.select().from(datasets).orderBy(asc(datasets.id)).all(), publicDataset);
 }
 
 /** A dataset row without its absolute server path (lease data keeps it: workers read the file). */

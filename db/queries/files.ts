@@ -83,3 +83,9 @@ export function displayPath(p: string, roots: string[] = displayRoots()): string
 export function displayRoots(): string[] {
   return [...new Set([...modelRoots(), ...configuredRoots()])];
 }
+
+/** Rows as the API shows them: `toPublic` replaces each stored absolute path by one relative to its root. */
+export function publicRows<T>(rows: T[], toPublic: (row: T, roots: string[]) => T): T[] {
+  const roots = displayRoots();
+  return rows.map((r) => toPublic(r, roots));
+}

@@ -6,7 +6,7 @@ import { models } from "../schema";
 import { conflict, invalid } from "../../lib/errors";
 import type { ModelRow } from "../../lib/schemas/models";
 import type { RegisterModelBody } from "../../lib/schemas/models";
-import { confinedPath, displayPath, displayRoots, hashFile, modelRoots, statOrNull } from "./files";
+import { confinedPath, displayPath, displayRoots, hashFile, modelRoots, publicRows, statOrNull } from "./files";
 
 /** Whether anything (a dangling symlink included) sits at `p`. */
 function lexists(p: string): boolean {
@@ -20,13 +20,7 @@ function lexists(p: string): boolean {
 
 /** Registered models as the API shows them: stored server paths relative to their root. */
 export function listModels(tx: Tx = getDb()): ModelRow[] {
-  const roots = displayRoots();
-  return tx
-    .select()
-    .from(models)
-    .orderBy(asc(models.id))
-    .all()
-    .map((m) => publicModel(m, roots));
+  return publicRows(tx.select().from(models).orderBy(asc(models.id)).all(), publicModel);
 }
 
 /** A model row without absolute server paths (lease data keeps them: workers read the files). */

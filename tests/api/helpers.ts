@@ -46,6 +46,11 @@ export async function call(
   return { status: res.status, json, text, headers: res.headers };
 }
 
+/** The fields every synthetic logged run of the API tests shares: a method from the test's list on model "m", dataset "d". */
+export function loggedRun(method: { id: string; params: Record<string, unknown> }, runtime: string) {
+  return { methodId: method.id, params: method.params, modelId: "m", datasetId: "d", runtime };
+}
+
 export function count(table: string): number {
   return (getDb().$client.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "@/db/client";
 import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
-import { call, cleanup, freshDb, rng } from "./helpers";
+import { call, cleanup, freshDb, loggedRun, rng } from "./helpers";
 
 /**
  * Metric filters and metric sorts look a run's metric up by the (run_id, key) primary key, never by
@@ -38,15 +38,7 @@ beforeAll(async () => {
     if (rand() < 0.8) metrics.decode_ms_per_token = Math.round(rand() * 40) / 2; // coarse: ties
     if (rand() < 0.8) metrics.accuracy = Math.round(rand() * 20) / 20;
     metrics.model_bytes = 1e8 + Math.floor(rand() * 1e8);
-    const body = {
-      methodId: m.id,
-      params: m.params,
-      modelId: "m",
-      datasetId: "d",
-      runtime: rand() < 0.5 ? "cpu" : "wasm",
-      status: "succeeded",
-      metrics,
-    };
+    const body = { ...loggedRun(m, rand() < 0.5 ? "cpu" : "wasm"), status: "succeeded", metrics };
     const r = await call(postRun, "POST", "/api/v1/runs", { body });
     expect(r.status).toBe(201);
     seeded.push({ id: r.json.id, methodId: m.id, family: m.family, runtime: body.runtime, metrics });

@@ -9,7 +9,7 @@ import { GET as getRun, PATCH as patchRun } from "@/app/api/v1/runs/[id]/route";
 import { POST as cancelRun } from "@/app/api/v1/runs/[id]/cancel/route";
 import { POST as retryRun } from "@/app/api/v1/runs/[id]/retry/route";
 import { GET as getSeries, POST as postPoints } from "@/app/api/v1/runs/[id]/metrics/route";
-import { call, cleanup, count, fields, freshDb, rng, snapshot } from "./helpers";
+import { call, cleanup, count, fields, freshDb, loggedRun, rng, snapshot } from "./helpers";
 
 interface Seeded {
   id: number;
@@ -43,12 +43,9 @@ beforeAll(async () => {
     if (rand() < 0.8) metrics.accuracy = Math.round(rand() * 20) / 20; // coarse values: many ties
     if (rand() < 0.7) metrics.perplexity = 5 + Math.round(rand() * 100) / 10;
     if (rand() < 0.3) metrics["custom/score"] = -Math.round(rand() * 10);
+    const runtime = rand() < 0.5 ? "cpu" : "wasm";
     const body = {
-      methodId: m.id,
-      params: m.params,
-      modelId: "m",
-      datasetId: "d",
-      runtime: rand() < 0.5 ? "cpu" : "wasm",
+      ...loggedRun(m, runtime),
       hardware: hw,
       status: rand() < 0.8 ? "succeeded" : "failed",
       metrics,

@@ -101,6 +101,18 @@ export function perplexityJob(model: ModelRef, dataset: { id: string; file: stri
   };
 }
 
+/** A model registered by path with the usual file names (model.onnx, tokenizer.json, config.json in `dir`). */
+export function pathModelRef(id: string, dir: string): ModelRef {
+  return {
+    id,
+    kind: "decoder-lm",
+    source: "path",
+    files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
+    sha256: null,
+    card: null,
+  };
+}
+
 export function writeJsonl(file: string, rows: unknown[]): string {
   fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
   return file;

@@ -8,7 +8,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeJob } from "../../workers/execute";
-import type { JobReporter, JobSpec } from "../../workers/types";
+import type { JobReporter } from "../../workers/types";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 
 const FIXTURES = path.resolve(__dirname, "../fixtures/export");
 const TEST_SET = path.resolve(__dirname, "../../zoo/datasets/grammar-test.jsonl");
@@ -43,25 +44,7 @@ describe("exported Llama fixtures through the worker pipeline", () => {
       const reference = JSON.parse(fs.readFileSync(path.join(dir, "reference.json"), "utf8")) as Reference;
       const workDir = path.join(root, name);
       fs.mkdirSync(workDir);
-      const spec: JobSpec = {
-        runId: 1,
-        methodId: "baseline",
-        params: {},
-        model: {
-          id: name,
-          kind: "decoder-lm",
-          source: "path",
-          files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-          sha256: null,
-          card: null,
-        },
-        dataset: { id: "grammar-test-100", task: "perplexity", file: datasetFile, sha256: null },
-        calibration: null,
-        runtime: "cpu",
-        seed: 1,
-        workDir,
-        baseline: null,
-      };
+      const spec = perplexityJob(pathModelRef(name, dir), { id: "grammar-test-100", file: datasetFile }, workDir, { calibration: null });
       const r = await executeJob(spec, reporter, {
         quality: { maxExamples: 100, maxTokensPerText: 512 },
         bench: { promptLength: 8, decodeTokens: 2, warmup: 0, repeats: 1 },

@@ -10,7 +10,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeJob, type EngineOptions } from "../../workers/execute";
 import { DataType, readModel } from "../../workers/onnx/model-io";
-import type { JobReporter, JobResult, JobSpec } from "../../workers/types";
+import type { JobReporter, JobResult } from "../../workers/types";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 
 const FIXTURES = path.resolve(__dirname, "../fixtures/export");
 const ZOO_DATA = path.resolve(__dirname, "../../zoo/datasets");
@@ -44,26 +45,13 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 function run(fixture: string, methodId: string, params: Record<string, unknown>, baseline: Record<string, number> | null): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
-  const dir = path.join(FIXTURES, fixture);
-  const spec: JobSpec = {
+  const spec = perplexityJob(pathModelRef(fixture, path.join(FIXTURES, fixture)), { id: "grammar-test-40", file: testFile }, workDir, {
     runId,
     methodId,
     params,
-    model: {
-      id: fixture,
-      kind: "decoder-lm",
-      source: "path",
-      files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-      sha256: null,
-      card: null,
-    },
-    dataset: { id: "grammar-test-40", task: "perplexity", file: testFile, sha256: null },
     calibration: { id: "grammar-validation-60", task: "perplexity", file: validationFile, sha256: null },
-    runtime: "cpu",
-    seed: 1,
-    workDir,
     baseline: baseline ? { runId: 0, metrics: baseline } : null,
-  };
+  });
   return executeJob(spec, reporter, engine);
 }
 

@@ -18,7 +18,8 @@ import { BlockEvaluator, batchDecoderFeeds, captureTensors, chunkSequences, extr
 import { autoClip, skipsClip } from "../../workers/methods/quantization/awq-clip";
 import { relativeMaxDiff } from "../../workers/methods/quantization/awq";
 import { executeJob } from "../../workers/execute";
-import type { JobReporter, JobSpec } from "../../workers/types";
+import type { JobReporter } from "../../workers/types";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 import { Rng } from "../../workers/data/rng";
 import { TINY, tinyWeights, tmpDir, tokenSequences, writeTinyDecoder } from "./decoder-fixture";
 
@@ -237,25 +238,12 @@ describe("AWQ end to end", () => {
   async function run(methodId: string, params: Record<string, unknown>, modelDir: string, datasetFile: string, calibrationFile: string) {
     const workDir = path.join(root, `run-${++id}`);
     fs.mkdirSync(workDir);
-    const spec: JobSpec = {
+    const spec = perplexityJob(pathModelRef("m", modelDir), { id: "text", file: datasetFile }, workDir, {
       runId: id,
       methodId,
       params,
-      model: {
-        id: "m",
-        kind: "decoder-lm",
-        source: "path",
-        files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-        sha256: null,
-        card: null,
-      },
-      dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
       calibration: { id: "text-validation", task: "perplexity", file: calibrationFile, sha256: null },
-      runtime: "cpu",
-      seed: 1,
-      workDir,
-      baseline: null,
-    };
+    });
     return executeJob(spec, reporter, {
       quality: { maxExamples: 16, maxTokensPerText: 64 },
       bench: { promptLength: 8, decodeTokens: 2, warmup: 0, repeats: 1 },

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { decoderWeightShapes, writeDecoder } from "../../workers/onnx/decoder-builder";
 import { Rng } from "../../workers/data/rng";
+import { writeModel, type ModelProto } from "../../workers/onnx/model-io";
 
 /** A tiny GQA decoder (docs/decoder.md) with non-trivial norms and a few outlier channels, as trained LMs have. */
 export const TINY = {
@@ -42,6 +43,18 @@ export function tmpDir(prefix: string): string {
 /** Writes the tiny decoder (model.onnx, config.json, tokenizer.json) into a fresh directory. */
 export function writeTinyDecoder(dir = tmpDir("frontier-quant-")) {
   return writeDecoder(dir, TINY, { weights: tinyWeights() });
+}
+
+/** The tiny decoder in a fresh directory: its model file, and `save` writing a variant beside it. */
+export function tinyDecoderFiles(): { dir: string; base: string; save: (model: ModelProto, name: string, opts?: Parameters<typeof writeModel>[2]) => string } {
+  const written = writeTinyDecoder();
+  const dir = written.dir;
+  const save = (model: ModelProto, name: string, opts?: Parameters<typeof writeModel>[2]) => {
+    const file = path.join(dir, name);
+    writeModel(model, file, opts);
+    return file;
+  };
+  return { dir, base: path.join(dir, written.files.model), save };
 }
 
 export function tokenSequences(n: number, len: number, seed = 9): number[][] {

@@ -20,11 +20,10 @@ import {
   modelBytes,
   readModel,
   setInitializer,
-  writeModel,
   type ModelProto,
   type NodeProto,
 } from "../../workers/onnx/model-io";
-import { TINY, tinyWeights, tmpDir, tokenSequences, writeTinyDecoder } from "./decoder-fixture";
+import { TINY, tinyDecoderFiles, tinyWeights, tmpDir, tokenSequences } from "./decoder-fixture";
 import { linearGraph, maxAbsDiff } from "./helpers";
 
 const MODULE: Record<string, string> = {
@@ -85,19 +84,13 @@ let base: string;
 const seqs = tokenSequences(2, 16);
 let baseLogits: Float32Array;
 
+let save: ReturnType<typeof tinyDecoderFiles>["save"];
+
 beforeAll(async () => {
-  const written = writeTinyDecoder();
-  dir = written.dir;
-  base = path.join(dir, written.files.model);
+  ({ dir, base, save } = tinyDecoderFiles());
   baseLogits = await sequenceLogits(base, seqs[0]);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const save = (model: ModelProto, name: string, opts = {}) => {
-  const file = path.join(dir, name);
-  writeModel(model, file, opts);
-  return file;
-};
 
 describe("layer blocks of exported graphs", () => {
   it("groups by the node names' module path when weights are named onnx::MatMul_NNNN", () => {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { getInitializer, readModel, writeModel, type ModelProto } from "../../workers/onnx/model-io";
+import { getInitializer, readModel, writeModel } from "../../workers/onnx/model-io";
 import { captureActivations, meanAbs, sequenceLogits, type TapStats } from "../../workers/methods/calibration";
 import { emitQuantizedLinear, quantizableLinears, readRowWeight, writeRowWeight } from "../../workers/methods/quantization/emit";
 import { emitW8A8Group, quantizeInt8PerChannel } from "../../workers/methods/quantization/w8a8";
@@ -11,7 +11,7 @@ import { hqqQuantize } from "../../workers/methods/quantization/hqq-core";
 import { awqSearch, smoothScales } from "../../workers/methods/quantization/scaling";
 import { relativeMaxDiff } from "../../workers/methods/quantization/awq";
 import { layerBlocks } from "../../workers/methods/quantization/gptq";
-import { TINY, tinyWeights, tmpDir, tokenSequences, writeTinyDecoder } from "./decoder-fixture";
+import { TINY, tinyDecoderFiles, tinyWeights, tmpDir, tokenSequences } from "./decoder-fixture";
 import { writeDecoder } from "../../workers/onnx/decoder-builder";
 
 let dir: string;
@@ -20,10 +20,10 @@ let stats: Map<string, TapStats>;
 const seqs = tokenSequences(4, 24);
 let baseLogits: Float32Array;
 
+let save: ReturnType<typeof tinyDecoderFiles>["save"];
+
 beforeAll(async () => {
-  const written = writeTinyDecoder();
-  dir = written.dir;
-  base = path.join(dir, written.files.model);
+  ({ dir, base, save } = tinyDecoderFiles());
   const { targets } = quantizableLinears(readModel(base));
   stats = await captureActivations(
     base,
@@ -34,12 +34,6 @@ beforeAll(async () => {
   baseLogits = await sequenceLogits(base, seqs[0]);
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-const save = (model: ModelProto, name: string) => {
-  const file = path.join(dir, name);
-  writeModel(model, file);
-  return file;
-};
 
 describe("linear discovery and calibration capture", () => {
   it("finds the seven projections per layer and lm_head, and taps five distinct inputs per layer plus the head", () => {
