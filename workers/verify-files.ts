@@ -1,12 +1,5 @@
-import crypto from "node:crypto";
 import fs from "node:fs";
-
-/** SHA-256 (hex) of a file, streamed so a multi-GB model never sits in memory. */
-async function sha256Of(file: string): Promise<string> {
-  const hash = crypto.createHash("sha256");
-  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
-}
+import { sha256File } from "./hash";
 
 /**
  * Fails when `file` no longer has the sha256 recorded when it was registered: a model or dataset
@@ -15,7 +8,7 @@ async function sha256Of(file: string): Promise<string> {
  */
 export async function verifyRegisteredFile(what: "model" | "dataset", id: string, file: string, expected: string | null | undefined): Promise<void> {
   if (!expected || !fs.existsSync(file)) return; // a missing file is reported by whatever reads it
-  const actual = await sha256Of(file);
+  const actual = sha256File(file);
   if (actual !== expected) {
     throw new Error(
       `${what} ${id}: ${what} file changed since registration (sha256 ${actual.slice(0, 12)}, registered ${expected.slice(0, 12)}); register it again under a new id`,

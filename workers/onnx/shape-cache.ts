@@ -1,5 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { sha256File } from "../hash";
 import path from "node:path";
 import { decoderParamCount } from "./decoder-config";
 import { ensureShapeModel, GENERATOR_VERSION, readShapeCard, resolveShapeName, SHAPE_MODELS, shapeModelConfig, type ShapeModelName } from "./shapes";
@@ -158,15 +159,7 @@ function shaOf(file: string): string {
     const [s, hash] = fs.readFileSync(side, "utf8").trim().split(" ");
     if (s === stamp && /^[0-9a-f]{64}$/.test(hash)) return hash;
   } catch {}
-  const h = crypto.createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  const buf = Buffer.allocUnsafe(1 << 22);
-  try {
-    for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  const hash = h.digest("hex");
+  const hash = sha256File(file);
   // Written to a temporary name and renamed: a concurrent reader sees the old file or the whole new one.
   const tmp = `${side}.${process.pid}`;
   fs.writeFileSync(tmp, `${stamp} ${hash}\n`);

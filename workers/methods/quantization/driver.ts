@@ -1,16 +1,5 @@
-/**
- * The steps every weight-quantization executor shares: load the model and pick its linears,
- * capture calibration statistics, emit the quantized layers, write the model into the run's work
- * directory and describe what was stored.
- *
- * bits_effective (recorded per run): 8 x (bytes of stored codes, container and block padding
- * included, + bytes of scales + bytes of zero points) / number of quantized weights. It counts
- * what the file really holds for the quantized layers, so 3-bit codes in a 4-bit container report
- * at least 4 bits, and 4-bit group-32 codes with float32 scales and packed 4-bit zero points report
- * 4 + 32/32 + 4/32 = 5.125. Layers left in float32 are not part of it.
- */
-import crypto from "node:crypto";
 import fs from "node:fs";
+import { sha256File } from "../../hash";
 import path from "node:path";
 import { readModel, writeModel, type ModelProto } from "../../onnx/model-io";
 import type { ArtifactRef } from "../../types";
@@ -89,22 +78,6 @@ export async function calibrate(ctx: MethodContext, targets: readonly LinearTarg
 export interface QuantizedLayer {
   target: LinearTarget;
   quantized: QuantizedWeight;
-}
-
-function sha256File(file: string): string {
-  const hash = crypto.createHash("sha256");
-  const fd = fs.openSync(file, "r");
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  return hash.digest("hex");
 }
 
 export function fileArtifact(kind: string, file: string): ArtifactRef {
