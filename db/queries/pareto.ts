@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { inArray, sql } from "drizzle-orm";
+import { inArray, sql, type SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
 import { runs } from "../schema";
@@ -8,6 +8,9 @@ import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOW
 import type { RunFilter } from "../../lib/schemas/filters";
 import {
   BOUND_KEYS,
+  contextLabel,
+  type ParetoContext,
+  REFERENCE_MARGIN,
   type DominatedPoint,
   type FrontPoint,
   type ParetoChart,
@@ -135,7 +138,84 @@ export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getD
   // when uncommitted writes are rolled back, so values read there could outlive them.
   const before = paretoColumnCache.enabled && !client.inTransaction ? dbVersion(client) : null;
   // One read transaction, so the separate scans see the same snapshot.
-  return client.transaction(() => paretoIn(client, filter, q, tx, before))();
+  return client.transaction(() => {
+    const contexts = contextsOf(filter, tx);
+    if (contexts.length <= 1) return paretoIn(client, filter, q, tx, before, contexts[0] ?? null, false);
+    // Fronts never span contexts: one pass per context, merged with context-qualified group keys.
+    const parts = contexts.map((c) => paretoIn(client, filter, q, tx, before, c, true));
+    return q.x.map((_, i) =>
+      mergeContexts(
+        parts.map((p) => p[i]),
+        contexts,
+        q.maxDominated,
+      ),
+    );
+  })();
+}
+
+const contextSql = (c: ParetoContext): SQL =>
+  sql`r.model_id = ${c.modelId} AND r.dataset_id = ${c.datasetId} AND r.runtime = ${c.runtime} AND r.hardware_key IS ${c.hardwareKey}`;
+
+/**
+ * The (model, dataset, runtime, hardware) contexts of the runs matching `filter`, most recent
+ * first, each with its latest succeeded baseline run. A filter naming one value of each is one
+ * context without a scan.
+ */
+export function contextsOf(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
+  const pinned = filter.model.length === 1 && filter.dataset.length === 1 && filter.runtime.length === 1 && filter.hardware.length === 1;
+  const rows = pinned
+    ? [{ modelId: filter.model[0], datasetId: filter.dataset[0], runtime: filter.runtime[0], hardwareKey: filter.hardware[0] as string | null }]
+    : tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null }>(
+        sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey
+            FROM runs r WHERE ${andAll(runFilterConditions(filter))}
+            GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key ORDER BY max(r.created_at) DESC, max(r.id) DESC`,
+      );
+  return rows.map((c) => ({ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }));
+}
+
+function contextBaseline(c: Omit<ParetoContext, "baselineRunId">, synthetic: boolean, tx: Tx): number | null {
+  const row = tx.get<{ id: number }>(sql`SELECT id FROM runs r WHERE r.method_id = 'baseline' AND r.status = 'succeeded'
+    AND ${synthetic ? sql`1` : sql`r.synthetic = 0`} AND ${contextSql({ ...c, baselineRunId: null })}
+    ORDER BY r.finished_at DESC, r.id DESC LIMIT 1`);
+  return row?.id ?? null;
+}
+
+/** Joins per-context answers into one, keeping every context's groups, reference and sample apart. */
+function mergeContexts(parts: ParetoResponse[], contexts: ParetoContext[], maxDominated: number): ParetoResponse {
+  const dominated = parts.flatMap((p) => p.dominated);
+  return {
+    ...parts[0],
+    reference: null,
+    referenceSource: null,
+    contexts,
+    groups: parts.flatMap((p, ci) => p.groups.map((g) => ({ ...g, context: ci }))),
+    dominated: evenSample(dominated, maxDominated),
+    dominatedTotal: parts.reduce((n, p) => n + p.dominatedTotal, 0),
+    total: parts.reduce((n, p) => n + p.total, 0),
+  };
+}
+
+/**
+ * A context's hypervolume reference: the query's refX/refY, else its baseline's values worsened by
+ * REFERENCE_MARGIN (fixed as runs arrive), else the worst value per axis over the points.
+ */
+function referenceOf(
+  q: ParetoQuery,
+  base: { x: number | undefined; y: number | undefined },
+  worst: { x: number; y: number } | null,
+  dx: "higher" | "lower",
+  dy: "higher" | "lower",
+): { reference: { x: number; y: number } | null; source: ParetoResponse["referenceSource"] } {
+  if (q.refX !== undefined && q.refY !== undefined) return { reference: { x: q.refX, y: q.refY }, source: "query" };
+  const worsen = (v: number, d: "higher" | "lower") => v + (d === "lower" ? 1 : -1) * REFERENCE_MARGIN * Math.abs(v);
+  if (base.x !== undefined && base.y !== undefined && base.x !== 0 && base.y !== 0) {
+    return {
+      reference: { x: q.refX ?? worsen(base.x, dx), y: q.refY ?? worsen(base.y, dy) },
+      source: q.refX !== undefined || q.refY !== undefined ? "query" : "baseline",
+    };
+  }
+  if (!worst) return { reference: null, source: null };
+  return { reference: { x: q.refX ?? worst.x, y: q.refY ?? worst.y }, source: q.refX !== undefined || q.refY !== undefined ? "query" : "worst-point" };
 }
 
 /**
@@ -163,12 +243,20 @@ function cachedColumn(cache: ColumnCache | null, client: Database.Database, key:
   return col;
 }
 
-function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, tx: Tx, before: string | null): ParetoResponse[] {
+function paretoIn(
+  client: Database.Database,
+  filter: RunFilter,
+  q: ParetoQuery,
+  tx: Tx,
+  before: string | null,
+  context: ParetoContext | null,
+  qualify: boolean,
+): ParetoResponse[] {
   const dy = metricDirection(q.y);
   const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
   const cache = cacheFor(client, before);
   const yOf = cachedColumn(cache, client, q.y, maxId);
-  const where = andAll(runFilterConditions(filter));
+  const where = andAll([...runFilterConditions(filter), ...(context && qualify ? [contextSql(context)] : [])]);
   const g = sql.raw(groupColumn(q.group));
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
   // synthetic) index in its own order without touching the table or sorting, where ids in id
@@ -201,7 +289,13 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
   const hasKey = client.prepare("SELECT 1 FROM run_metrics WHERE key = ? LIMIT 1").pluck(true);
   const bounds = (key: string): Bounds | null => (hasKey.get(`${key}_lo`) === undefined ? null : { lo: column(`${key}_lo`), hi: column(`${key}_hi`) });
   const yb = bounds(q.y);
-  const charts = q.x.map((x) => chartFor(column(x), x, dy, q, keys, runIds, runGroup, ys));
+  const baseY = context?.baselineRunId ? yOf(context.baselineRunId) : undefined;
+  const charts = q.x.map((x) => {
+    const xOf = column(x);
+    const baseX = context?.baselineRunId ? xOf(context.baselineRunId) : undefined;
+    return chartFor(xOf, x, dy, q, keys, runIds, runGroup, ys, { x: baseX, y: baseY });
+  });
+  const suffix = context && qualify ? ` · ${contextLabel(context)}` : "";
   const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
   return charts.map((c, i) => {
     const xb = bounds(q.x[i]);
@@ -210,13 +304,20 @@ function paretoIn(client: Database.Database, filter: RunFilter, q: ParetoQuery, 
       y: { key: q.y, direction: dy },
       group: q.group,
       reference: c.reference,
+      referenceSource: c.referenceSource,
+      contexts: context ? [context] : [],
       groups: c.groups.map((gr) => ({
-        key: gr.key,
+        key: gr.key + suffix,
+        context: 0,
+        reference: c.reference,
+        referenceSource: c.referenceSource,
         front: gr.front.map((p): FrontPoint => withBounds({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y }, xb, yb)),
         hypervolume: gr.hypervolume,
         count: gr.count,
       })),
-      dominated: xb || yb ? c.dominated.map((p): DominatedPoint => withBounds(p, xb, yb)) : c.dominated,
+      dominated: (xb || yb ? c.dominated.map((p): DominatedPoint => withBounds(p, xb, yb)) : c.dominated).map((p) =>
+        suffix ? { ...p, group: p.group + suffix } : p,
+      ),
       dominatedTotal: c.dominatedTotal,
       total: c.total,
     };
@@ -232,6 +333,7 @@ function chartFor(
   runIds: number[],
   runGroup: Int32Array,
   ys: Float64Array,
+  base: { x: number | undefined; y: number | undefined },
 ) {
   const dx = metricDirection(xKey);
   // Columnar per group (ids, x, y), and every point as a (group, index) pair: no object per point
@@ -260,7 +362,7 @@ function chartFor(
     if (sy * y > wy) wy = sy * y;
   }
   const total = ptGroup.length;
-  const reference = total > 0 ? { x: q.refX ?? sx * wx, y: q.refY ?? sy * wy } : q.refX !== undefined && q.refY !== undefined ? { x: q.refX, y: q.refY } : null;
+  const { reference, source: referenceSource } = referenceOf(q, base, total > 0 ? { x: sx * wx, y: sy * wy } : null, dx, dy);
 
   const groups: { key: string; front: P[]; hypervolume: number; count: number }[] = [];
   const onFront = cols.map((c) => new Uint8Array(c.ids.length));
@@ -281,7 +383,7 @@ function chartFor(
     const i = ptIndex[p];
     return { runId: c.ids[i], x: c.xs[i], y: c.ys[i], group: c.key };
   });
-  return { reference, groups, dominated: sample, dominatedTotal: dominated.length, total };
+  return { reference, referenceSource, groups, dominated: sample, dominatedTotal: dominated.length, total };
 }
 
 type Detail = Omit<FrontPoint, "runId" | "x" | "y">;

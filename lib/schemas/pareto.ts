@@ -56,6 +56,28 @@ const Bounds = {
   yHi: z.number().optional(),
 };
 
+/** One comparison context: only runs that share all four are compared on one front. */
+export const ParetoContext = z.object({
+  modelId: z.string(),
+  datasetId: z.string(),
+  runtime: z.string(),
+  hardwareKey: z.string().nullable(),
+  /** The baseline run whose values (worsened by REFERENCE_MARGIN) are the context's hypervolume reference. */
+  baselineRunId: z.number().int().nullable(),
+});
+export type ParetoContext = z.infer<typeof ParetoContext>;
+
+/**
+ * The hypervolume reference of a context is its baseline's (x, y) worsened by this fraction of
+ * each value (x 1.5 on a lower-is-better axis, x 0.5 on a higher-is-better one): fixed while
+ * compressed runs arrive, and generous enough that a run up to 50% worse than the uncompressed
+ * model on either axis still adds area.
+ */
+export const REFERENCE_MARGIN = 0.5;
+
+export const contextLabel = (c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">) =>
+  `${c.modelId} · ${c.datasetId} · ${c.hardwareKey ?? c.runtime}`;
+
 export const FrontPoint = z.object({
   runId: z.number().int(),
   x: z.number(),
@@ -72,11 +94,26 @@ export const ParetoResponse = z.object({
   x: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
   y: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
   group: z.enum(PARETO_GROUPS),
-  /** Hypervolumes are measured against this point (default: the worst value per axis over all points). */
+  /**
+   * The point hypervolumes are measured against when the answer covers one context (null when it
+   * covers several: each group then carries its own context's reference).
+   */
   reference: z.object({ x: z.number(), y: z.number() }).nullable(),
+  /** Where `reference` comes from (REFERENCE_SOURCES); null with `reference`. */
+  referenceSource: z.enum(["baseline", "query", "worst-point"]).nullable(),
+  /**
+   * The (model, dataset, runtime, hardware) contexts the answer covers. Fronts never span two of
+   * them: with several, every group is one context's group and its key names the context.
+   */
+  contexts: z.array(z.lazy(() => ParetoContext)),
   groups: z.array(
     z.object({
+      /** The group value (method, family, ...), followed by " · " and the context label when the answer covers several contexts. */
       key: z.string(),
+      /** Index into `contexts`. */
+      context: z.number().int(),
+      reference: z.object({ x: z.number(), y: z.number() }).nullable(),
+      referenceSource: z.enum(["baseline", "query", "worst-point"]).nullable(),
       /** Non-dominated runs, ordered from best x to worst x. */
       front: z.array(FrontPoint),
       hypervolume: z.number(),

@@ -138,60 +138,127 @@ describe("GET /api/v1/pareto", () => {
   });
   afterAll(() => cleanup(dir));
 
-  it("returns each group's front, hypervolume against the worst point, and a dominated sample", async () => {
-    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50");
+  /** The context a fixture run is in (model m, dataset d, its runtime, no hardware label until the hardware test). */
+  const ctxOf = (d: (typeof data)[number]) => d.runtime;
+  /** The latest succeeded baseline of a runtime's context (what the API takes as the reference). */
+  const baselineOf = (runtime: string) => [...data].reverse().find((d) => d.family === "baseline" && d.runtime === runtime)!;
+
+  it("returns each group's front, hypervolume against the context baseline's reference, and a dominated sample", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50&runtime=cpu");
     expect(res.status).toBe(200);
     const j = res.json;
-    const both = data.filter((d) => d.lat !== undefined && d.acc !== undefined);
+    const both = data.filter((d) => d.runtime === "cpu" && d.lat !== undefined && d.acc !== undefined);
     expect(j.total).toBe(both.length);
     expect(j.x).toEqual({ key: "latency_ms_p50", direction: "lower" });
     expect(j.y).toEqual({ key: "accuracy", direction: "higher" });
-    const ref = { x: Math.max(...both.map((d) => d.lat!)), y: Math.min(...both.map((d) => d.acc!)) };
+    expect(j.contexts).toEqual([{ modelId: "m", datasetId: "d", runtime: "cpu", hardwareKey: null, baselineRunId: baselineOf("cpu").id }]);
+    const b = baselineOf("cpu");
+    // the baseline's values worsened by half: x 1.5 on lower-is-better latency, x 0.5 on higher-is-better accuracy
+    const ref =
+      b.lat !== undefined && b.acc ? { x: b.lat * 1.5, y: b.acc * 0.5 } : { x: Math.max(...both.map((d) => d.lat!)), y: Math.min(...both.map((d) => d.acc!)) };
     expect(j.reference).toEqual(ref);
+    expect(j.referenceSource).toBe(b.lat !== undefined && b.acc ? "baseline" : "worst-point");
     expect(j.groups.map((g: { key: string }) => g.key).sort()).toEqual([...FAMILIES].sort());
     let frontTotal = 0;
     for (const g of j.groups) {
       const pts = both.filter((d) => d.family === g.key).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
       expect(g.count).toBe(pts.length);
+      expect(g.reference).toEqual(ref);
       expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
       expect(g.hypervolume).toBeCloseTo(bruteHypervolume(pts, ref, "lower", "higher"), 6);
-      expect(g.front[0]).toMatchObject({ family: g.key, modelId: "m", runtime: expect.any(String) });
+      expect(g.front[0]).toMatchObject({ family: g.key, modelId: "m", runtime: "cpu" });
       expect(g.front[0].params).toHaveProperty("i");
       frontTotal += g.front.length;
     }
     expect(j.dominatedTotal).toBe(both.length - frontTotal);
     expect(j.dominated).toHaveLength(50);
-    const again = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50");
+    const again = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&maxDominated=50&runtime=cpu");
     expect(again.json.dominated).toEqual(j.dominated);
+  });
+
+  it("never draws one front across contexts: every runtime is its own set of groups, with its own reference", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family");
+    expect(res.status).toBe(200);
+    expect(res.json.reference).toBeNull();
+    expect(res.json.contexts.map((c: { runtime: string }) => c.runtime).sort()).toEqual(["cpu", "wasm"]);
+    expect(res.json.groups).toHaveLength(6);
+    for (const g of res.json.groups) {
+      const ctx = res.json.contexts[g.context];
+      const family = g.key.split(" · ")[0];
+      expect(g.key).toBe(`${family} · m · d · ${ctx.runtime}`);
+      const pts = data
+        .filter((d) => ctxOf(d) === ctx.runtime && d.family === family && d.lat !== undefined && d.acc !== undefined)
+        .map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      expect(g.count).toBe(pts.length);
+      expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
+      expect(g.front.every((p: { runtime: string }) => p.runtime === ctx.runtime)).toBe(true);
+      expect(g.hypervolume).toBeCloseTo(bruteHypervolume(pts, g.reference, "lower", "higher"), 6);
+    }
+    for (const d of res.json.dominated) expect(res.json.groups.some((g: { key: string }) => g.key === d.group)).toBe(true);
   });
 
   it("applies filters, grouping by runtime and reference overrides", async () => {
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=runtime&family=pruning&refX=60&refY=-0.5");
     expect(res.status).toBe(200);
-    expect(res.json.reference).toEqual({ x: 60, y: -0.5 });
     const both = data.filter((d) => d.family === "pruning" && d.lat !== undefined && d.acc !== undefined);
     expect(res.json.total).toBe(both.length);
+    expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual(["cpu · m · d · cpu", "wasm · m · d · wasm"]);
     for (const g of res.json.groups) {
-      const pts = both.filter((d) => d.runtime === g.key).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      expect(g.reference).toEqual({ x: 60, y: -0.5 });
+      expect(g.referenceSource).toBe("query");
+      const pts = both.filter((d) => g.key.startsWith(`${d.runtime} `)).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
       expect(g.hypervolume).toBeCloseTo(bruteHypervolume(pts, { x: 60, y: -0.5 }, "lower", "higher"), 6);
     }
   });
 
-  it('groups by hardware, runs without a hardware label under "unknown"', async () => {
+  it("keeps a context's reference and hypervolume fixed as dominated runs arrive", async () => {
+    const q = "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=family&runtime=wasm";
+    const before = await call(getPareto, "GET", q);
+    const [{ id }] = getDb()
+      .insert(runs)
+      .values(familyRun("quantization", 9999, "wasm"))
+      .returning({ id: runs.id })
+      .all();
+    // worse than every point on both axes, so it cannot join a front
+    getDb()
+      .insert(runMetrics)
+      .values([
+        { runId: id, key: "latency_ms_p50", value: 1e6 },
+        { runId: id, key: "accuracy", value: -1 },
+      ])
+      .run();
+    const after = await call(getPareto, "GET", q);
+    expect(after.json.reference).toEqual(before.json.reference);
+    expect(after.json.referenceSource).toBe("baseline");
+    expect(after.json.groups.map((g: { hypervolume: number }) => g.hypervolume)).toEqual(before.json.groups.map((g: { hypervolume: number }) => g.hypervolume));
+    expect(after.json.total).toBe(before.json.total + 1);
+    getDb().$client.prepare("DELETE FROM run_metrics WHERE run_id = ?").run(id);
+    getDb().$client.prepare("DELETE FROM runs WHERE id = ?").run(id);
+  });
+
+  it('groups by hardware, runs without a hardware label under "unknown", one context per label', async () => {
     getDb().$client.prepare("UPDATE runs SET hardware_key = CASE WHEN id % 2 = 0 THEN 'cpu · box' END").run();
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=latency_ms_p50&y=accuracy&group=hardware");
     expect(res.status).toBe(200);
-    expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual(["cpu · box", "unknown"]);
+    expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual([
+      "cpu · box · m · d · cpu · box",
+      "cpu · box · m · d · cpu · box",
+      "unknown · m · d · cpu",
+      "unknown · m · d · wasm",
+    ]);
     const both = data.filter((d) => d.lat !== undefined && d.acc !== undefined);
     for (const g of res.json.groups) {
-      const pts = both.filter((d) => (d.id % 2 === 0) === (g.key === "cpu · box")).map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
+      const ctx = res.json.contexts[g.context];
+      const pts = both
+        .filter((d) => (d.id % 2 === 0) === (ctx.hardwareKey === "cpu · box") && d.runtime === ctx.runtime)
+        .map((d) => ({ id: d.id, x: d.lat!, y: d.acc! }));
       expect(g.count).toBe(pts.length);
       expect(g.front.map((p: { runId: number }) => p.runId).sort((a: number, b: number) => a - b)).toEqual(bruteFront(pts, "lower", "higher"));
     }
   });
 
   it("answers several x metrics in one call, each chart equal to its single-x answer", async () => {
-    const q = "y=accuracy&group=family&maxDominated=40&family=pruning&family=quantization";
+    const q = "y=accuracy&group=family&maxDominated=40&family=pruning&family=quantization&runtime=cpu&hardware=cpu · box";
     const res = await call(getPareto, "GET", `/api/v1/pareto?x=latency_ms_p50,model_bytes,sparsity&${q}`);
     expect(res.status).toBe(200);
     expect(Object.keys(res.json)).toEqual(["charts"]);
@@ -209,7 +276,7 @@ describe("GET /api/v1/pareto", () => {
     // the memory chart against the O(n^2) definition
     const mem = res.json.charts[1];
     expect(mem.x).toEqual({ key: "model_bytes", direction: "lower" });
-    const both = data.filter((d) => d.family !== "baseline" && d.mem !== undefined && d.acc !== undefined);
+    const both = data.filter((d) => d.family !== "baseline" && d.runtime === "cpu" && d.id % 2 === 0 && d.mem !== undefined && d.acc !== undefined);
     expect(mem.total).toBe(both.length);
     for (const g of mem.groups) {
       const pts = both.filter((d) => d.family === g.key).map((d) => ({ id: d.id, x: d.mem!, y: d.acc! }));
