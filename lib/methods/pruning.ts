@@ -9,7 +9,7 @@ export const pruneMagnitude = defineMethod({
   summary: "Zero the smallest-magnitude weights of every linear layer.",
   paper: { title: "Learning both Weights and Connections for Efficient Neural Networks", arxiv: "1506.02626" },
   params: z.strictObject({ sparsity, pattern: sparsityPattern }),
-  implemented: false,
+  implemented: true,
 });
 
 export const pruneWanda = defineMethod({
@@ -19,7 +19,8 @@ export const pruneWanda = defineMethod({
   summary: "Prune by |weight| x input activation norm, per output row, with no weight update.",
   paper: { title: "A Simple and Effective Pruning Approach for Large Language Models", arxiv: "2306.11695" },
   params: z.strictObject({ sparsity, pattern: sparsityPattern, calib_samples: calibSamples }),
-  implemented: false,
+  implemented: true,
+  calibrates: () => true,
 });
 
 export const pruneSparsegpt = defineMethod({
@@ -34,7 +35,8 @@ export const pruneSparsegpt = defineMethod({
     calib_samples: calibSamples,
     damp: z.number().min(0.0001).max(0.5).default(0.01),
   }),
-  implemented: false,
+  implemented: true,
+  calibrates: () => true,
 });
 
 export const pruneStructured = defineMethod({

@@ -14,6 +14,9 @@ export const EXECUTORS: Readonly<Record<string, Loader>> = {
   "quant.awq": () => import("./quantization/awq"),
   "quant.smoothquant": () => import("./quantization/smoothquant"),
   "quant.hqq": () => import("./quantization/hqq"),
+  "prune.magnitude": () => import("./pruning/magnitude"),
+  "prune.wanda": () => import("./pruning/wanda"),
+  "prune.sparsegpt": () => import("./pruning/sparsegpt"),
 };
 
 export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {

@@ -3,9 +3,10 @@
  * implementation's `fasterquant`: H = 2 X Xᵀ / n, dead inputs zeroed, damping λ = damp·mean(diag H),
  * the upper Cholesky factor of H⁻¹, columns quantized in order with their error fed back into the
  * not-yet-quantized columns, lazily in blocks (exactly the same result as column-by-column, with the
- * bulk update done once per block).
+ * bulk update done once per block). H, dead inputs, damping and the factor come from ../hessian.ts,
+ * which SparseGPT shares.
  */
-import { upperCholeskyOfInverse } from "./linalg";
+import { dampedInverseFactor, layerHessian, zeroDeadColumns } from "../hessian";
 import { effectiveGroupSize, maxCode, minMaxParams, quantizeValue, type QuantSpec, type QuantizedWeight, validateSpec } from "./quant-math";
 
 export interface GptqOptions extends QuantSpec {
@@ -32,25 +33,15 @@ export interface GptqResult {
 export function gptqQuantize(weight: ArrayLike<number>, rows: number, cols: number, gram: Float64Array, samples: number, opts: GptqOptions): GptqResult {
   validateSpec(opts);
   if (weight.length !== rows * cols) throw new Error(`weight has ${weight.length} values, expected ${rows}x${cols}`);
-  if (gram.length !== cols * cols) throw new Error(`Hessian has ${gram.length} values, expected ${cols}x${cols}`);
-  if (samples < 1) throw new Error("GPTQ needs at least one calibration token");
   const n = cols;
   const maxq = maxCode(opts.bits);
   const g = effectiveGroupSize(cols, opts.groupSize);
   const groups = Math.ceil(cols / g);
   const perChannel = g === cols;
 
-  const H = new Float64Array(n * n);
-  for (let i = 0; i < n * n; i++) H[i] = (2 * gram[i]) / samples;
+  const { H, dead } = layerHessian(gram, cols, samples, "GPTQ");
   const W = Float64Array.from(weight);
-  let dead = 0;
-  for (let j = 0; j < n; j++) {
-    if (H[j * n + j] === 0) {
-      H[j * n + j] = 1;
-      for (let r = 0; r < rows; r++) W[r * n + j] = 0;
-      dead++;
-    }
-  }
+  zeroDeadColumns(W, rows, cols, dead);
 
   // Group parameters fixed up front: per-channel always (as the reference), and static groups
   // under act-order so that groups stay contiguous in the original column order, which is the
@@ -76,19 +67,7 @@ export function gptqQuantize(weight: ArrayLike<number>, rows: number, cols: numb
   for (let r = 0; r < rows; r++) for (let t = 0; t < n; t++) Wp[r * n + t] = W[r * n + perm[t]];
   for (let a = 0; a < n; a++) for (let b = 0; b < n; b++) Hp[a * n + b] = H[perm[a] * n + perm[b]];
 
-  let meanDiag = 0;
-  for (let j = 0; j < n; j++) meanDiag += Hp[j * n + j];
-  meanDiag /= n;
-  let damp = opts.damp;
-  let U: Float64Array | null = null;
-  for (let attempt = 0; attempt < 8 && !U; attempt++) {
-    const Hd = Float64Array.from(Hp);
-    const lambda = damp * meanDiag;
-    for (let j = 0; j < n; j++) Hd[j * n + j] += lambda;
-    U = upperCholeskyOfInverse(Hd, n);
-    if (!U) damp *= 10;
-  }
-  if (!U) throw new Error("GPTQ: Hessian is not positive definite even with heavy damping");
+  const { U, damp } = dampedInverseFactor(Hp, n, opts.damp, "GPTQ");
 
   const q = new Uint8Array(rows * n);
   const blockSize = Math.max(1, Math.floor(opts.blockSize));
@@ -146,6 +125,6 @@ export function gptqQuantize(weight: ArrayLike<number>, rows: number, cols: numb
       integerZeros: true,
     },
     damp,
-    deadColumns: dead,
+    deadColumns: dead.length,
   };
 }
