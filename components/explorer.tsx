@@ -2,9 +2,9 @@
 
 import Link from "next/link";
 import { useMemo } from "react";
-import type { ParetoResponse, RunRow } from "@/lib/api-client";
+import type { ParetoContext, ParetoResponse, RunRow } from "@/lib/api-client";
 import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
-import { PARETO_GROUPS, type ParetoGroupBy } from "@/lib/schemas/pareto";
+import { contextLabel, NO_HARDWARE, PARETO_GROUPS, REFERENCE_MARGIN, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart } from "./pareto-chart";
@@ -99,6 +99,56 @@ function MetricPicker({
   );
 }
 
+const contextKey = (c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">) =>
+  [c.modelId, c.datasetId, c.runtime, c.hardwareKey ?? NO_HARDWARE].join("\u001f");
+
+/**
+ * Which (model, dataset, runtime, hardware) context the charts show: fronts and hypervolumes are
+ * only comparable within one, so the explorer shows one at a time (the most recent by default).
+ */
+function ContextPicker({ context, contexts }: { context: ParetoContext | null; contexts: ParetoContext[] }) {
+  const { set } = useViewParams();
+  if (!context) return null;
+  const options = contexts.some((c) => contextKey(c) === contextKey(context)) ? contexts : [context, ...contexts];
+  return (
+    <div className="filters context-picker">
+      <label className="field-inline">
+        <span>Context</span>
+        <select
+          aria-label="Context"
+          data-testid="context-picker"
+          value={contextKey(context)}
+          onChange={(e) => {
+            const c = options.find((o) => contextKey(o) === e.target.value);
+            if (c) set({ model: c.modelId, dataset: c.datasetId, runtime: c.runtime, hardware: c.hardwareKey ?? NO_HARDWARE, hide: null });
+          }}
+        >
+          {options.map((c) => (
+            <option key={contextKey(c)} value={contextKey(c)}>
+              {contextLabel(c)}
+              {c.runs !== undefined ? ` (${c.runs.toLocaleString("en-US")} run${c.runs === 1 ? "" : "s"})` : ""}
+            </option>
+          ))}
+        </select>
+      </label>
+      <span className="muted small">
+        {options.length > 1
+          ? `${options.length} contexts match: fronts only compare runs of one model, dataset, runtime and hardware.`
+          : "Fronts compare runs of one model, dataset, runtime and hardware."}
+      </span>
+    </div>
+  );
+}
+
+/** How a chart's hypervolume reference was chosen, for the group table's header. */
+function referenceNote(c: ParetoResponse | undefined): string {
+  if (!c?.reference) return "";
+  const at = `(${formatMetric(c.x.key, c.reference.x)}, ${formatMetric(c.y.key, c.reference.y)})`;
+  if (c.referenceSource === "baseline") return `reference ${at}: baseline #${c.contexts[0]?.baselineRunId} worsened by ${REFERENCE_MARGIN * 100}% on each axis`;
+  if (c.referenceSource === "query") return `reference ${at} from the URL (refX, refY)`;
+  return `reference ${at}: the worst value per axis (no baseline run in this context, so it moves as runs arrive)`;
+}
+
 function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem?: ParetoResponse; colorKeys: string[]; hidden: Set<string> }) {
   const rows = (lat?.groups ?? []).slice().sort((a, b) => b.hypervolume - a.hypervolume);
   const memByKey = new Map((mem?.groups ?? []).map((g) => [g.key, g]));
@@ -108,6 +158,12 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
   return (
     <div className="card">
       <h2>Groups ranked by hypervolume</h2>
+      <p className="muted small" data-testid="hv-reference">
+        {[lat, mem]
+          .filter((c): c is ParetoResponse => !!c?.reference)
+          .map((c) => `HV vs ${metricLabel(c.x.key)}: ${referenceNote(c)}`)
+          .join(" · ")}
+      </p>
       <table className="group-table" data-testid="group-table">
         <thead>
           <tr>
@@ -163,7 +219,14 @@ export function Explorer() {
   // with the old data before the new request even starts.
   const hideKey = params.getAll("hide").join("\n");
   const hidden = useMemo(() => new Set(hideKey ? hideKey.split("\n") : []), [hideKey]);
-  const { load, live, recent, seen, lat, mem, error, baselines, colorKeys, fetching } = useExplorerData({ filters, y, xl, xm, group, readOnly });
+  const { load, live, recent, seen, lat, mem, error, baselines, colorKeys, fetching, context, contexts } = useExplorerData({
+    filters,
+    y,
+    xl,
+    xm,
+    group,
+    readOnly,
+  });
   const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
 
   const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0 && !params.has("includeSynthetic");
@@ -199,6 +262,7 @@ export function Explorer() {
         </label>
         {fetching && <span className="muted">updating…</span>}
       </div>
+      <ContextPicker context={context} contexts={contexts} />
       <FiltersBar load={load} />
       <ShapeRunsHint recent={recent.data?.runs ?? []} y={y} load={load} />
       <ErrorBox error={error} />

@@ -4,7 +4,7 @@ import { useRouter } from "next/navigation";
 import { memo, useEffect, useMemo, useRef, type RefObject } from "react";
 import { CartesianGrid, ComposedChart, ErrorBar, Line, ResponsiveContainer, Scatter, Tooltip, XAxis, YAxis, useXAxisScale, useYAxisScale } from "recharts";
 import type { FrontPoint, ParetoResponse } from "@/lib/api-client";
-import { formatMetric, metricDirection } from "@/lib/metrics";
+import { formatMetric, getMetric, metricDirection } from "@/lib/metrics";
 import { speedupVerdict } from "@/lib/metrics/intervals";
 import { downloadPng, downloadSvg } from "./chart-export";
 import { formatParams, metricLabel } from "./ui";
@@ -196,10 +196,19 @@ function DominatedLayer({ points, colorKeys, onOpen }: { points: Pt[]; colorKeys
 }
 
 /**
+ * Whether a metric can never be negative (every unit-bearing metric, and perplexity): its axis
+ * starts at zero at the lowest, never below it.
+ */
+export function isNonNegative(key: string): boolean {
+  const m = getMetric(key);
+  return m !== undefined && (m.unit !== "" || m.key === "perplexity");
+}
+
+/**
  * Axis range and ticks over every drawn point (fronts, baselines and the dominated sample), rounded
  * out to a 1-2-5 step (linear) or to decades (log) so the ticks read as round numbers.
  */
-export function niceAxis(values: number[], log: boolean): { domain: [number, number] | ["auto", "auto"]; ticks?: number[] } {
+export function niceAxis(values: number[], log: boolean, nonNegative = false): { domain: [number, number] | ["auto", "auto"]; ticks?: number[] } {
   let lo = Infinity;
   let hi = -Infinity;
   for (const x of values) {
@@ -224,12 +233,14 @@ export function niceAxis(values: number[], log: boolean): { domain: [number, num
     hi += d;
   }
   const margin = (hi - lo) * 0.03;
-  lo -= margin;
+  // A metric that cannot be negative (ms, bytes, perplexity) never gets an axis running below zero.
+  const floor = nonNegative && lo >= 0;
+  lo = floor ? Math.max(0, lo - margin) : lo - margin;
   hi += margin;
   const raw = (hi - lo) / 5;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
-  const start = Math.floor(lo / step) * step;
+  const start = floor ? Math.max(0, Math.floor(lo / step) * step) : Math.floor(lo / step) * step;
   const end = Math.ceil(hi / step) * step;
   const ticks: number[] = [];
   for (let t = start; t <= end + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
@@ -286,8 +297,8 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
     // The axes hold the error bars too, so no whisker runs off the frame.
     const xsAll = all.flatMap((p) => (p.xLo !== undefined && p.xHi !== undefined ? [p.x, p.xLo, p.xHi] : [p.x]));
     const ysAll = all.flatMap((p) => (p.yLo !== undefined && p.yHi !== undefined ? [p.y, p.yLo, p.yHi] : [p.y]));
-    return { x: niceAxis(xsAll, logX), y: niceAxis(ysAll, logY) };
-  }, [fronts, dominated, baselines, logX, logY]);
+    return { x: niceAxis(xsAll, logX, isNonNegative(xKey)), y: niceAxis(ysAll, logY, isNonNegative(yKey)) };
+  }, [fronts, dominated, baselines, logX, logY, xKey, yKey]);
   const errorBars =
     fronts.reduce((n, f) => n + f.points.filter(hasBars).length, 0) +
     baselines.filter(hasBars).length +

@@ -68,6 +68,13 @@ export const useParetoCharts = (params: QueryParams, xs: string[], live = false)
     refetchInterval: live ? 3000 : false,
   });
 
+/** The (model, dataset, runtime, hardware) contexts under a filter, for the explorer's context picker. */
+export const useContexts = (params: QueryParams, enabled = true) =>
+  useQuery({ queryKey: qk.pareto.contexts(params), queryFn: () => api.contexts(params), enabled, placeholderData: keepPreviousData });
+
+/** The filter without its context dimensions: what the context picker lists contexts under. */
+export const CONTEXT_KEYS = ["model", "dataset", "runtime", "hardware"] as const;
+
 /**
  * Refetches fronts when `finished` (a count of finished runs) changes: polling stops with the last
  * active run, so the fetch that shows that run's point must be asked for explicitly.
@@ -143,7 +150,9 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
   // charts no longer compete for the server's cores (two concurrent requests on 2 cores: 423 ms
   // median each, scripts/bench-dashboard.ts). One answer also means one redraw per change.
   // The key is hashed by value, so new params objects with the same entries ask nothing new.
-  const charts = useParetoCharts({ ...filters, y, group, maxDominated: MAX_DOMINATED }, [xl, xm], live);
+  // scope=latest: a filter that spans several (model, dataset, runtime, hardware) contexts shows the
+  // most recent one; the picker (useContexts) offers the others. A front never spans two.
+  const charts = useParetoCharts({ ...filters, y, group, maxDominated: MAX_DOMINATED, scope: "latest" }, [xl, xm], live);
   const answered = (charts.isSuccess && !charts.isPlaceholderData) || charts.isError;
   useEffect(() => {
     if (answered) setPrimed(true);
@@ -174,13 +183,25 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
   const shown = useLastReady(current, ready, NOTHING_SHOWN);
   const lat = shown.charts?.charts[0];
   const mem = shown.charts?.charts[1];
+  const context = lat?.contexts[0] ?? mem?.contexts[0] ?? null;
+  const contextFilter = useMemo(() => {
+    const f: QueryParams = { ...filters };
+    for (const k of CONTEXT_KEYS) delete f[k];
+    return f;
+  }, [filters]);
+  const contexts = useContexts(contextFilter, load);
 
   // The axes of the fronts shown, so baselines never appear against another view's axes.
   const [by, yk, xlk, xmk] = lat && mem ? [lat.group, lat.y.key, lat.x.key, mem.x.key] : [group, y, xl, xm];
+  const ctx = context;
   const baselines = useMemo(() => {
     const toPts = (x: string): Pt[] =>
       shown.wantsBaselines
         ? (shown.baselines?.runs ?? [])
+            // only the shown context's baseline: another model's would sit on these axes as if comparable
+            .filter(
+              (r) => !ctx || (r.modelId === ctx.modelId && r.datasetId === ctx.datasetId && r.runtime === ctx.runtime && r.hardwareKey === ctx.hardwareKey),
+            )
             .filter((r) => r.metrics[x] !== undefined && r.metrics[yk] !== undefined)
             .map((r) => ({
               runId: r.id,
@@ -198,7 +219,7 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
             }))
         : [];
     return { lat: toPts(xlk), mem: toPts(xmk) };
-  }, [shown.wantsBaselines, shown.baselines, by, yk, xlk, xmk]);
+  }, [shown.wantsBaselines, shown.baselines, by, yk, xlk, xmk, ctx]);
 
   const colorKeys = useMemo(() => [...new Set([...(lat?.groups ?? []), ...(mem?.groups ?? [])].map((g) => g.key))].sort(), [lat, mem]);
 
@@ -213,6 +234,10 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
     error: charts.error,
     baselines,
     colorKeys,
+    /** The context the charts show (null before the first answer or when no run matches). */
+    context,
+    /** Every context under the filter without its context keys: the picker's options. */
+    contexts: contexts.data ?? [],
     fetching: charts.isFetching || baselineRuns.isFetching,
   };
 }

@@ -33,7 +33,7 @@ export type {
   LogRunBody,
 } from "./schemas/runs";
 export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
-export type { ParetoResponse, ParetoChartsResponse, FrontPoint, DominatedPoint } from "./schemas/pareto";
+export type { ParetoResponse, ParetoChartsResponse, ParetoContext, FrontPoint, DominatedPoint } from "./schemas/pareto";
 
 import type { MethodsResponse } from "./schemas/methods";
 import type { WorkersResponse } from "./schemas/workers";
@@ -41,7 +41,7 @@ import type { ModelsResponse } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
 import type { ExperimentsResponse, ExperimentDetail, ExperimentRow, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
-import { expandChart, type ParetoChartsResponse, type ParetoResponse } from "./schemas/pareto";
+import { expandChart, type ParetoChartsResponse, type ParetoContext, type ParetoResponse } from "./schemas/pareto";
 
 export const ACTIVE_STATUSES = ["queued", "leased", "running"] as const;
 export const isActive = (s: string) => (ACTIVE_STATUSES as readonly string[]).includes(s);
@@ -113,6 +113,7 @@ export const api = {
     request<ParetoChartsResponse | ParetoResponse>("GET", `/pareto${toQueryString({ ...params, x: xs.join(",") })}`).then((r): { charts: ParetoResponse[] } =>
       "charts" in r ? { charts: r.charts.map(expandChart) } : { charts: [r] },
     ),
+  contexts: (params: QueryParams) => request<{ contexts: ParetoContext[] }>("GET", `/contexts${toQueryString(params)}`).then((r) => r.contexts),
   createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
   revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),
 };

@@ -23,6 +23,7 @@ export const qk = {
   pareto: {
     all: ["pareto"] as const,
     charts: (params: QueryParams, xs: string[]) => ["pareto", "charts", xs, params] as const,
+    contexts: (params: QueryParams) => ["pareto", "contexts", params] as const,
   },
   share: (token: string) => ["share", token] as const,
 };

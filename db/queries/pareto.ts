@@ -10,6 +10,7 @@ import {
   BOUND_KEYS,
   contextLabel,
   type ParetoContext,
+  NO_HARDWARE,
   REFERENCE_MARGIN,
   type DominatedPoint,
   type FrontPoint,
@@ -140,9 +141,10 @@ export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getD
   // One read transaction, so the separate scans see the same snapshot.
   return client.transaction(() => {
     const contexts = contextsOf(filter, tx);
-    if (contexts.length <= 1) return paretoIn(client, filter, q, tx, before, contexts[0] ?? null, false);
+    if (contexts.length <= 1) return paretoIn(client, filter, q, tx, before, contexts[0] ?? null, false, false);
+    if (q.scope === "latest") return paretoIn(client, filter, q, tx, before, contexts[0], true, false);
     // Fronts never span contexts: one pass per context, merged with context-qualified group keys.
-    const parts = contexts.map((c) => paretoIn(client, filter, q, tx, before, c, true));
+    const parts = contexts.map((c) => paretoIn(client, filter, q, tx, before, c, true, true));
     return q.x.map((_, i) =>
       mergeContexts(
         parts.map((p) => p[i]),
@@ -163,17 +165,26 @@ const contextSql = (c: ParetoContext): SQL =>
  */
 export function contextsOf(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
   const pinned = filter.model.length === 1 && filter.dataset.length === 1 && filter.runtime.length === 1 && filter.hardware.length === 1;
-  const rows = pinned
-    ? [{ modelId: filter.model[0], datasetId: filter.dataset[0], runtime: filter.runtime[0], hardwareKey: filter.hardware[0] as string | null }]
-    : tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null }>(
-        sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey
-            FROM runs r WHERE ${andAll(runFilterConditions(filter))}
-            GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key ORDER BY max(r.created_at) DESC, max(r.id) DESC`,
-      );
+  if (pinned) {
+    const hardwareKey = filter.hardware[0] === NO_HARDWARE ? null : filter.hardware[0];
+    const c = { modelId: filter.model[0], datasetId: filter.dataset[0], runtime: filter.runtime[0], hardwareKey };
+    return [{ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }];
+  }
+  return listContexts(filter, tx).map(({ runs: _runs, lastRunAt: _last, ...c }) => c);
+}
+
+/** Every context of the runs matching `filter`, most recent first, with its run count (GET /api/v1/contexts). */
+export function listContexts(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
+  const rows = tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null; runs: number; lastRunAt: number }>(
+    sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey,
+      count(*) AS runs, max(r.created_at) AS lastRunAt
+      FROM runs r WHERE ${andAll(runFilterConditions(filter))}
+      GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key ORDER BY max(r.created_at) DESC, max(r.id) DESC`,
+  );
   return rows.map((c) => ({ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }));
 }
 
-function contextBaseline(c: Omit<ParetoContext, "baselineRunId">, synthetic: boolean, tx: Tx): number | null {
+function contextBaseline(c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">, synthetic: boolean, tx: Tx): number | null {
   const row = tx.get<{ id: number }>(sql`SELECT id FROM runs r WHERE r.method_id = 'baseline' AND r.status = 'succeeded'
     AND ${synthetic ? sql`1` : sql`r.synthetic = 0`} AND ${contextSql({ ...c, baselineRunId: null })}
     ORDER BY r.finished_at DESC, r.id DESC LIMIT 1`);
@@ -250,13 +261,14 @@ function paretoIn(
   tx: Tx,
   before: string | null,
   context: ParetoContext | null,
+  narrow: boolean,
   qualify: boolean,
 ): ParetoResponse[] {
   const dy = metricDirection(q.y);
   const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
   const cache = cacheFor(client, before);
   const yOf = cachedColumn(cache, client, q.y, maxId);
-  const where = andAll([...runFilterConditions(filter), ...(context && qualify ? [contextSql(context)] : [])]);
+  const where = andAll([...runFilterConditions(filter), ...(context && narrow ? [contextSql(context)] : [])]);
   const g = sql.raw(groupColumn(q.group));
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
   // synthetic) index in its own order without touching the table or sorting, where ids in id

@@ -1,5 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { RunFilter, MetricOp } from "../../lib/schemas/filters";
+import { NO_HARDWARE } from "../../lib/schemas/pareto";
 
 const OP_SQL: Record<MetricOp, SQL> = {
   gte: sql.raw(">="),
@@ -42,7 +43,13 @@ export function runFilterConditions(f: RunFilter, alias = "r", metricMode: "in" 
   if (!f.includeSynthetic) out.push(sql`${a}.synthetic = 0`);
   for (const [k, col] of Object.entries(COLUMN) as [keyof typeof COLUMN, string][]) {
     const vals = f[k] as (string | number)[];
-    if (vals.length > 0) out.push(sql`${a}.${sql.raw(col)} IN (${inList(vals)})`);
+    if (vals.length === 0) continue;
+    const c = sql`${a}.${sql.raw(col)}`;
+    // "(none)" in the hardware filter selects runs logged without a hardware label.
+    const none = k === "hardware" && vals.includes(NO_HARDWARE);
+    const named = none ? vals.filter((v) => v !== NO_HARDWARE) : vals;
+    if (!none) out.push(sql`${c} IN (${inList(named)})`);
+    else out.push(named.length ? sql`(${c} IS NULL OR ${c} IN (${inList(named)}))` : sql`${c} IS NULL`);
   }
   if (f.tag.length > 0) {
     out.push(sql`EXISTS (SELECT 1 FROM json_each(${a}.tags) t WHERE t.value IN (${inList(f.tag)}))`);

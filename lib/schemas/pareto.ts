@@ -33,6 +33,12 @@ export const ParetoQuery = z.object({
     .transform((s) => s.split(",")),
   y: metricKeySchema,
   group: z.enum(PARETO_GROUPS).default("family"),
+  /**
+   * "latest": when the filter matches several (model, dataset, runtime, hardware) contexts, answer
+   * for the most recent one only (the explorer's default view); "all": every context, each its own
+   * groups.
+   */
+  scope: z.enum(["all", "latest"]).default("all"),
   refX: num.optional(),
   refY: num.optional(),
   maxDominated: z
@@ -62,6 +68,10 @@ export const ParetoContext = z.object({
   datasetId: z.string(),
   runtime: z.string(),
   hardwareKey: z.string().nullable(),
+  /** Runs of the context that match the filter (only in GET /api/v1/contexts). */
+  runs: z.number().int().optional(),
+  /** Creation time (ms) of the context's latest run matching the filter (only in GET /api/v1/contexts). */
+  lastRunAt: z.number().optional(),
   /** The baseline run whose values (worsened by REFERENCE_MARGIN) are the context's hypervolume reference. */
   baselineRunId: z.number().int().nullable(),
 });
@@ -74,6 +84,9 @@ export type ParetoContext = z.infer<typeof ParetoContext>;
  * model on either axis still adds area.
  */
 export const REFERENCE_MARGIN = 0.5;
+
+/** The hardware filter value that stands for "no hardware label" (logged runs that gave none). */
+export const NO_HARDWARE = "(none)";
 
 export const contextLabel = (c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">) =>
   `${c.modelId} · ${c.datasetId} · ${c.hardwareKey ?? c.runtime}`;

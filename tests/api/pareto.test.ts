@@ -306,3 +306,60 @@ describe("GET /api/v1/pareto", () => {
     expect(fields(res.json)).toContain(field);
   });
 });
+
+describe("GET /api/v1/contexts and scope=latest", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = freshDb();
+    const db = getDb();
+    // model a (older), then model b; a logged run without hardware on model c
+    const add = (modelId: string, methodId: string, hardwareKey: string | null, lat: number, ppl: number, at: number) => {
+      const [{ id }] = db
+        .insert(runs)
+        .values({ ...familyRun(methodId === "baseline" ? "baseline" : "quantization", 0), methodId, modelId, hardwareKey, createdAt: at, finishedAt: at })
+        .returning({ id: runs.id })
+        .all();
+      db.insert(runMetrics)
+        .values([
+          { runId: id, key: "decode_ms_per_token", value: lat },
+          { runId: id, key: "perplexity", value: ppl },
+        ])
+        .run();
+      return id;
+    };
+    add("a", "baseline", "cpu · box", 10, 5, 1000);
+    add("a", "quant.x", "cpu · box", 6, 6, 1001);
+    add("b", "baseline", "cpu · box", 100, 3, 2000);
+    add("b", "quant.x", "cpu · box", 60, 3.5, 2001);
+    add("c", "quant.x", null, 1, 1, 500);
+  });
+  afterAll(() => cleanup(dir));
+
+  it("lists contexts most recent first with counts and baselines", async () => {
+    const { GET } = await import("@/app/api/v1/contexts/route");
+    const res = await call(GET, "GET", "/api/v1/contexts");
+    expect(res.status).toBe(200);
+    expect(res.json.contexts.map((c: { modelId: string; runs: number }) => [c.modelId, c.runs])).toEqual([
+      ["b", 2],
+      ["a", 2],
+      ["c", 1],
+    ]);
+    expect(res.json.contexts[2]).toMatchObject({ hardwareKey: null, baselineRunId: null });
+    expect(res.json.contexts[0].baselineRunId).toEqual(expect.any(Number));
+  });
+
+  it("scope=latest answers the most recent context alone, with its baseline's reference", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&scope=latest");
+    expect(res.status).toBe(200);
+    expect(res.json.contexts).toHaveLength(1);
+    expect(res.json.contexts[0].modelId).toBe("b");
+    expect(res.json.total).toBe(2);
+    expect(res.json.reference).toEqual({ x: 150, y: 4.5 });
+    expect(res.json.referenceSource).toBe("baseline");
+    // a pinned context without a hardware label ("(none)"): no baseline, so the worst point
+    const c = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&model=c&dataset=d&runtime=cpu&hardware=(none)");
+    expect(c.json.total).toBe(1);
+    expect(c.json.contexts[0]).toMatchObject({ modelId: "c", hardwareKey: null });
+    expect(c.json.referenceSource).toBe("worst-point");
+  });
+});

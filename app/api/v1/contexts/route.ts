@@ -1,0 +1,16 @@
+import { z } from "zod";
+import { listContexts } from "@/db/queries/pareto";
+import { handle } from "@/lib/http";
+import { parseRunQuery } from "@/lib/schemas/filters";
+
+export const dynamic = "force-dynamic";
+
+// GET /api/v1/contexts — the (model, dataset, runtime, hardware) contexts of the runs matching the
+// filter, most recent first, with run counts and each context's baseline run: what the explorer's
+// context picker lists, since a Pareto front is only drawn within one context.
+export function GET(req: Request) {
+  return handle(() => {
+    const { filter } = parseRunQuery(new URL(req.url).searchParams, z.object({}));
+    return Response.json({ contexts: listContexts(filter) });
+  });
+}
