@@ -43,14 +43,18 @@ export const pruneStructured = defineMethod({
   id: "prune.structured",
   family: "pruning",
   label: "Structured",
-  summary: "Remove whole attention heads or MLP neurons, shrinking the matrices.",
-  paper: { title: "LLM-Pruner: On the Structural Pruning of Large Language Models", arxiv: "2305.11627" },
+  summary: "Remove whole attention heads (kv groups) or MLP neurons by FLAP's fluctuation metric, shrinking the matrices, with bias compensation.",
+  paper: { title: "Fluctuation-based Adaptive Structured Pruning for Large Language Models", arxiv: "2312.11983" },
   params: z.strictObject({
-    target: z.enum(["heads", "neurons"]).default("neurons"),
-    ratio: z.number().min(0.05).max(0.9).default(0.25).describe("Fraction of heads or neurons removed"),
+    target: z
+      .enum(["heads", "neurons", "both"])
+      .default("neurons")
+      .describe("What is removed; both ranks heads and neurons together, a head weighted by its parameter cost (FLAP's own default)"),
+    ratio: z.number().min(0.05).max(0.9).default(0.25).describe("Fraction of the targeted parameters removed"),
     calib_samples: calibSamples,
   }),
-  implemented: false,
+  implemented: true,
+  calibrates: () => true,
 });
 
 export const pruneLayerDrop = defineMethod({
@@ -64,5 +68,6 @@ export const pruneLayerDrop = defineMethod({
     criterion: z.enum(["block-influence", "last"]).default("block-influence"),
     calib_samples: calibSamples,
   }),
-  implemented: false,
+  implemented: true,
+  calibrates: (p) => p.criterion === "block-influence",
 });

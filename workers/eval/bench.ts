@@ -23,7 +23,7 @@ import { seededRng } from "./dataset";
 import { modelStats } from "./model-stats";
 import { BOOTSTRAP_RESAMPLES, clusterBootstrapMedian, LEVEL, medianInterval, pairedRatioBootstrap } from "./intervals";
 import { probeMemory } from "./memory-probe";
-import type { BenchmarkOptions, DecoderShape, MeasuredMetrics } from "./types";
+import { kvFloatsPerToken, type BenchmarkOptions, type DecoderShape, type MeasuredMetrics } from "./types";
 
 export { peakRssBytes, resetPeakRss } from "./rss";
 
@@ -157,7 +157,7 @@ export function speedMetrics(s: SpeedSamples, seed: number): MeasuredMetrics {
 
 function sizeMetrics(modelPath: string, shape: DecoderShape, contextTokens: number): Record<string, number> {
   const stats = modelStats(modelPath);
-  const kvBytes = 2 * shape.numLayers * shape.numKvHeads * shape.headDim * contextTokens * 4;
+  const kvBytes = kvFloatsPerToken(shape) * contextTokens * 4;
   return { model_bytes: stats.modelBytes, weights_bytes: stats.weightsBytes, kv_cache_bytes: kvBytes, memory_bytes: stats.weightsBytes + kvBytes };
 }
 

@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { openRuntime, type OrtSession, type OrtTensor, type RuntimeHandle } from "../runtimes";
 import type { Runtime } from "../types";
-import type { Decoder, DecoderShape, HostKvCache } from "./types";
+import { kvFloatsPerToken, layerKvHeads, type Decoder, type DecoderShape, type HostKvCache } from "./types";
 import { modelStats } from "./model-stats";
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
@@ -86,9 +86,13 @@ export function readDecoderConfig(file: string): Partial<DecoderShape> & { shape
   const kv = num("num_kv_heads", "num_key_value_heads") ?? heads;
   const hidden = num("hidden_size", "n_embd");
   const headDim = num("head_dim") ?? (hidden && heads ? hidden / heads : undefined);
+  // A structurally pruned model lists each layer's kv heads (docs/decoder.md, Pruned models).
+  const perLayer =
+    Array.isArray(c.layer_num_kv_heads) && c.layer_num_kv_heads.every((x) => typeof x === "number") ? (c.layer_num_kv_heads as number[]) : undefined;
   return {
     numLayers: layers,
-    numKvHeads: kv,
+    numKvHeads: perLayer?.[0] ?? kv,
+    ...(perLayer ? { layerKvHeads: perLayer } : {}),
     headDim,
     vocabSize: num("vocab_size"),
     maxPosition: num("max_position", "max_position_embeddings", "n_positions") ?? null,
@@ -144,9 +148,11 @@ function readShape(session: OrtSession, modelPath: string, options: OpenDecoderO
   if (!numKvHeads || !headDim || !vocabSize) {
     throw new Error(`${path.basename(modelPath)}: kv heads, head dim or vocab size are symbolic in the graph and no config.json gives them`);
   }
+  const perLayer = Array.from({ length: layers.size }, (_, l) => fixed(dims(`past_key_values.${l}.key`)[1]) ?? cfg.layerKvHeads?.[l] ?? numKvHeads);
   return {
     numLayers: layers.size,
     numKvHeads,
+    ...(perLayer.some((h) => h !== numKvHeads) ? { layerKvHeads: perLayer } : {}),
     headDim,
     vocabSize,
     maxPosition: options.maxPosition !== undefined ? options.maxPosition : (cfg.maxPosition ?? null),
@@ -179,14 +185,14 @@ export class DecoderSession implements Decoder {
 
   /** Bytes the KV cache holds now (float32 keys and values of every layer). */
   get kvCacheBytes(): number {
-    return 2 * this.shape.numLayers * this.shape.numKvHeads * this.shape.headDim * this.tokens.length * 4;
+    return kvFloatsPerToken(this.shape) * this.tokens.length * 4;
   }
 
   private emptyPast(): OrtTensor[] {
-    const { numLayers, numKvHeads, headDim } = this.shape;
+    const { numLayers, headDim } = this.shape;
     const out: OrtTensor[] = [];
     for (let i = 0; i < numLayers * 2; i++) {
-      out.push(new this.handle.ort.Tensor("float32", new Float32Array(0), [1, numKvHeads, 0, headDim]));
+      out.push(new this.handle.ort.Tensor("float32", new Float32Array(0), [1, layerKvHeads(this.shape, i >> 1), 0, headDim]));
     }
     return out;
   }
@@ -291,12 +297,12 @@ export class DecoderSession implements Decoder {
    * longer a prefix of the sequence, so prefix reuse is disabled unless given).
    */
   async writeCache(cache: HostKvCache, tokens?: number[]): Promise<void> {
-    const { numLayers, numKvHeads, headDim } = this.shape;
-    const per = numKvHeads * cache.length * headDim;
+    const { numLayers, headDim } = this.shape;
     if (cache.keys.length !== numLayers || cache.values.length !== numLayers) throw new Error(`cache must have ${numLayers} layers`);
-    const dims = [1, numKvHeads, cache.length, headDim];
     const tensors: OrtTensor[] = [];
     for (let l = 0; l < numLayers; l++) {
+      const per = layerKvHeads(this.shape, l) * cache.length * headDim;
+      const dims = [1, layerKvHeads(this.shape, l), cache.length, headDim];
       if (cache.keys[l].length !== per || cache.values[l].length !== per) {
         throw new Error(`layer ${l}: cache arrays must hold ${per} floats for ${cache.length} tokens`);
       }

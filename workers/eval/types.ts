@@ -16,6 +16,11 @@ export interface TextTokenizer {
 export interface DecoderShape {
   numLayers: number;
   numKvHeads: number;
+  /**
+   * KV heads of each layer, set only where layers differ (a structurally pruned model: config.json
+   * layer_num_kv_heads); numKvHeads is then layer 0's. Read with `layerKvHeads(shape, l)`.
+   */
+  layerKvHeads?: number[];
   headDim: number;
   vocabSize: number;
   /** Longest context the model was built for; null when neither the config nor the card says. */
@@ -23,6 +28,13 @@ export interface DecoderShape {
   /** Whether the graph has a position_ids input (some optimum exports compute positions inside). */
   hasPositionIds: boolean;
 }
+
+/** KV heads of layer `l`. */
+export const layerKvHeads = (shape: DecoderShape, l: number): number => shape.layerKvHeads?.[l] ?? shape.numKvHeads;
+
+/** Float32 values the KV cache holds per token, over every layer (keys and values). */
+export const kvFloatsPerToken = (shape: DecoderShape): number =>
+  2 * shape.headDim * Array.from({ length: shape.numLayers }, (_, l) => layerKvHeads(shape, l)).reduce((a, b) => a + b, 0);
 
 /** The KV cache as plain host arrays, one [1, kv_heads, len, head_dim] block per layer. */
 export interface HostKvCache {
