@@ -4,6 +4,7 @@ import Link from "next/link";
 import { type ReactNode, useEffect, useRef, useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { isActive, type RunDetail } from "@/lib/api-client";
+import { getMethod } from "@/lib/methods";
 import { formatMetric } from "@/lib/metrics";
 import { metricInterval, speedupVerdict } from "@/lib/metrics/intervals";
 import { usePatchRun, useRun, useRunAction, useRunSeries } from "./queries";
@@ -133,6 +134,40 @@ function KvRow({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
+/** The method's defaults, or {} when its schema needs a value without one. */
+function methodDefaults(methodId: string): Record<string, unknown> {
+  const p = getMethod(methodId)?.params.safeParse({});
+  return p?.success ? (p.data as Record<string, unknown>) : {};
+}
+
+/**
+ * A run's parameters. An executed run stores every parameter it ran with: those the submission left
+ * out are marked "default". A logged run stores exactly what its script sent, nothing filled in.
+ */
+function ParamsTable({ run }: { run: RunDetail }) {
+  const entries = Object.entries(run.params);
+  if (entries.length === 0) return <p className="muted small">{run.source === "logged" ? "No parameters were logged." : "None."}</p>;
+  const defaults = run.source === "executed" ? methodDefaults(run.methodId) : {};
+  return (
+    <>
+      <table className="kv" data-testid="params">
+        <tbody>
+          {entries.map(([k, v]) => (
+            <tr key={k}>
+              <th>{k}</th>
+              <td>
+                <code>{JSON.stringify(v)}</code>
+                {k in defaults && JSON.stringify(defaults[k]) === JSON.stringify(v) ? <span className="muted small"> default</span> : null}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {run.source === "logged" ? <p className="muted small">As logged: defaults are not filled in for runs executed elsewhere.</p> : null}
+    </>
+  );
+}
+
 function Json({ value }: { value: Record<string, unknown> | null | undefined }) {
   if (!value || Object.keys(value).length === 0) return <span className="muted">—</span>;
   return (
@@ -213,7 +248,7 @@ export function RunDetailView({ id }: { id: number }) {
             </tbody>
           </table>
           <h2>Parameters</h2>
-          <Json value={r.params} />
+          <ParamsTable run={r} />
         </div>
         <div className="card">
           <h2>Metrics {r.baselineRunId ? <span className="muted small">(Δ vs baseline #{r.baselineRunId})</span> : null}</h2>

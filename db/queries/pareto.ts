@@ -173,12 +173,16 @@ export function contextsOf(filter: RunFilter, tx: Tx = getDb()): ParetoContext[]
   return listContexts(filter, tx).map(({ runs: _runs, lastRunAt: _last, ...c }) => c);
 }
 
-/** Every context of the runs matching `filter`, most recent first, with its run count (GET /api/v1/contexts). */
+/**
+ * Every context of the finished runs matching `filter`, most recent first, with its run count (GET
+ * /api/v1/contexts). Queued and running runs are left out: they have no hardware label until a
+ * worker measures them, and no point to draw.
+ */
 export function listContexts(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
   const rows = tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null; runs: number; lastRunAt: number }>(
     sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey,
       count(*) AS runs, max(r.created_at) AS lastRunAt
-      FROM runs r WHERE ${andAll(runFilterConditions(filter))}
+      FROM runs r WHERE ${andAll([...runFilterConditions(filter), sql`r.status IN ('succeeded', 'failed', 'canceled')`])}
       GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key ORDER BY max(r.created_at) DESC, max(r.id) DESC`,
   );
   return rows.map((c) => ({ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }));

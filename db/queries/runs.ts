@@ -298,7 +298,8 @@ export function logRun(body: LogRunBody, tx: Tx = getDb(), now = Date.now()): Lo
       .values({
         methodId: method.id,
         family: method.family,
-        params: p.data as Record<string, unknown>,
+        // Exactly what the caller gave (validated): defaults are filled only for runs Frontier executes.
+        params: body.params as Record<string, unknown>,
         ...keys,
         hardware: body.hardware ?? null,
         status: body.status,

@@ -104,7 +104,7 @@ describe("GET /api/v1/pareto interval bounds", () => {
     const [lat, mem] = r.json.charts;
     const rtn = lat.groups.find((g: { key: string }) => g.key === "quant.rtn");
     expect(rtn.front).toHaveLength(1);
-    expect(rtn.front[0]).toMatchObject({ params: { bits: 4, group_size: 32 }, x: 240, xLo: 231, xHi: 249, y: 8, yLo: 7.7, yHi: 8.3 });
+    expect(rtn.front[0]).toMatchObject({ params: { bits: 4 }, x: 240, xLo: 231, xHi: 249, y: 8, yLo: 7.7, yHi: 8.3 });
     // the dominated sample is columnar: bound columns hold null for a run without bounds
     expect(lat.dominated.xLo).toHaveLength(lat.dominated.runId.length);
     expect(lat.dominated.yHi).toHaveLength(lat.dominated.runId.length);
