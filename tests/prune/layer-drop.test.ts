@@ -13,6 +13,7 @@ import { buildDecoder } from "@/workers/onnx/decoder-builder";
 import { writeModel, type ModelProto } from "@/workers/onnx/model-io";
 import { Rng } from "@/workers/data/rng";
 import { maxAbs, maxAbsDiff, testWeights } from "../onnx/helpers";
+import { structuralJobFixture } from "./structural-job";
 
 const dirs: string[] = [];
 const save = (model: ModelProto) => {
@@ -145,5 +146,21 @@ describe("prune.layer-drop", () => {
     expect(pruneLayerDrop.params.safeParse({ criterion: "first" }).success).toBe(false);
     expect(pruneLayerDrop.calibrates!(pruneLayerDrop.params.parse({ criterion: "last" }))).toBe(false);
     expect(pruneLayerDrop.calibrates!(pruneLayerDrop.params.parse({}))).toBe(true);
+  });
+});
+
+describe("prune.layer-drop as a job", () => {
+  const job = structuralJobFixture();
+  afterAll(() => job.cleanup());
+
+  it("drops the lowest-influence block; the pipeline evaluates and times the shorter model", async () => {
+    const r = await job.run("prune.layer-drop", { layers: 1, calib_samples: 4 });
+    for (const key of ["perplexity", "model_bytes", "speedup", "params_remaining", "sparsity_overall", "layers_removed"])
+      expect(r.metrics[key], key).toBeTypeOf("number");
+    expect(r.metrics.layers_removed).toBe(1);
+    expect(r.notes.join("\n")).toMatch(/block influence per layer: 0: [\d.]+, 1: [\d.]+/);
+    const model = r.artifacts.find((a) => a.kind === "model")!;
+    expect(JSON.parse(fs.readFileSync(path.join(path.dirname(model.path), "config.json"), "utf8")).num_layers).toBe(1);
+    await expect(job.run("prune.layer-drop", { layers: 2, criterion: "last" })).rejects.toThrow(/removing 2 of the model's 2 decoder layers would leave none/);
   });
 });

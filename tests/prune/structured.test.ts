@@ -12,6 +12,7 @@ import { buildDecoder, writeDecoder } from "@/workers/onnx/decoder-builder";
 import { makeNode, readModel, setInitializer, writeModel, type ModelProto } from "@/workers/onnx/model-io";
 import { Rng } from "@/workers/data/rng";
 import { maxAbs, maxAbsDiff, testWeights } from "../onnx/helpers";
+import { structuralJobFixture } from "./structural-job";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -294,5 +295,33 @@ describe("prune.structured refuses what it cannot do", () => {
     expect(readWeight(model, layer.linears.q)).toEqual(before);
     expect(() => pruneHeads(model, layer, { keepGroups: [], mean: null })).toThrow(/cannot remove every attention head/);
     expect(() => pruneNeurons(model, layer, [], null)).toThrow(/cannot remove every MLP neuron/);
+  });
+});
+
+describe("prune.structured as a job", () => {
+  const job = structuralJobFixture();
+  afterAll(() => job.cleanup());
+
+  it("writes a smaller model the pipeline evaluates and times against the base", async () => {
+    const r = await job.run("prune.structured", { target: "both", ratio: 0.3, calib_samples: 4 });
+    for (const key of [
+      "perplexity",
+      "model_bytes",
+      "speedup",
+      "decode_ms_per_token",
+      "params_remaining",
+      "sparsity_overall",
+      "heads_removed",
+      "neurons_removed",
+    ]) {
+      expect(r.metrics[key], key).toBeTypeOf("number");
+    }
+    expect(r.metrics.sparsity_overall).toBeGreaterThan(0);
+    expect(r.metrics.heads_removed % 2).toBe(0); // TINY has 2 query heads per kv group
+    expect(Number.isFinite(r.metrics.perplexity)).toBe(true);
+    const model = r.artifacts.find((a) => a.kind === "model")!;
+    const config = JSON.parse(fs.readFileSync(path.join(path.dirname(model.path), "config.json"), "utf8"));
+    expect(config.head_dim).toBe(16);
+    expect(r.notes.join("\n")).toMatch(/FLAP: target both, ratio 0.3/);
   });
 });
