@@ -233,6 +233,21 @@ export async function executeJob(spec: JobSpec, reporter: JobReporter, options: 
       }
       return r.batches;
     },
+    paramModel: async (id) => {
+      const ref = spec.models?.find((m) => m.id === id);
+      if (!ref) throw new Error(`model ${id} named in the params was not sent with the run (the server resolves registered models it names)`);
+      const shapedRef = await withShapeFiles(ref, dataDir, (line) => reporter.log(line));
+      const r = resolveModel(shapedRef.model);
+      if (shapedRef.model.source !== "shape") await verifyRegisteredFile("model", id, r.modelPath, ref.sha256);
+      const options: OpenDecoderOptions = { configPath: r.configPath, maxPosition: r.maxPosition };
+      return {
+        id,
+        modelPath: r.modelPath,
+        tokenizerPath: r.tokenizerPath,
+        shapeOnly: r.shapeOnly,
+        open: () => openDecoder(r.modelPath, spec.runtime, options),
+      };
+    },
   };
   const result = await executor.run(ctx, parsed.data as Record<string, unknown>);
   notes.push(...result.notes);

@@ -30,6 +30,9 @@ export function createExperiment(body: z.infer<typeof CreateExperimentBody>, tx:
         message: `${method.id} calibrates on text, and ${model.id} has random weights (speed and memory only): use a trained model`,
       });
     }
+    for (const id of new Set(points.flatMap((p) => method.models?.(p) ?? []))) {
+      if (!getModel(id, tx)) details.push({ field: "grid", message: `unknown model "${id}" named in the params (register it with POST /api/v1/models)` });
+    }
     if (!method.implemented) {
       details.push({ field: "methodId", message: `method ${method.id} has no executor yet; it is listed in the registry but runs cannot be queued for it` });
     }

@@ -29,6 +29,11 @@ export interface MethodDef<S extends z.ZodObject = z.ZodObject> {
    * validation split of its dataset and fails before any work when there is none.
    */
   calibrates?: (params: z.output<S>) => boolean;
+  /**
+   * Ids of other registered models these (parsed) params name (a speculative draft). The API
+   * refuses to queue a run naming an unregistered one, and the lease carries their files.
+   */
+  models?: (params: z.output<S>) => string[];
 }
 
 export const defineMethod = <S extends z.ZodObject>(m: MethodDef<S>): MethodDef<S> => m;

@@ -98,7 +98,32 @@ export const METRICS: readonly MetricDef[] = [
   def("compression_ratio", "Compression ratio", "x", "higher", "method", "Baseline model bytes divided by this run's."),
   def("kept_token_ratio", "Kept token ratio", "ratio", "lower", "method", "Fraction of prompt or cache tokens kept."),
   def("acceptance_rate", "Acceptance rate", "ratio", "higher", "method", "Fraction of drafted tokens accepted by the target model."),
-  def("mean_accepted_tokens", "Mean accepted tokens", "tokens", "higher", "method", "Mean tokens accepted per verification step."),
+  def(
+    "mean_accepted_tokens",
+    "Mean accepted tokens",
+    "tokens",
+    "higher",
+    "method",
+    "Tokens emitted per target forward, accepted drafts plus the target's own token (1.00 for plain decoding).",
+  ),
+  def("spec_alpha", "Token acceptance (α)", "ratio", "higher", "method", "Per-position draft acceptance: accepted / (accepted + first rejections)."),
+  def(
+    "output_matches_target",
+    "Output matches target",
+    "ratio",
+    "higher",
+    "method",
+    "1 when greedy speculative output was token-for-token identical to plain greedy decoding of the target.",
+  ),
+  def("draft_cost_ratio", "Draft cost ratio (c)", "ratio", "lower", "method", "Median draft step time divided by the target's median one-token step."),
+  def(
+    "predicted_speedup",
+    "Predicted speedup",
+    "x",
+    "higher",
+    "method",
+    "Leviathan et al.'s (1 - α^(γ+1)) / (1 - α) / (γc + 1) from this run's α, γ and c, beside the measured speedup.",
+  ),
 ];
 
 export const METRIC_KEYS = METRICS.map((m) => m.key);

@@ -98,6 +98,8 @@ export const LeasedRun = z.object({
    * never calibrate on test examples; null when none is registered. Optional for older servers.
    */
   calibration: DatasetRef.nullable().optional(),
+  /** Other registered models the params name (a speculative run's draft_model). Optional for older servers. */
+  models: z.array(ModelRef).optional(),
   runtime: Runtime,
   seed: z.number().int(),
   baseline: z.object({ runId: z.number().int(), metrics: z.record(z.string(), z.number()) }).nullable(),

@@ -312,20 +312,33 @@ export class DecoderSession implements Decoder {
     this.replaceCache(tensors, tokens ?? new Array<number>(cache.length).fill(-1));
   }
 
+  /**
+   * Keeps the first `length` cache entries (speculative rollback, prefix reuse). Each [1, kv_heads,
+   * len, head_dim] tensor is cut head by head straight from its data: on cpu and wasm that is host
+   * memory already, so nothing is copied but the kept rows. Under webgpu the tensors are read back
+   * and the cropped ones uploaded with the next forward: a device-side crop (a Slice graph on the
+   * GPU-resident tensors) needs a WebGPU adapter to be built and tested against, and Dawn finds none
+   * on the CPU machines this project builds and tests on.
+   */
   async truncate(length: number): Promise<void> {
     if (length === this.tokens.length) return;
-    if (length > this.tokens.length || length < 0) throw new Error(`cannot truncate a cache of ${this.tokens.length} tokens to ${length}`);
+    if (length > this.tokens.length || length < 0 || !Number.isInteger(length)) {
+      throw new Error(`cannot truncate a cache of ${this.tokens.length} tokens to ${length}`);
+    }
     if (length === 0) return this.reset();
-    const full = await this.readCache();
-    const { numKvHeads, headDim } = this.shape;
-    const cut = (a: Float32Array) => {
-      const out = new Float32Array(numKvHeads * length * headDim);
-      for (let h = 0; h < numKvHeads; h++) {
-        out.set(a.subarray(h * full.length * headDim, (h * full.length + length) * headDim), h * length * headDim);
-      }
-      return out;
-    };
-    await this.writeCache({ length, keys: full.keys.map(cut), values: full.values.map(cut) }, this.tokens.slice(0, length));
+    const full = this.tokens.length;
+    const row = this.shape.headDim;
+    const cropped: OrtTensor[] = [];
+    for (const t of this.cache) {
+      // Heads from the tensor itself: layers may differ (a structurally pruned model).
+      const heads = Number(t.dims[1]);
+      const src = (await t.getData()) as Float32Array;
+      if (src.length !== heads * full * row) throw new Error(`cache tensor holds ${src.length} floats, expected ${heads} x ${full} x ${row}`);
+      const out = new Float32Array(heads * length * row);
+      for (let h = 0; h < heads; h++) out.set(src.subarray(h * full * row, (h * full + length) * row), h * length * row);
+      cropped.push(new this.handle.ort.Tensor("float32", out, [1, heads, length, row]));
+    }
+    this.replaceCache(cropped, this.tokens.slice(0, length));
   }
 
   async generate(prompt: number[], maxNew: number, stop: ReadonlySet<number> = new Set()): Promise<number[]> {

@@ -18,6 +18,7 @@ export function jobSpecIn(run: JobRun, workDir: string, dataDir: string): JobSpe
     model: run.model,
     dataset: run.dataset,
     calibration: run.calibration ?? null,
+    ...(run.models?.length ? { models: run.models } : {}),
     runtime: run.runtime,
     seed: run.seed,
     workDir,

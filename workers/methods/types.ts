@@ -49,6 +49,21 @@ export interface MethodContext {
    * throws only when not even that can be formed.
    */
   calibrationBatches(n: number, seqLen: number): Promise<number[][]>;
+  /**
+   * Another registered model the run's params name (a speculative draft), as the lease carried it:
+   * its files resolved and checked like the base model's. Throws when the lease has no model `id`.
+   */
+  paramModel(id: string): Promise<ParamModel>;
+}
+
+/** A model named by a run's params, resolved on this worker. */
+export interface ParamModel {
+  id: string;
+  modelPath: string;
+  tokenizerPath: string | null;
+  shapeOnly: boolean;
+  /** Opens a decoder session on it, on the job's runtime. */
+  open(): Promise<Decoder>;
 }
 
 export interface MethodResult {

@@ -12,6 +12,7 @@ import { leaseDurationMs } from "./config";
 import { reapExpiredLeases } from "./reap-expired-leases";
 import { baselineFor } from "./baseline-for";
 import { baselineKeyOf } from "../../../lib/baseline";
+import { getMethod } from "../../../lib/methods";
 
 /** Model and dataset paths stored relative to the server's root become absolute for the worker. */
 const absolute = (root: string, p: string) => (path.isAbsolute(p) ? p : path.resolve(root, p));
@@ -23,6 +24,20 @@ function resolveModel(run: RunRecord, root: string, tx: Tx): LeasedRun["model"] 
   if (files.dir !== undefined) files.dir = absolute(root, files.dir);
   else for (const [k, v] of Object.entries(files)) files[k] = absolute(root, v);
   return { id: m.id, kind: m.kind, source: m.source, files, sha256: m.sha256, card: m.card ?? null };
+}
+
+/** The other registered models the run's params name (a speculative draft_model), or why one cannot be sent. */
+function paramModels(run: RunRecord, root: string, tx: Tx): LeasedRun["model"][] | string {
+  const method = getMethod(run.methodId);
+  const parsed = method?.params.safeParse(run.params);
+  const ids = parsed?.success ? (method?.models?.(parsed.data) ?? []) : [];
+  const out: LeasedRun["model"][] = [];
+  for (const id of new Set(ids)) {
+    const m = resolveModel({ ...run, modelId: id }, root, tx);
+    if (typeof m === "string") return m;
+    out.push(m);
+  }
+  return out;
 }
 
 type DatasetRow = typeof datasets.$inferSelect;
@@ -128,8 +143,9 @@ export function claimRun(worker: WorkerRow, runtimes: Runtime[], db: Db = getDb(
 
         const model = resolveModel(run, root, tx);
         const dataset = resolveDataset(run, tx);
-        if (typeof model === "string" || typeof dataset === "string") {
-          const error = [model, dataset].filter((x): x is string => typeof x === "string").join("; ");
+        const named = paramModels(run, root, tx);
+        if (typeof model === "string" || typeof dataset === "string" || typeof named === "string") {
+          const error = [model, dataset, named].filter((x): x is string => typeof x === "string").join("; ");
           tx.update(runs)
             .set({ status: "failed", error, leaseToken: null, leaseExpiresAt: null, finishedAt: now, updatedAt: now })
             .where(eq(runs.id, run.id))
@@ -153,6 +169,7 @@ export function claimRun(worker: WorkerRow, runtimes: Runtime[], db: Db = getDb(
           model,
           dataset: datasetRef(dataset, root),
           calibration: validation ? datasetRef(validation, root) : null,
+          ...(named.length > 0 ? { models: named } : {}),
           runtime,
           seed: run.seed ?? 0,
           baseline,
