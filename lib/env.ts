@@ -32,7 +32,14 @@ const EnvSchema = z.object({
       .describe("Origin share links are built on (default: the request's Host / X-Forwarded-Host)"),
   ),
   FRONTIER_LOCAL_WORKER: z.enum(["0", "1"]).default("1").describe("Start a local CPU worker with npm start"),
-  FRONTIER_ENROLL_TOKEN: z.string().min(16).optional().describe("Token workers present to register"),
+  FRONTIER_ENROLL_TOKEN: blankAsUnset(z.string().min(16).optional()).describe("Token workers present to register"),
+  FRONTIER_ENROLL_TOKEN_FILE: blankAsUnset(z.string().min(1).optional()).describe(
+    "File holding the enrollment token (read on every registration, so rewriting it rotates the token); FRONTIER_ENROLL_TOKEN wins",
+  ),
+  FRONTIER_AUTH: blankAsUnset(z.enum(["local", "token"]).default("local")).describe(
+    "local (default: no tokens; the server must bind loopback) or token (writes need an API token or a signed-in session)",
+  ),
+  FRONTIER_READ: blankAsUnset(z.enum(["open", "token"]).default("open")).describe("With FRONTIER_AUTH=token: open (default) reads, or reads need a token too"),
   FRONTIER_LEASE_MS: blankAsUnset(z.coerce.number().int().positive().default(60_000)).describe("Lease duration without a heartbeat (default 60000)"),
   FRONTIER_RETRY_BASE_MS: blankAsUnset(z.coerce.number().int().positive().default(1_000)).describe("Retry backoff base: 2^attempts × this (default 1000)"),
   FRONTIER_WORKER_GRACE_MS: blankAsUnset(z.coerce.number().int().min(0).default(30_000)).describe("Worker shutdown grace for the current job (default 30000)"),

@@ -34,6 +34,7 @@ import {
   WorkersResponse,
 } from "./schemas/workers";
 import { CreateShareRequest, CreateShareResponse, ShareLinkResponse } from "./schemas/share";
+import { SessionResponse, SignInBody, SignInResponse } from "./schemas/session";
 
 /**
  * The OpenAPI 3.1 document, generated from the same zod schemas the routes parse with. Each
@@ -198,6 +199,30 @@ export const OPERATIONS: Operation[] = [
   { method: "get", path: "/api/v1/workers", summary: "Registered workers and their runtimes", tag: "workers", ok: { status: 200, schema: WorkersResponse } },
   {
     method: "post",
+    path: "/api/v1/workers/{id}/revoke",
+    summary: "Revoke a worker's token (its next request is refused)",
+    tag: "workers",
+    pathParams: z.object({ id: z.string() }),
+    ok: { status: 200, schema: Empty.passthrough() },
+  },
+  {
+    method: "get",
+    path: "/api/v1/session",
+    summary: "Auth mode and whether this browser is signed in",
+    tag: "session",
+    ok: { status: 200, schema: SessionResponse },
+  },
+  {
+    method: "post",
+    path: "/api/v1/session",
+    summary: "Sign in with an API token: sets the http-only session cookie and the CSRF cookie",
+    tag: "session",
+    body: SignInBody,
+    ok: { status: 201, schema: SignInResponse },
+  },
+  { method: "delete", path: "/api/v1/session", summary: "Sign out", tag: "session", ok: { status: 200, schema: Empty.passthrough() } },
+  {
+    method: "post",
     path: "/api/v1/workers/register",
     summary: "Enroll a worker (enrollment token as bearer)",
     tag: "workers",
@@ -312,6 +337,13 @@ export function buildOpenApi(): Record<string, unknown> {
       content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } },
     };
     if (op.pathParams) responses["404"] = { description: "Not found", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
+    if (op.method !== "get") {
+      responses["403"] = {
+        description: "Cross-origin request, or a signed-in write without its CSRF token",
+        content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } },
+      };
+      responses["415"] = { description: "The body is not JSON", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
+    }
     if (op.auth)
       responses["401"] = { description: "Missing or wrong bearer token", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
     (paths[op.path] ??= {})[op.method] = {
@@ -331,6 +363,7 @@ export function buildOpenApi(): Record<string, unknown> {
     openapi: "3.1.0",
     info: { title: "Frontier API", version: "1.0.0", description: "Experiment tracker and benchmark dashboard for model compression" },
     servers: [{ url: "/" }],
+    // With FRONTIER_AUTH=token every write (and with FRONTIER_READ=token every read) takes an API token as bearer.
     components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
     paths,
   };

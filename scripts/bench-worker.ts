@@ -15,7 +15,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { eq, inArray } from "drizzle-orm";
 import { startApiServer } from "../tests/helpers/api-server";
-import { workerArgv } from "../tests/worker/fixtures";
+import { workerArgv, workerEnv } from "../tests/worker/fixtures";
 import { datasets, models, runs } from "../db/schema";
 import { writeDecoder } from "../workers/onnx/decoder-builder";
 import type { DecoderConfigInput } from "../workers/onnx/decoder-config";
@@ -69,7 +69,10 @@ for (const [label, config] of Object.entries(SIZES)) {
   }
 }
 
-const worker = spawn(process.execPath, workerArgv(api, "bench", ENROLL, path.join(api.dir, "worker")), { stdio: ["ignore", "pipe", "inherit"] });
+const worker = spawn(process.execPath, workerArgv(api, "bench", path.join(api.dir, "worker")), {
+  stdio: ["ignore", "pipe", "inherit"],
+  env: workerEnv(ENROLL),
+});
 let out = "";
 worker.stdout.on("data", (d: Buffer) => (out += d.toString()));
 const ids = [...runIds.keys()];

@@ -17,6 +17,16 @@ const require = createRequire(import.meta.url);
 
 const root = process.cwd();
 const env = parseEnv();
+const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i.test(env.HOST);
+// Serving other machines without tokens would let anyone who reaches the port write: refuse before touching anything.
+if (!loopback && env.FRONTIER_AUTH !== "token") {
+  console.error(
+    `[frontier] refusing to start: HOST=${env.HOST} serves other machines, which needs FRONTIER_AUTH=token ` +
+      "(writes then need an API token: create one with `npm run token -- create --name NAME`). " +
+      "Keep the default HOST=127.0.0.1 to serve this machine only without tokens.",
+  );
+  process.exit(1);
+}
 const dataDir = path.resolve(env.FRONTIER_DATA_DIR ?? path.join(root, "data"));
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
@@ -24,15 +34,16 @@ function log(msg: string) {
   console.log(`[frontier] ${msg}`);
 }
 
-/** The enrollment token workers present to register; generated once and kept in the data dir. */
-function enrollToken(): string {
-  if (env.FRONTIER_ENROLL_TOKEN) return env.FRONTIER_ENROLL_TOKEN;
-  const file = path.join(dataDir, "enroll-token");
-  if (fs.existsSync(file)) return fs.readFileSync(file, "utf8").trim();
-  // Hex, not base64url: a token starting with "-" would read as an option on a worker's command line.
-  const token = crypto.randomBytes(24).toString("hex");
-  fs.writeFileSync(file, token + "\n", { mode: 0o600 });
-  return token;
+/**
+ * Where the server and the local worker find the enrollment token: FRONTIER_ENROLL_TOKEN as given, else a file
+ * (FRONTIER_ENROLL_TOKEN_FILE, or data/enroll-token generated on first start) that the server re-reads on every
+ * registration, so `npm run token -- rotate-enroll` takes effect without a restart.
+ */
+function enrollEnv(): Record<string, string> {
+  if (env.FRONTIER_ENROLL_TOKEN) return { FRONTIER_ENROLL_TOKEN: env.FRONTIER_ENROLL_TOKEN };
+  const file = path.resolve(env.FRONTIER_ENROLL_TOKEN_FILE ?? path.join(dataDir, "enroll-token"));
+  if (!fs.existsSync(file)) fs.writeFileSync(file, crypto.randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
+  return { FRONTIER_ENROLL_TOKEN: "", FRONTIER_ENROLL_TOKEN_FILE: file };
 }
 
 function newestMtime(dir: string): number {
@@ -71,8 +82,7 @@ db.$client.close();
 
 buildIfNeeded();
 
-const token = enrollToken();
-const childEnv = { ...process.env, FRONTIER_ENROLL_TOKEN: token, PORT: String(env.PORT) };
+const childEnv = { ...process.env, ...enrollEnv(), PORT: String(env.PORT) };
 const children: ChildProcess[] = [];
 const server = spawn(process.execPath, [require.resolve("next/dist/bin/next"), "start", "-p", String(env.PORT), "-H", env.HOST], {
   stdio: "inherit",
@@ -84,7 +94,6 @@ function localUrl(host: string, port: number): string {
   const h = host === "0.0.0.0" || host === "::" || host === "[::]" ? "127.0.0.1" : host;
   return `http://${h.includes(":") && !h.startsWith("[") ? `[${h}]` : h}:${port}`;
 }
-const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/i.test(env.HOST);
 const url = localUrl(env.HOST, env.PORT);
 
 async function waitForServer(): Promise<void> {
@@ -100,22 +109,17 @@ async function waitForServer(): Promise<void> {
 
 waitForServer()
   .then(() => {
+    const auth = env.FRONTIER_AUTH === "token" ? `token mode, reads ${env.FRONTIER_READ}` : "local mode, no tokens";
     if (loopback) {
-      log(`Frontier is listening on ${url} (this machine only; set HOST=0.0.0.0 to serve other machines)`);
+      log(`Frontier is listening on ${url} (this machine only, ${auth}; set HOST=0.0.0.0 and FRONTIER_AUTH=token to serve other machines)`);
     } else {
-      log(`Frontier is listening on ${env.HOST}:${env.PORT} (reach it here at ${url})`);
-      log(
-        `WARNING: HOST=${env.HOST} serves other machines, and writes are unauthenticated (there is no token mode yet): ` +
-          "anyone who can reach this port can log, change and delete runs, experiments and share links. " +
-          "Keep the default HOST=127.0.0.1 unless every machine on this network is trusted.",
-      );
+      log(`Frontier is listening on ${env.HOST}:${env.PORT} (reach it here at ${url}; ${auth})`);
     }
     if (env.FRONTIER_LOCAL_WORKER === "1" && fs.existsSync(path.join(root, "workers", "main.ts"))) {
-      const worker = spawn(
-        process.execPath,
-        [require.resolve("tsx/cli"), path.join(root, "workers", "main.ts"), "--server", url, `--token=${token}`, "--name", "local"],
-        { stdio: "inherit", env: childEnv },
-      );
+      const worker = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(root, "workers", "main.ts"), "--server", url, "--name", "local"], {
+        stdio: "inherit",
+        env: childEnv,
+      });
       children.push(worker);
       worker.on("exit", (code, signal) => {
         // The app keeps serving (runs can still be logged and other workers can lease), but say so.

@@ -1,5 +1,5 @@
 /**
- * `npm run worker -- --server URL --token T [--name N] [--runtimes cpu,wasm] [--data-dir DIR]
+ * `npm run worker -- --server URL [--name N] [--runtimes cpu,wasm] [--data-dir DIR]
  *                   [--bench-repeats N] [--bench-warmup N]`
  *
  * --bench-repeats / --bench-warmup change how many timed (and discarded warm-up) requests the
@@ -7,9 +7,12 @@
  * repeats give steadier p95 figures at the cost of longer jobs.
  * Probes the ONNX Runtime back ends this machine can run, registers with the server using the
  * enrollment token, then leases and executes runs until SIGTERM/SIGINT. Environment:
+ * FRONTIER_ENROLL_TOKEN or FRONTIER_ENROLL_TOKEN_FILE (the server's enrollment token; never a
+ * command-line argument, which any user of the machine can read in the process list),
  * FRONTIER_WORKER_GRACE_MS (shutdown grace for the current job, default 30000),
  * FRONTIER_DATA_DIR (work directories, default ./data).
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -36,10 +39,17 @@ function setting<K extends Parameters<typeof envSetting>[0]>(key: K): ReturnType
   }
 }
 
+// The enrollment token is a secret: on the command line it would show in `ps` and shell history.
+if (process.argv.some((a) => a === "--token" || a.startsWith("--token="))) {
+  fail(
+    "--token is no longer accepted (a token on the command line is visible to every user of this machine): " +
+      "set FRONTIER_ENROLL_TOKEN, or FRONTIER_ENROLL_TOKEN_FILE to a file holding it",
+  );
+}
+
 const { values } = parseArgs({
   options: {
     server: { type: "string" },
-    token: { type: "string" },
     name: { type: "string" },
     runtimes: { type: "string" },
     "data-dir": { type: "string" },
@@ -49,8 +59,23 @@ const { values } = parseArgs({
   strict: true,
 });
 if (!values.server) fail("--server URL is required (e.g. --server http://localhost:3000)");
-const token = values.token ?? setting("FRONTIER_ENROLL_TOKEN");
-if (!token) fail("--token (the server's enrollment token) is required");
+/** The enrollment token from FRONTIER_ENROLL_TOKEN, else the first line of FRONTIER_ENROLL_TOKEN_FILE. */
+function enrollmentToken(): string {
+  const direct = setting("FRONTIER_ENROLL_TOKEN");
+  if (direct) return direct;
+  const file = setting("FRONTIER_ENROLL_TOKEN_FILE");
+  if (!file) fail("the server's enrollment token is required: set FRONTIER_ENROLL_TOKEN, or FRONTIER_ENROLL_TOKEN_FILE to a file holding it");
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (e) {
+    fail(`FRONTIER_ENROLL_TOKEN_FILE: cannot read ${file}: ${(e as Error).message}`);
+  }
+  const t = text.split("\n")[0].trim();
+  if (t.length < 16) fail(`FRONTIER_ENROLL_TOKEN_FILE: ${file} does not hold an enrollment token (at least 16 characters on its first line)`);
+  return t;
+}
+const token = enrollmentToken();
 const name = values.name ?? os.hostname();
 const dataDir = path.resolve(values["data-dir"] ?? setting("FRONTIER_DATA_DIR"));
 const graceMs = setting("FRONTIER_WORKER_GRACE_MS");

@@ -9,3 +9,4 @@ export * from "./artifacts";
 export * from "./run-events";
 export * from "./workers";
 export * from "./share-links";
+export * from "./auth";

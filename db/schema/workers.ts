@@ -11,4 +11,7 @@ export const workers = sqliteTable("workers", {
   hardware: text("hardware", { mode: "json" }).$type<Record<string, unknown>>(),
   lastHeartbeatAt: ms("last_heartbeat_at"),
   createdAt: createdAt(),
+  /** SHA-256 of the enrollment token that issued this worker's token: a rotated enrollment token invalidates it. */
+  enrollHash: text("enroll_hash"),
+  revokedAt: ms("revoked_at"),
 });

@@ -181,6 +181,8 @@ export const WorkerInfo = z.object({
   name: z.string(),
   runtimes: z.array(z.string()),
   lastHeartbeatAt: z.number().int().nullable(),
+  /** active; revoked (its token was revoked); stale (issued under a rotated enrollment token: it must re-enroll) */
+  status: z.enum(["active", "revoked", "stale"]),
 });
 export type WorkerInfo = z.infer<typeof WorkerInfo>;
 

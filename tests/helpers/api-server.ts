@@ -120,8 +120,11 @@ export async function startApiServer(opts: { env?: Record<string, string>; dir?:
       }
       const request = new NextRequest(url, { method: req.method, headers, body });
       const response = await handler(request, { params: Promise.resolve(found.params) });
-      const outHeaders: Record<string, string> = {};
+      const outHeaders: Record<string, string | string[]> = {};
       response.headers.forEach((v, k) => (outHeaders[k] = v));
+      // Several Set-Cookie headers stay several (forEach would keep only the last).
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length > 0) outHeaders["set-cookie"] = cookies;
       res.writeHead(response.status, outHeaders);
       res.end(Buffer.from(await response.arrayBuffer()));
     } catch (e) {

@@ -77,15 +77,20 @@ export interface WorkerProc {
 }
 
 /** Node's arguments for one cpu worker (`workers/main.ts` through tsx) enrolling with the test API server. */
-export function workerArgv(api: ApiServer, name: string, token = ENROLL, dataDir = path.join(api.dir, name)): string[] {
-  return ["--import", "tsx", "workers/main.ts", "--server", api.url, "--token", token, "--name", name, "--runtimes", "cpu", "--data-dir", dataDir];
+export function workerArgv(api: ApiServer, name: string, dataDir = path.join(api.dir, name)): string[] {
+  return ["--import", "tsx", "workers/main.ts", "--server", api.url, "--name", name, "--runtimes", "cpu", "--data-dir", dataDir];
+}
+
+/** A worker's environment: the enrollment token travels there, never on the command line. */
+export function workerEnv(token = ENROLL, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, FRONTIER_ENROLL_TOKEN: token, ...extra };
 }
 
 /** `ownGroup`: the worker leads its own process group, so a test can signal it like a terminal does. */
 export function startWorker(api: ApiServer, name: string, extraArgs: string[] = [], env: Record<string, string> = {}, ownGroup = false): WorkerProc {
   const proc = spawn(process.execPath, [...workerArgv(api, name), ...extraArgs], {
     cwd: process.cwd(),
-    env: { ...process.env, ...env },
+    env: workerEnv(ENROLL, env),
     stdio: ["ignore", "pipe", "pipe"],
     detached: ownGroup,
   });

@@ -1,3 +1,4 @@
+import { checkWriteRequest } from "@/lib/auth";
 import type { z } from "zod";
 import { authenticateWorker, type WorkerRow } from "@/db/queries/workers";
 import { bearerToken, handle, parseOr400, readJson } from "@/lib/http";
@@ -15,6 +16,7 @@ const respond = (a: Answer) => (a instanceof Response ? a : Response.json(a));
  */
 export function withWorker<S extends z.ZodType>(req: Request, Body: S, fn: (c: { worker: WorkerRow; body: z.output<S> }) => Answer): Promise<Response> {
   return handle(async () => {
+    checkWriteRequest(req);
     const worker = authenticateWorker(bearerToken(req));
     const body = parseOr400(Body, await readJson(req));
     return respond(fn({ worker, body }));

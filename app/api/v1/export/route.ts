@@ -1,5 +1,5 @@
+import { handleRead } from "@/lib/auth";
 import { exportStream } from "@/db/queries/export";
-import { handle } from "@/lib/http";
 import { ExportQuery } from "@/lib/schemas/export";
 import { parseRunQuery } from "@/lib/schemas/filters";
 
@@ -7,7 +7,7 @@ export const dynamic = "force-dynamic";
 
 // GET /api/v1/export — every run matching the filter as CSV or JSON, streamed in chunks
 export function GET(req: Request) {
-  return handle(() => {
+  return handleRead(req, () => {
     const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ExportQuery);
     const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
     return new Response(exportStream(filter, extra.format), {

@@ -1,5 +1,5 @@
+import { handleRead } from "@/lib/auth";
 import { paretoFronts } from "@/db/queries/pareto";
-import { handle } from "@/lib/http";
 import { parseRunQuery } from "@/lib/schemas/filters";
 import { ParetoQuery } from "@/lib/schemas/pareto";
 
@@ -7,8 +7,12 @@ export const dynamic = "force-dynamic";
 
 // GET /api/v1/pareto — non-dominated runs per group for two metrics, with hypervolumes
 export function GET(req: Request) {
-  return handle(() => {
-    const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ParetoQuery);
-    return Response.json(paretoFronts(filter, extra));
-  });
+  return handleRead(
+    req,
+    () => {
+      const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ParetoQuery);
+      return Response.json(paretoFronts(filter, extra));
+    },
+    { shareable: true },
+  );
 }

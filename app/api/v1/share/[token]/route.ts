@@ -1,3 +1,4 @@
+import { handleWrite } from "@/lib/auth";
 import { getShareLink, revokeShareLink } from "@/db/queries/share";
 import { handle } from "@/lib/http";
 
@@ -9,6 +10,6 @@ export async function GET(_req: Request, ctx: Ctx) {
 }
 
 // DELETE /api/v1/share/:token — revoke the link
-export async function DELETE(_req: Request, ctx: Ctx) {
-  return handle(async () => Response.json(revokeShareLink((await ctx.params).token)));
+export async function DELETE(req: Request, ctx: Ctx) {
+  return handleWrite(req, async () => Response.json(revokeShareLink((await ctx.params).token)));
 }
