@@ -1,0 +1,91 @@
+/**
+ * A gamma sweep of spec.prompt-lookup submitted like a user would (POST /api/v1/experiments) on
+ * zoo-base and a slice of the copy task, executed by a real worker process against the real route
+ * handlers, with a spec.draft run whose draft model the lease carries; and a spec.draft run naming an unregistered draft model refused at queue time.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datasets, models, runMetrics } from "../../db/schema";
+import { type ApiServer, startApiServer } from "../helpers/api-server";
+import { ENROLL, runRow, startWorker, until, type WorkerProc } from "../worker/fixtures";
+import { ZOO } from "./helpers";
+
+let api: ApiServer;
+let worker: WorkerProc | null = null;
+
+beforeAll(async () => {
+  api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
+  for (const id of ["zoo-base", "zoo-draft"]) {
+    const dir = path.join(ZOO, id);
+    api.db
+      .insert(models)
+      .values({ id, name: id, kind: "decoder-lm", source: "zoo", files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" } })
+      .run();
+  }
+  const file = path.join(api.dir, "copy-small.jsonl");
+  fs.writeFileSync(
+    file,
+    fs
+      .readFileSync(path.join(ZOO, "datasets", "copy-test.jsonl"), "utf8")
+      .split("\n")
+      .slice(0, 30)
+      .join("\n"),
+  );
+  api.db.insert(datasets).values({ id: "copy-small", name: "copy (slice)", task: "exact-match", file }).run();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await api?.close();
+});
+
+async function post(p: string, body: unknown) {
+  const r = await fetch(`${api.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+const common = { modelId: "zoo-base", datasetId: "copy-small", runtime: "cpu", seed: 1 };
+
+describe("speculative decoding through the API and a worker", () => {
+  it("refuses a draft_model that is not registered, naming it", async () => {
+    const r = await post("/api/v1/experiments", {
+      ...common,
+      name: "bad draft",
+      methodId: "spec.draft",
+      grid: { draft_model: ["zoo-draft", "no-such-model"] },
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.json)).toMatch(/unknown model \\"no-such-model\\" named in the params/);
+    expect(JSON.stringify(r.json)).not.toMatch(/"zoo-draft\\"/);
+  });
+
+  it("runs a prompt-lookup gamma sweep {1, 4} and a zoo-draft run, and records acceptance and speedup", async () => {
+    const r = await post("/api/v1/experiments", { ...common, name: "lookup sweep", methodId: "spec.prompt-lookup", grid: { gamma: [1, 4] } });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    // the draft model travels with the lease
+    const d = await post("/api/v1/experiments", { ...common, name: "draft", methodId: "spec.draft", grid: { draft_model: ["zoo-draft"], gamma: [2] } });
+    expect(d.status, JSON.stringify(d.json)).toBe(201);
+    const ids: number[] = [...r.json.runIds, ...d.json.runIds];
+    expect(ids).toHaveLength(3);
+    worker = startWorker(api, "spec", ["--bench-repeats", "2"]);
+    await until("both sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 150_000);
+    for (const id of ids) {
+      expect(runRow(api, id), `run ${id}: ${runRow(api, id).error}`).toMatchObject({ status: "succeeded" });
+      const m = Object.fromEntries(
+        api.db
+          .select()
+          .from(runMetrics)
+          .all()
+          .filter((x) => x.runId === id)
+          .map((x) => [x.key, x.value]),
+      );
+      expect(m.acceptance_rate).toBeGreaterThan(0);
+      expect(m.speedup).toBeGreaterThan(0);
+      expect(m.mean_accepted_tokens).toBeGreaterThanOrEqual(1);
+      expect(m.output_matches_target).toBe(1);
+      expect(m.exact_match).toBeGreaterThanOrEqual(0);
+      expect(m.draft_cost_ratio).toBeGreaterThan(0);
+      expect(m.predicted_speedup).toBeGreaterThan(0);
+    }
+  }, 200_000);
+});
