@@ -4,7 +4,8 @@ import Link from "next/link";
 import { useMemo } from "react";
 import type { ParetoContext, ParetoResponse, RunRow } from "@/lib/api-client";
 import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
-import { contextLabel, NO_HARDWARE, PARETO_GROUPS, REFERENCE_MARGIN, type ParetoGroupBy } from "@/lib/schemas/pareto";
+import { METHODS } from "@/lib/methods";
+import { contextLabel, isParamGroup, NO_HARDWARE, PARETO_GROUPS, REFERENCE_MARGIN, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart } from "./pareto-chart";
@@ -98,6 +99,9 @@ function MetricPicker({
     </label>
   );
 }
+
+/** Every parameter name of the registry's methods: colour-by offers each (runs without it are "unknown"). */
+const PARAM_NAMES = [...new Set(METHODS.flatMap((m) => Object.keys(m.params.shape)))].sort();
 
 const contextKey = (c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">) =>
   [c.modelId, c.datasetId, c.runtime, c.hardwareKey ?? NO_HARDWARE].join("\u001f");
@@ -212,7 +216,8 @@ export function Explorer() {
   const y = params.get("y") ?? DEFAULTS.y;
   const xl = params.get("xl") ?? DEFAULTS.xl;
   const xm = params.get("xm") ?? DEFAULTS.xm;
-  const group = (PARETO_GROUPS as readonly string[]).includes(params.get("group") ?? "") ? (params.get("group") as ParetoGroupBy) : "family";
+  const groupParam = params.get("group") ?? "";
+  const group: ParetoGroupBy = (PARETO_GROUPS as readonly string[]).includes(groupParam) || isParamGroup(groupParam) ? (groupParam as ParetoGroupBy) : "family";
   const logX = params.get("logx") === "1";
   const logY = params.get("logy") === "1";
   // Keyed by the values: `params` is new on every URL change, and a new set would redraw both charts
@@ -252,6 +257,13 @@ export function Explorer() {
             {PARETO_GROUPS.map((g) => (
               <option key={g}>{g}</option>
             ))}
+            <optgroup label="method parameter">
+              {PARAM_NAMES.map((p) => (
+                <option key={p} value={`param.${p}`}>
+                  param {p}
+                </option>
+              ))}
+            </optgroup>
           </select>
         </label>
         <label className="field-inline">

@@ -99,6 +99,62 @@ function MetricFilters() {
   );
 }
 
+const PARAM_NAMES = [...new Set(METHODS.flatMap((m) => Object.keys(m.params.shape)))].sort();
+
+/**
+ * Parameter conditions live in the URL as `param.<name>=v`, `param.<name>>=v` or `param.<name><=v`,
+ * exactly as the API reads them.
+ */
+function ParamFilters() {
+  const { params, set } = useViewParams();
+  const [name, setName] = useState("bits");
+  const [op, setOp] = useState<"" | ">" | "<">("");
+  const [value, setValue] = useState("");
+  const active = [...params.entries()].filter(([k]) => k.startsWith("param."));
+  const numeric = value.trim() !== "" && Number.isFinite(Number(value));
+  return (
+    <span className="metric-filters">
+      {active.map(([k, v]) => {
+        const m = /^param\.(.+?)([<>]?)$/.exec(k);
+        const text = m ? `${m[1]} ${m[2] ? `${m[2]}=` : "="} ${v}` : `${k}=${v}`;
+        return (
+          <span key={`${k}=${v}`} className="chip">
+            param {text}
+            <button type="button" className="chip-x" aria-label={`remove ${k}`} onClick={() => set({ [k]: null })}>
+              ×
+            </button>
+          </span>
+        );
+      })}
+      <select aria-label="parameter filter name" value={name} onChange={(e) => setName(e.target.value)}>
+        {PARAM_NAMES.map((p) => (
+          <option key={p} value={p}>
+            {p}
+          </option>
+        ))}
+      </select>
+      <select aria-label="parameter filter operator" value={op} onChange={(e) => setOp(e.target.value as "" | ">" | "<")}>
+        <option value="">=</option>
+        <option value=">">≥</option>
+        <option value="<">≤</option>
+      </select>
+      <input aria-label="parameter filter value" size={6} value={value} onChange={(e) => setValue(e.target.value)} />
+      <button
+        type="button"
+        className="secondary"
+        disabled={value.trim() === "" || (op !== "" && !numeric)}
+        onClick={() => {
+          // key `param.bits>` with value 4 is `param.bits>=4` once written in the URL
+          set({ [`param.${name}${op}`]: value.trim() });
+          setValue("");
+        }}
+      >
+        Add
+      </button>
+    </span>
+  );
+}
+
 /** `load` false holds back the model and dataset lists (the explorer waits for its charts first). */
 export function FiltersBar({ load = true }: { load?: boolean }) {
   const models = useModels(load);
@@ -117,6 +173,7 @@ export function FiltersBar({ load = true }: { load?: boolean }) {
       <TextFilter name="tag" label="Tag" />
       <TextFilter name="experiment" label="Experiment" placeholder="id" />
       <MetricFilters />
+      <ParamFilters />
       {anyFilter && (
         <button type="button" className="secondary" onClick={() => set(Object.fromEntries([...params.keys()].filter(isFilterKey).map((k) => [k, null])))}>
           Clear filters

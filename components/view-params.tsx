@@ -59,13 +59,13 @@ export function useViewParams(): ViewParams {
 
 /** Keys of the run filter the runs table, explorer and export pass to the API (lib/schemas/filters). */
 export function isFilterKey(k: string): boolean {
-  return FILTER_KEYS.includes(k) || k.startsWith("metric.");
+  return FILTER_KEYS.includes(k) || k.startsWith("metric.") || k.startsWith("param.");
 }
 
 export function filterParams(params: URLSearchParams): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of params) {
-    if (!isFilterKey(k) || (v === "" && !k.startsWith("metric."))) continue;
+    if (!isFilterKey(k) || (v === "" && !k.startsWith("metric.") && !k.startsWith("param."))) continue;
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }

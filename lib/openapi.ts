@@ -18,7 +18,7 @@ import {
   RunsPage,
   RunsPageQuery,
 } from "./schemas/runs";
-import { ParetoChartsResponse, ParetoQuery, ParetoResponse } from "./schemas/pareto";
+import { ParetoChartsResponse, ParetoContext, ParetoQuery, ParetoResponse } from "./schemas/pareto";
 import { ExportQuery } from "./schemas/export";
 import {
   CompleteBody,
@@ -189,6 +189,14 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get",
+    path: "/api/v1/contexts",
+    summary: "The (model, dataset, runtime, hardware) contexts of the finished runs matching the filter, most recent first, with run counts and baselines",
+    tag: "analysis",
+    runFilter: true,
+    ok: { status: 200, schema: z.object({ contexts: z.array(ParetoContext) }) },
+  },
+  {
+    method: "get",
     path: "/api/v1/export",
     summary: "Every matching run as CSV or JSON (streamed)",
     tag: "analysis",
@@ -316,12 +324,21 @@ const metricRangeParam = {
   schema: { type: "string" },
 };
 
+const paramFilterParam = {
+  name: "param.{name}{op}{value}",
+  in: "query",
+  required: false,
+  description:
+    "Parameter condition, e.g. param.bits=4, param.group_size>=64 or param.format=qdq (op: >=, <=, >, <, =; ranges compare numbers, = also text and true/false); repeatable; counts toward the 50-filter limit with metric ranges",
+  schema: { type: "string" },
+};
+
 export function buildOpenApi(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
     const params = [
       ...(op.pathParams ? parameters(op.pathParams, "path") : []),
-      ...(op.runFilter ? [...parameters(RunFilterQuery, "query"), metricRangeParam] : []),
+      ...(op.runFilter ? [...parameters(RunFilterQuery, "query"), metricRangeParam, paramFilterParam] : []),
       ...(op.query ? parameters(op.query, "query") : []),
     ];
     const ok = op.ok ?? { status: 200 };

@@ -3,7 +3,7 @@
  * axis ("higher" or "lower", from lib/metrics); internally both axes are turned into "lower is
  * better" by negating higher-is-better values.
  */
-import type { ParetoGroupBy } from "./schemas/pareto";
+import type { ParetoColumnGroup, ParetoGroupBy } from "./schemas/pareto";
 
 export type Direction = "higher" | "lower";
 
@@ -16,12 +16,23 @@ export const PARETO_GROUP_FIELD = {
   method: "methodId",
   runtime: "runtime",
   hardware: "hardwareKey",
-} as const satisfies Record<ParetoGroupBy, string>;
+} as const satisfies Record<ParetoColumnGroup, string>;
 export const UNKNOWN_GROUP = "unknown";
 
+/** How a parameter value reads as a group key (the same text SQLite's json_extract gives as text). */
+export function paramGroupValue(v: unknown): string {
+  if (v === undefined || v === null) return UNKNOWN_GROUP;
+  if (typeof v === "boolean") return v ? "1" : "0";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
 /** The group a run belongs to under `by`. */
-export function paretoGroupOf(run: { [K in (typeof PARETO_GROUP_FIELD)[ParetoGroupBy]]: string | null }, by: ParetoGroupBy): string {
-  return run[PARETO_GROUP_FIELD[by]] ?? UNKNOWN_GROUP;
+export function paretoGroupOf(
+  run: { [K in (typeof PARETO_GROUP_FIELD)[ParetoColumnGroup]]: string | null } & { params?: Record<string, unknown> | null },
+  by: ParetoGroupBy,
+): string {
+  if (by.startsWith("param.")) return paramGroupValue(run.params?.[by.slice(6)]);
+  return run[PARETO_GROUP_FIELD[by as ParetoColumnGroup]] ?? UNKNOWN_GROUP;
 }
 
 export interface XY {

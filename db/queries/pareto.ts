@@ -16,6 +16,8 @@ import {
   type FrontPoint,
   type ParetoChart,
   type ParetoChartsResponse,
+  isParamGroup,
+  type ParetoColumnGroup,
   type ParetoGroupBy,
   type ParetoQuery,
   type ParetoResponse,
@@ -24,7 +26,14 @@ import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
 import { RUN_ROW_COLUMNS as c } from "./run-row";
 
-const groupColumn = (by: ParetoGroupBy) => `r.${runs[PARETO_GROUP_FIELD[by]].name}`;
+/**
+ * The SQL a grouping reads: a run column, or a parameter's value as text (numbers as JSON writes
+ * them, booleans as 1/0: paramGroupValue on the client gives the same keys).
+ */
+const groupColumn = (by: ParetoGroupBy): SQL =>
+  isParamGroup(by)
+    ? sql`CAST(json_extract(r.params, ${`$."${by.slice(6)}"`}) AS TEXT)`
+    : sql.raw(`r.${runs[PARETO_GROUP_FIELD[by as ParetoColumnGroup]].name}`);
 
 interface P extends XY {
   id: number;
@@ -273,7 +282,7 @@ function paretoIn(
   const cache = cacheFor(client, before);
   const yOf = cachedColumn(cache, client, q.y, maxId);
   const where = andAll([...runFilterConditions(filter), ...(context && narrow ? [contextSql(context)] : [])]);
-  const g = sql.raw(groupColumn(q.group));
+  const g = groupColumn(q.group);
   // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
   // synthetic) index in its own order without touching the table or sorting, where ids in id
   // order with their group meant two table scans.

@@ -54,6 +54,11 @@ export function runFilterConditions(f: RunFilter, alias = "r", metricMode: "in" 
   if (f.tag.length > 0) {
     out.push(sql`EXISTS (SELECT 1 FROM json_each(${a}.tags) t WHERE t.value IN (${inList(f.tag)}))`);
   }
+  for (const p of f.param) {
+    // json_extract gives numbers as numbers, strings as text and booleans as 1/0.
+    const v = typeof p.value === "boolean" ? (p.value ? 1 : 0) : p.value;
+    out.push(sql`json_extract(${a}.params, ${`$."${p.key}"`}) ${OP_SQL[p.op]} ${v}`);
+  }
   for (const m of f.metric) {
     out.push(
       metricMode === "in"

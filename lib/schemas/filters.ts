@@ -17,6 +17,16 @@ export interface MetricRange {
   value: number;
 }
 
+/** A parameter condition (`param.bits=4`, `param.group_size>=64`): numbers compare numerically, other values as text. */
+export interface ParamCondition {
+  key: string;
+  op: MetricOp;
+  value: number | string | boolean;
+}
+
+/** Parameter names as the method registry spells them. */
+export const PARAM_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+
 export interface RunFilter {
   family: string[];
   method: string[];
@@ -28,6 +38,7 @@ export interface RunFilter {
   tag: string[];
   experiment: number[];
   metric: MetricRange[];
+  param: ParamCondition[];
   /** Synthetic rows (benchmark databases only) are left out unless asked for. */
   includeSynthetic: boolean;
 }
@@ -43,6 +54,7 @@ export const emptyFilter = (): RunFilter => ({
   tag: [],
   experiment: [],
   metric: [],
+  param: [],
   includeSynthetic: false,
 });
 
@@ -100,15 +112,34 @@ function parseMetricEntry(key: string, value: string): MetricRange | { error: st
 }
 
 /**
+ * A parameter condition from one query entry, split like a metric entry (see parseMetricEntry).
+ * `=` takes a number, true/false or any text; the range operators take a number.
+ */
+function parseParamEntry(key: string, value: string): ParamCondition | { error: string } {
+  const raw = value === "" ? key : `${key}=${value}`;
+  const m = /^param\.([^<>=]*)(>=|<=|>|<|=)(.*)$/.exec(raw);
+  if (!m) return { error: "expected param.<name><op><value> with op one of >=, <=, >, <, =" };
+  if (!PARAM_KEY_PATTERN.test(m[1])) return { error: "not a valid parameter name" };
+  const op = SYMBOL_OP[m[2]];
+  const text = m[3].trim();
+  if (text === "") return { error: "a value is required" };
+  if (text.length > 300) return { error: "value longer than 300 characters" };
+  const n = Number(text);
+  if (op !== "eq" && !Number.isFinite(n)) return { error: `"${text}" is not a finite number (${m[2]} compares numbers)` };
+  const v = Number.isFinite(n) ? n : text === "true" ? true : text === "false" ? false : text;
+  return { key: m[1], op, value: v };
+}
+
+/**
  * Parses a run filter plus an endpoint's own keys (sort, axes, format...) from a query string.
  * Unknown keys are a 400 too: a misspelt filter silently matching everything would mislead.
  */
 export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra: S): { filter: RunFilter; extra: z.infer<S> } {
   let metricCount = 0;
-  for (const [k] of sp) if (k.startsWith("metric.") || k === "metric") metricCount++;
+  for (const [k] of sp) if (k.startsWith("metric.") || k === "metric" || k.startsWith("param.")) metricCount++;
   if (metricCount > MAX_METRIC_FILTERS) {
-    throw badRequest(`at most ${MAX_METRIC_FILTERS} metric filters per query`, [
-      { field: "metric", message: `${metricCount} metric filters given; the limit is ${MAX_METRIC_FILTERS}` },
+    throw badRequest(`at most ${MAX_METRIC_FILTERS} metric and parameter filters per query`, [
+      { field: "metric", message: `${metricCount} metric and parameter filters given; the limit is ${MAX_METRIC_FILTERS}` },
     ]);
   }
   const details: { field: string; message: string }[] = [];
@@ -121,6 +152,11 @@ export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra:
       const field = /^metric\.[A-Za-z0-9_./-]*/.exec(k)?.[0] ?? k;
       if ("error" in r) details.push({ field, message: r.error });
       else filter.metric.push(r);
+    } else if (k.startsWith("param.")) {
+      const r = parseParamEntry(k, v);
+      const field = /^param\.[A-Za-z0-9_]*/.exec(k)?.[0] ?? k;
+      if ("error" in r) details.push({ field, message: r.error });
+      else filter.param.push(r);
     } else if (FILTER_KEYS.includes(k) || extraKeys.has(k)) {
       plain.append(k, v);
     } else {

@@ -2,7 +2,18 @@ import { z } from "zod";
 import { metricKeySchema, RunSetupFields } from "./runs";
 
 export const PARETO_GROUPS = ["family", "method", "runtime", "hardware"] as const;
-export type ParetoGroupBy = (typeof PARETO_GROUPS)[number];
+export type ParetoColumnGroup = (typeof PARETO_GROUPS)[number];
+/** A run column, or one of the method's parameters (`param.bits`): each value its own group and front. */
+export type ParetoGroupBy = ParetoColumnGroup | `param.${string}`;
+const PARAM_GROUP = /^param\.[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+export const ParetoGroupSchema = z.union([
+  z.enum(PARETO_GROUPS),
+  z
+    .string()
+    .regex(PARAM_GROUP, `one of ${PARETO_GROUPS.join(", ")} or param.<name>`)
+    .transform((s) => s as `param.${string}`),
+]);
+export const isParamGroup = (g: string): g is `param.${string}` => PARAM_GROUP.test(g);
 
 const num = z
   .string()
@@ -32,7 +43,7 @@ export const ParetoQuery = z.object({
     })
     .transform((s) => s.split(",")),
   y: metricKeySchema,
-  group: z.enum(PARETO_GROUPS).default("family"),
+  group: ParetoGroupSchema.default("family"),
   /**
    * "latest": when the filter matches several (model, dataset, runtime, hardware) contexts, answer
    * for the most recent one only (the explorer's default view); "all": every context, each its own
@@ -106,7 +117,7 @@ export type DominatedPoint = z.infer<typeof DominatedPoint>;
 export const ParetoResponse = z.object({
   x: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
   y: z.object({ key: z.string(), direction: z.enum(["higher", "lower"]) }),
-  group: z.enum(PARETO_GROUPS),
+  group: ParetoGroupSchema,
   /**
    * The point hypervolumes are measured against when the answer covers one context (null when it
    * covers several: each group then carries its own context's reference).

@@ -363,3 +363,94 @@ describe("GET /api/v1/contexts and scope=latest", () => {
     expect(c.json.referenceSource).toBe("worst-point");
   });
 });
+
+describe("parameter filters and colour by parameter", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = freshDb();
+    const db = getDb();
+    const add = (params: Record<string, unknown>, lat: number, ppl: number) => {
+      const [{ id }] = db
+        .insert(runs)
+        .values({ ...familyRun("quantization", 0), methodId: "quant.rtn", params })
+        .returning({ id: runs.id })
+        .all();
+      db.insert(runMetrics)
+        .values([
+          { runId: id, key: "decode_ms_per_token", value: lat },
+          { runId: id, key: "perplexity", value: ppl },
+        ])
+        .run();
+    };
+    add({ bits: 4, group_size: 32, format: "qdq", symmetric: true }, 3, 11);
+    add({ bits: 4, group_size: 128, format: "matmulnbits", symmetric: false }, 2.5, 12);
+    add({ bits: 3, group_size: 64, format: "qdq", symmetric: false }, 2, 15);
+    add({ bits: 8 }, 4, 10);
+  });
+  afterAll(() => cleanup(dir));
+
+  const total = async (q: string) => {
+    const res = await call(getPareto, "GET", `/api/v1/pareto?x=decode_ms_per_token&y=perplexity&${q}`);
+    expect(res.status, res.text).toBe(200);
+    return res.json.total as number;
+  };
+
+  it("filters by a parameter's value, range, text and boolean", async () => {
+    expect(await total("param.bits=4")).toBe(2);
+    expect(await total(`${encodeURIComponent("param.group_size>")}=64`)).toBe(2);
+    expect(await total(`${encodeURIComponent("param.group_size<")}=64`)).toBe(2);
+    expect(await total("param.format=qdq")).toBe(2);
+    expect(await total("param.symmetric=true")).toBe(1);
+    expect(await total("param.bits=4&param.format=qdq")).toBe(1);
+  });
+
+  it("groups by a parameter's value, runs without it under unknown", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&group=param.bits");
+    expect(res.status).toBe(200);
+    expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual(["3", "4", "8"]);
+    const g = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&group=param.group_size");
+    expect(g.json.groups.map((x: { key: string; count: number }) => [x.key, x.count]).sort()).toEqual([
+      ["128", 1],
+      ["32", 1],
+      ["64", 1],
+      ["unknown", 1],
+    ]);
+  });
+
+  it.each([
+    ["param.bits>=x", "param.bits"],
+    ["param.=4", "param."],
+    ["param.bits", "param.bits"],
+    ["group=param.bad-name", "group"],
+  ])("400 naming the field for %s", async (q, field) => {
+    const res = await call(getPareto, "GET", `/api/v1/pareto?x=decode_ms_per_token&y=perplexity&${q}`);
+    expect(res.status).toBe(400);
+    expect(fields(res.json)).toContain(field);
+  });
+});
+
+describe("parameter filters on GET /api/v1/runs and /export", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = freshDb();
+    for (const params of [{ bits: 4 }, { bits: 8 }, { bits: 4, group_size: 128 }]) {
+      getDb()
+        .insert(runs)
+        .values({ ...familyRun("quantization", 0), methodId: "quant.rtn", params })
+        .run();
+    }
+  });
+  afterAll(() => cleanup(dir));
+
+  it("apply the same condition", async () => {
+    const { GET: getRuns } = await import("@/app/api/v1/runs/route");
+    const { GET: getExport } = await import("@/app/api/v1/export/route");
+    const list = await call(getRuns, "GET", "/api/v1/runs?param.bits=4");
+    expect(list.status).toBe(200);
+    expect(list.json.runs.map((r: { params: { bits: number } }) => r.params.bits)).toEqual([4, 4]);
+    const csv = await call(getExport, "GET", `/api/v1/export?format=json&${encodeURIComponent("param.group_size>")}=100`);
+    expect(csv.status).toBe(200);
+    expect(csv.text).toContain('"group_size":128');
+    expect(csv.text).not.toContain('"bits":8');
+  });
+});
