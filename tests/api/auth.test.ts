@@ -115,6 +115,7 @@ describe("token mode: writes need a live API token", () => {
         "/api/v1/runs",
         `/api/v1/runs/${runId}`,
         "/api/v1/pareto?x=accuracy&y=accuracy",
+        "/api/v1/contexts",
         "/api/v1/experiments",
         "/api/v1/workers",
         "/api/v1/export",

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { listContexts } from "@/db/queries/pareto";
-import { handle } from "@/lib/http";
+import { handleRead } from "@/lib/auth";
 import { parseRunQuery } from "@/lib/schemas/filters";
 
 export const dynamic = "force-dynamic";
@@ -9,8 +9,12 @@ export const dynamic = "force-dynamic";
 // filter, most recent first, with run counts and each context's baseline run: what the explorer's
 // context picker lists, since a Pareto front is only drawn within one context.
 export function GET(req: Request) {
-  return handle(() => {
-    const { filter } = parseRunQuery(new URL(req.url).searchParams, z.object({}));
-    return Response.json({ contexts: listContexts(filter) });
-  });
+  return handleRead(
+    req,
+    () => {
+      const { filter } = parseRunQuery(new URL(req.url).searchParams, z.object({}));
+      return Response.json({ contexts: listContexts(filter) });
+    },
+    { shareable: true },
+  );
 }
