@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { useMemo } from "react";
 import type { ParetoContext, ParetoResponse, RunRow } from "@/lib/api-client";
-import { formatMetric, getMetric, METRICS, type MetricGroup } from "@/lib/metrics";
+import { formatMetric, getMetric, METRICS, PRIMARY_QUALITY, type MetricGroup } from "@/lib/metrics";
 import { METHODS } from "@/lib/methods";
 import { contextLabel, isParamGroup, NO_HARDWARE, PARETO_GROUPS, REFERENCE_MARGIN, type ParetoGroupBy } from "@/lib/schemas/pareto";
 import { FiltersBar } from "./filters-bar";
@@ -14,7 +14,12 @@ import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
 
-const DEFAULTS = { y: "perplexity", xl: "decode_ms_per_token", xm: "model_bytes" } as const;
+/**
+ * The default y is the primary quality metric of the shown context's dataset (perplexity on text,
+ * exact match on recall, accuracy on multiple choice), resolved by the server: one default that
+ * is right for every dataset, where a fixed "perplexity" left every recall run off the charts.
+ */
+const DEFAULTS = { y: PRIMARY_QUALITY, xl: "decode_ms_per_token", xm: "model_bytes" } as const;
 
 /**
  * A line under the filters when recent runs are on shape models (random weights) and the y axis is
@@ -50,15 +55,18 @@ function MetricPicker({
   group,
   seen,
   speedAlso,
+  resolved,
 }: {
   name: "y" | "xl" | "xm";
   label: string;
   group: MetricGroup;
   seen: Set<string>;
   speedAlso?: boolean;
+  /** The metric the server resolved the default to (y=primary). */
+  resolved?: string;
 }) {
   const { params, set } = useViewParams();
-  const value = params.get(name) ?? DEFAULTS[name];
+  const value = params.get(name) ?? resolved ?? (DEFAULTS[name] === PRIMARY_QUALITY ? "perplexity" : DEFAULTS[name]);
   const keys = METRICS.filter((m) => m.group === group && !isBound(m.key)).map((m) => m.key);
   // Shape-model runs (random weights) have no quality metric: their speed is the y axis they can have.
   const speed = speedAlso ? METRICS.filter((m) => (m.group === "latency" || m.group === "memory") && !isBound(m.key)).map((m) => m.key) : [];
@@ -232,6 +240,8 @@ export function Explorer() {
     group,
     readOnly,
   });
+  // The y the charts show: the URL's, or what the server resolved the default to.
+  const yShown = lat?.y.key ?? mem?.y.key ?? (y === PRIMARY_QUALITY ? "perplexity" : y);
   const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
 
   const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0 && !params.has("includeSynthetic");
@@ -242,13 +252,20 @@ export function Explorer() {
       <div className="toolbar">
         <h1>Pareto explorer</h1>
         <span className="muted" data-testid="pareto-total">
-          {lat ? `${lat.total.toLocaleString("en-US")} runs with ${metricLabel(y)} and ${metricLabel(xl)}` : ""}
+          {lat ? `${lat.total.toLocaleString("en-US")} runs with ${metricLabel(yShown)} and ${metricLabel(xl)}` : ""}
         </span>
         <span className="spacer" />
         <ShareButton />
       </div>
       <div className="filters">
-        <MetricPicker name="y" label={getMetric(y) && getMetric(y)!.group !== "quality" ? "Y axis" : "Quality"} group="quality" seen={seen} speedAlso />
+        <MetricPicker
+          name="y"
+          label={getMetric(yShown) && getMetric(yShown)!.group !== "quality" ? "Y axis" : "Quality"}
+          group="quality"
+          seen={seen}
+          speedAlso
+          resolved={params.get("y") ? undefined : yShown}
+        />
         <MetricPicker name="xl" label="Latency" group="latency" seen={seen} />
         <MetricPicker name="xm" label="Memory" group="memory" seen={seen} />
         <label className="field-inline">
@@ -276,7 +293,7 @@ export function Explorer() {
       </div>
       <ContextPicker context={context} contexts={contexts} />
       <FiltersBar load={load} />
-      <ShapeRunsHint recent={recent.data?.runs ?? []} y={y} load={load} />
+      <ShapeRunsHint recent={recent.data?.runs ?? []} y={yShown} load={load} />
       <ErrorBox error={error} />
       <div className="legend" data-testid="legend">
         {colorKeys.map((k) => (
@@ -299,7 +316,7 @@ export function Explorer() {
             </>
           ) : (
             <>
-              No run has both {metricLabel(y)} and {metricLabel(xl)} or {metricLabel(xm)}
+              No run has both {metricLabel(yShown)} and {metricLabel(xl)} or {metricLabel(xm)}
               {Object.keys(filters).length > 0 ? " under these filters" : ""}. Pick other axes above
               {readOnly ? (
                 ""
@@ -317,7 +334,7 @@ export function Explorer() {
           <ParetoChart
             data={lat}
             baselines={baselines.lat}
-            title={`${metricLabel(y)} vs ${metricLabel(xl)}`}
+            title={`${metricLabel(yShown)} vs ${metricLabel(xl)}`}
             colorKeys={colorKeys}
             hidden={hidden}
             logX={logX}
@@ -327,7 +344,7 @@ export function Explorer() {
           <ParetoChart
             data={mem}
             baselines={baselines.mem}
-            title={`${metricLabel(y)} vs ${metricLabel(xm)}`}
+            title={`${metricLabel(yShown)} vs ${metricLabel(xm)}`}
             colorKeys={colorKeys}
             hidden={hidden}
             logX={logX}

@@ -3,7 +3,8 @@ import { inArray, sql, type SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
 import { runs } from "../schema";
-import { metricDirection } from "../../lib/metrics";
+import type { DatasetTask } from "../../lib/domain";
+import { metricDirection, PRIMARY_QUALITY, primaryQualityMetric } from "../../lib/metrics";
 import { evenSample, hypervolume, PARETO_GROUP_FIELD, paretoFrontIndices, UNKNOWN_GROUP, type XY } from "../../lib/pareto";
 import type { RunFilter } from "../../lib/schemas/filters";
 import {
@@ -142,7 +143,7 @@ function withBounds<T extends { runId: number } & Partial<Record<(typeof BOUND_K
 }
 
 /** One chart per x metric of `q`, in order. */
-export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getDb()): ParetoResponse[] {
+export function paretoChartsFor(filter: RunFilter, asked: ParetoQuery, tx: Tx = getDb()): ParetoResponse[] {
   const client = rawClient(tx);
   // Inside a caller's transaction the version cannot be trusted: total_changes() does not go back
   // when uncommitted writes are rolled back, so values read there could outlive them.
@@ -150,6 +151,7 @@ export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getD
   // One read transaction, so the separate scans see the same snapshot.
   return client.transaction(() => {
     const contexts = contextsOf(filter, tx);
+    const q = asked.y === PRIMARY_QUALITY ? { ...asked, y: primaryOf(contexts[0]?.datasetId, tx) } : asked;
     if (contexts.length <= 1) return paretoIn(client, filter, q, tx, before, contexts[0] ?? null, false, false);
     if (q.scope === "latest") return paretoIn(client, filter, q, tx, before, contexts[0], true, false);
     // Fronts never span contexts: one pass per context, merged with context-qualified group keys.
@@ -162,6 +164,12 @@ export function paretoChartsFor(filter: RunFilter, q: ParetoQuery, tx: Tx = getD
       ),
     );
   })();
+}
+
+/** The primary quality metric of a dataset's task (perplexity when the dataset is not registered). */
+function primaryOf(datasetId: string | undefined, tx: Tx): string {
+  const task = datasetId === undefined ? undefined : tx.get<{ task: DatasetTask }>(sql`SELECT task FROM datasets WHERE id = ${datasetId}`)?.task;
+  return task ? primaryQualityMetric(task) : "perplexity";
 }
 
 const contextSql = (c: ParetoContext): SQL =>

@@ -2,6 +2,7 @@
  * Metric keys: the single list of summary metrics a run can carry, with unit, label, direction and
  * group. The unit is part of the key's name where it has one (prefill_ms, model_bytes).
  */
+import type { DatasetTask } from "../domain";
 export type MetricDirection = "higher" | "lower";
 export type MetricGroup = "quality" | "latency" | "memory" | "method";
 export type MetricUnit = "" | "ratio" | "ms" | "tokens/s" | "bytes" | "bits" | "x" | "tokens" | "bits/byte";
@@ -127,6 +128,17 @@ export const METRICS: readonly MetricDef[] = [
 ];
 
 export const METRIC_KEYS = METRICS.map((m) => m.key);
+
+/**
+ * The quality metric a dataset task is scored by (quality_delta is computed on it): perplexity for
+ * text, accuracy for multiple choice, exact match for the generation tasks.
+ */
+export function primaryQualityMetric(task: DatasetTask): "perplexity" | "exact_match" | "accuracy" {
+  return task === "perplexity" ? "perplexity" : task === "multiple-choice" ? "accuracy" : "exact_match";
+}
+
+/** `y=primary` on GET /api/v1/pareto: the primary quality metric of the shown context's dataset. */
+export const PRIMARY_QUALITY = "primary";
 const byKey = new Map(METRICS.map((m) => [m.key, m]));
 
 /**

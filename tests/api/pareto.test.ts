@@ -348,6 +348,20 @@ describe("GET /api/v1/contexts and scope=latest", () => {
     expect(res.json.contexts[0].baselineRunId).toEqual(expect.any(Number));
   });
 
+  it("y=primary is the primary quality metric of the shown context's dataset", async () => {
+    const { datasets } = await import("@/db/schema");
+    // d is a recall set: exact match is its metric; no run has it, so the chart is empty but named
+    getDb().insert(datasets).values({ id: "d", name: "d", task: "recall", file: "d.jsonl" }).run();
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=primary&scope=latest");
+    expect(res.status).toBe(200);
+    expect(res.json.y).toEqual({ key: "exact_match", direction: "higher" });
+    getDb().$client.prepare("UPDATE datasets SET task = 'perplexity' WHERE id = 'd'").run();
+    const ppl = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=primary&scope=latest");
+    expect(ppl.json.y.key).toBe("perplexity");
+    expect(ppl.json.total).toBe(2);
+    getDb().$client.prepare("DELETE FROM datasets WHERE id = 'd'").run();
+  });
+
   it("scope=latest answers the most recent context alone, with its baseline's reference", async () => {
     const res = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&scope=latest");
     expect(res.status).toBe(200);

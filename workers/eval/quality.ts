@@ -2,6 +2,7 @@
  * Quality metrics of a decoder on a dataset (docs/datasets.md). Every function scores exactly the
  * examples it is given; selection (seeded shuffle, first N) happens in evaluateQuality.
  */
+import { primaryQualityMetric } from "../../lib/metrics";
 import type { DatasetRef } from "../types";
 import { argmax, logSoftmaxAt } from "./decoder-session";
 import { readDataset, splitExamples, type ExactMatchExample, type MultipleChoiceExample } from "./dataset";
@@ -190,10 +191,8 @@ function argmaxNumbers(xs: number[]): number {
   return best;
 }
 
-/** The metric quality_delta is computed on, per task. */
-export function primaryMetric(task: DatasetRef["task"]): "perplexity" | "exact_match" | "accuracy" {
-  return task === "perplexity" ? "perplexity" : task === "multiple-choice" ? "accuracy" : "exact_match";
-}
+/** The metric quality_delta is computed on, per task (lib/metrics, shared with the dashboard). */
+export const primaryMetric: (task: DatasetRef["task"]) => "perplexity" | "exact_match" | "accuracy" = primaryQualityMetric;
 
 /** Scores the first `maxExamples` examples of the dataset after a shuffle seeded with `seed`. */
 export async function evaluateDataset(
