@@ -20,19 +20,35 @@ const datasets = [
   ds("grammar-test", "perplexity", "test"),
   ds("grammar-mc-test", "multiple-choice", "test"),
   ds("recall-test", "recall", "test"),
+  ds("copy-test", "exact-match", "test"),
   ds("mine", "perplexity", "test"),
 ];
-const model = { id: "zoo-base", card: { scores: { grammar: {}, "grammar-mc": {}, recall: {}, arithmetic: {} } } } as unknown as ModelRow;
+const score = (k: string, v: number) => ({ test: { [k]: v } });
+// zoo-base's card: recall solved (1.00), arithmetic near the floor, copy just below perfect
+const model = {
+  id: "zoo-base",
+  card: {
+    scores: {
+      grammar: { test: { perplexity: 9.56 } },
+      "grammar-mc": score("accuracy", 0.525),
+      recall: score("exact_match", 1),
+      arithmetic: score("exact_match", 0.06),
+      copy: score("exact_match", 0.995),
+    },
+  },
+} as unknown as ModelRow;
 const methods = METHODS.map((m) => ({ id: m.id, family: m.family, label: m.label, implemented: m.implemented })) as MethodInfo[];
 
 describe("first-run demo sweep", () => {
   const plan = demoExperiments(model, datasets, methods, "cpu");
 
-  it("runs the baseline and every implemented quantization method on two scored test splits", () => {
-    expect([...new Set(plan.map((e) => e.datasetId))]).toEqual(["grammar-test", "recall-test"]);
-    const quant = METHODS.filter((m) => m.family === "quantization" && m.implemented).map((m) => m.id);
-    for (const d of ["grammar-test", "recall-test"]) {
-      expect(plan.filter((e) => e.datasetId === d).map((e) => e.methodId)).toEqual(["baseline", ...quant]);
+  it("runs the baseline and every implemented quantization and pruning method on the text set and the scored set with headroom", () => {
+    // copy (0.995) and not recall (1.00 for every method) or arithmetic (0.06): compression has something to lose
+    expect([...new Set(plan.map((e) => e.datasetId))]).toEqual(["grammar-test", "copy-test"]);
+    const methodsRun = METHODS.filter((m) => (m.family === "quantization" || m.family === "pruning") && m.implemented).map((m) => m.id);
+    expect(methodsRun.some((id) => id.startsWith("prune."))).toBe(true);
+    for (const d of ["grammar-test", "copy-test"]) {
+      expect(plan.filter((e) => e.datasetId === d).map((e) => e.methodId)).toEqual(["baseline", ...methodsRun]);
     }
     expect(plan.every((e) => e.modelId === "zoo-base" && e.runtime === "cpu")).toBe(true);
   });
@@ -42,8 +58,10 @@ describe("first-run demo sweep", () => {
     if (rtn) expect(rtn.grid).toEqual({ bits: [8, 4, 3, 2] });
     for (const e of plan) {
       const def = METHODS.find((m) => m.id === e.methodId)!;
-      for (const [k, values] of Object.entries(e.grid ?? {})) for (const v of values) expect(def.params.safeParse({ [k]: v }).success).toBe(true);
+      for (const [k, values] of Object.entries(e.grid ?? {}))
+        for (const v of values) expect(def.params.safeParse({ [k]: v }).success, `${e.methodId} ${k}=${v}`).toBe(true);
     }
+    expect(plan.find((e) => e.methodId === "prune.magnitude")?.grid).toEqual({ sparsity: [0.3, 0.5, 0.7] });
   });
 
   it("never plans an unimplemented method", () => {
