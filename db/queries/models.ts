@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
-import { eq, asc } from "drizzle-orm";
+import { and, asc, eq } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
-import { models } from "../schema";
+import { artifacts, models, runs } from "../schema";
 import { conflict, invalid } from "../../lib/errors";
 import type { ModelRow } from "../../lib/schemas/models";
 import type { RegisterModelBody } from "../../lib/schemas/models";
@@ -42,11 +42,33 @@ export const MODEL_PATH_REFUSED = "path is not a readable model directory under 
  * symlinks and must stay under the configured roots (FRONTIER_MODEL_ROOTS); the directory is checked
  * before anything is written: model.onnx must be an ONNX protobuf, tokenizer.json must be JSON.
  */
+/**
+ * The model directory a succeeded run wrote (its "model" artifact's directory, which holds the
+ * output model with the base model's tokenizer.json and config.json) and what it was derived from.
+ */
+function runModelDir(runId: number, tx: Tx): { dir: string; derivedFrom: Record<string, unknown> } {
+  const run = tx.select().from(runs).where(eq(runs.id, runId)).get();
+  if (!run) throw bad("fromRun", `run ${runId} does not exist`);
+  if (run.status !== "succeeded") throw bad("fromRun", `run ${runId} is ${run.status}: only a succeeded run's model can be registered`);
+  const art = tx
+    .select()
+    .from(artifacts)
+    .where(and(eq(artifacts.runId, runId), eq(artifacts.kind, "model")))
+    .get();
+  if (!art) throw bad("fromRun", `run ${runId} (${run.methodId}) wrote no model: only weight-transforming methods (quantization, pruning) do`);
+  return {
+    dir: path.dirname(art.path),
+    derivedFrom: { run: runId, method: run.methodId, params: run.params, model: run.modelId, dataset: run.datasetId },
+  };
+}
+
 export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): Promise<ModelRow> {
   if (getModel(body.id, tx)) throw conflict(`model "${body.id}" is already registered`);
-  const refused = () => bad("path", MODEL_PATH_REFUSED);
+  const from = body.fromRun !== undefined ? runModelDir(body.fromRun, tx) : null;
+  const refused = () =>
+    bad(from ? "fromRun" : "path", from ? `run ${body.fromRun}'s model files are not readable under the configured roots` : MODEL_PATH_REFUSED);
   const roots = modelRoots();
-  const dir = confinedPath(body.path, "dir", roots);
+  const dir = confinedPath(from?.dir ?? body.path ?? "", "dir", roots);
   if (!dir) throw refused();
   const modelFile = confinedPath(path.join(dir, "model.onnx"), "file", roots);
   const tokFile = confinedPath(path.join(dir, "tokenizer.json"), "file", roots);
@@ -61,7 +83,9 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
   };
   const cardFile = optional("card.json");
   const configFile = optional("config.json");
-  const dataFile = optional("model.onnx_data");
+  // optimum names the weights file model.onnx_data; Frontier's own writer model.onnx.data
+  const dataName = lexists(path.join(dir, "model.onnx_data")) ? "model.onnx_data" : "model.onnx.data";
+  const dataFile = optional(dataName);
   const read = (file: string): Buffer => {
     try {
       return fs.readFileSync(file);
@@ -103,6 +127,7 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
     }
   }
   if (configFile) read(configFile);
+  if (from) card = { ...(card ?? {}), derived_from: from.derivedFrom };
   let hashed: { sha256: string; bytes: number };
   try {
     hashed = await hashFile(modelFile);
@@ -112,7 +137,7 @@ export async function registerModel(body: RegisterModelBody, tx: Tx = getDb()): 
   const { sha256, bytes } = hashed;
   const dataBytes = dataFile ? (statOrNull(dataFile)?.size ?? 0) : 0;
   const files: Record<string, string> = { dir, model: "model.onnx", tokenizer: "tokenizer.json" };
-  if (dataBytes > 0) files.data = "model.onnx_data";
+  if (dataBytes > 0) files.data = dataName;
   if (card) files.card = "card.json";
   if (configFile) files.config = "config.json";
   const params = typeof card?.params === "number" ? card.params : null;

@@ -23,9 +23,19 @@ export type ModelsResponse = z.infer<typeof ModelsResponse>;
  * POST /api/v1/models — register a model directory already on the server's disk, in the optimum
  * decoder layout: model.onnx (+ optional model.onnx_data), tokenizer.json, optional card.json.
  */
-export const RegisterModelBody = z.strictObject({
-  ...RegisterByPathFields,
-  kind: z.enum(MODEL_KINDS).default("decoder-lm"),
-  path: ServerPath.describe("Directory holding model.onnx and tokenizer.json"),
-});
+export const RegisterModelBody = z
+  .strictObject({
+    ...RegisterByPathFields,
+    kind: z.enum(MODEL_KINDS).default("decoder-lm"),
+    path: ServerPath.optional().describe("Directory holding model.onnx and tokenizer.json"),
+    fromRun: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Instead of path: a succeeded run whose output model (a pruned or quantized model) becomes a base model"),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.path === undefined) === (b.fromRun === undefined)) ctx.addIssue({ code: "custom", path: ["path"], message: "give exactly one of path and fromRun" });
+  });
 export type RegisterModelBody = z.output<typeof RegisterModelBody>;

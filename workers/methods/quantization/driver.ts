@@ -97,6 +97,14 @@ export function writeRunModel(ctx: MethodContext, model: ModelProto): { path: st
   fs.mkdirSync(ctx.workDir, { recursive: true });
   const file = path.join(ctx.workDir, "model.onnx");
   const { dataBytes } = writeModel(model, file);
+  // The base model's tokenizer and config beside it make the work directory a model directory that
+  // can be registered as a base model itself (POST /api/v1/models with fromRun): a pruned model
+  // quantized next. A config the method wrote (structured pruning's new dimensions) is kept.
+  for (const name of ["tokenizer.json", "config.json"]) {
+    const from = path.join(path.dirname(ctx.modelPath), name);
+    const to = path.join(ctx.workDir, name);
+    if (fs.existsSync(from) && !fs.existsSync(to)) fs.copyFileSync(from, to);
+  }
   const artifacts = [fileArtifact("model", file)];
   if (dataBytes > 0) artifacts.push(fileArtifact("model-data", `${file}.data`));
   return { path: file, artifacts };
