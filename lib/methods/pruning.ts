@@ -34,6 +34,10 @@ export const pruneSparsegpt = defineMethod({
     pattern: sparsityPattern,
     calib_samples: calibSamples,
     damp: z.number().min(0.0001).max(0.5).default(0.01),
+    true_sequential: z
+      .boolean()
+      .default(false)
+      .describe("True-sequential: calibrate each group of linears sharing an input (q/k/v, o, gate/up, down) after the earlier groups of its layer are pruned"),
   }),
   implemented: true,
   calibrates: () => true,

@@ -7,7 +7,7 @@ import type { JobReporter, JobResult, JobSpec } from "../../workers/types";
 import { Rng } from "../../workers/data/rng";
 import { decoderParamCount } from "../../workers/onnx/decoder-config";
 import { getInitializer, readModel } from "../../workers/onnx/model-io";
-import { parameterCount } from "../../workers/methods/pruning/driver";
+import { inputGroups, parameterCount } from "../../workers/methods/pruning/driver";
 import { quantizableLinears } from "../../workers/methods/quantization/emit";
 import { TINY, tmpDir, writeTinyDecoder } from "../quant/decoder-fixture";
 
@@ -37,6 +37,9 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 let runId = 0;
+let baseline: Record<string, number> | null = null;
+/** Saved models of the unstructured runs, by method. */
+const saved = new Map<string, string>();
 async function run(methodId: string, params: Record<string, unknown>): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
@@ -57,9 +60,12 @@ async function run(methodId: string, params: Record<string, unknown>): Promise<J
     runtime: "cpu",
     seed: 1,
     workDir,
-    baseline: null,
+    // the dense model's quality is measured once, by the first run
+    baseline: baseline ? { runId: 0, metrics: baseline } : null,
   };
-  return executeJob(spec, reporter, engine);
+  const r = await executeJob(spec, reporter, engine);
+  baseline ??= r.baselineMetrics ?? null;
+  return r;
 }
 
 /** Zeros per linear of the saved model, read independently of the executor's own count. */
@@ -106,6 +112,7 @@ describe("unstructured pruning end to end through executeJob", () => {
     it(`${methodId} unstructured ${params.sparsity}: the saved model has the target sparsity, a dense head and embedding, and still runs`, async () => {
       const r = await run(methodId, params);
       const file = await expectRuns(r);
+      saved.set(methodId, file);
       const { layers, same } = savedZeros(file);
       const pruned = layers.filter((l) => l.name !== HEAD);
       expect(pruned.length).toBe(TINY.num_layers * 7);
@@ -156,6 +163,31 @@ describe("unstructured pruning end to end through executeJob", () => {
       expect(r.metrics.sparsity).toBeLessThan(n / m + 0.01);
     });
   }
+
+  it("prune.sparsegpt true_sequential: o_proj and down_proj calibrate after their layer's earlier groups are pruned", async () => {
+    const layer0 = quantizableLinears(readModel(path.join(modelDir, "model.onnx"))).targets.filter((t) => t.layer?.endsWith(":0"));
+    expect(inputGroups(layer0).map((g) => g.map((t) => t.weightName.split(".").slice(-2, -1)[0]))).toEqual([
+      ["q_proj", "k_proj", "v_proj"],
+      ["o_proj"],
+      ["gate_proj", "up_proj"],
+      ["down_proj"],
+    ]);
+    const r = await run("prune.sparsegpt", { sparsity: 0.5, calib_samples: 4, true_sequential: true });
+    const file = await expectRuns(r);
+    expect(r.notes.join("\n")).toMatch(/true-sequential: 8 calibration passes over 2 layers/);
+    const a = readModel(file);
+    const b = readModel(saved.get("prune.sparsegpt")!);
+    const equal = (name: string) => {
+      const x = getInitializer(a, name).data as Float32Array;
+      const y = getInitializer(b, name).data as Float32Array;
+      return x.every((v, i) => v === y[i]);
+    };
+    // the first group of the first layer sees the same inputs either way; later groups do not
+    expect(equal("layers.0.self_attn.q_proj.weight")).toBe(true);
+    expect(equal("layers.0.self_attn.v_proj.weight")).toBe(true);
+    expect(equal("layers.0.self_attn.o_proj.weight")).toBe(false);
+    expect(equal("layers.0.mlp.down_proj.weight")).toBe(false);
+  });
 
   it("refuses bad params naming them", async () => {
     await expect(run("prune.magnitude", { sparsity: 0.99 })).rejects.toThrow(/sparsity/);

@@ -19,10 +19,10 @@ export const EXECUTORS: Readonly<Record<string, Loader>> = {
   "prune.magnitude": () => import("./pruning/magnitude"),
   "prune.wanda": () => import("./pruning/wanda"),
   "prune.sparsegpt": () => import("./pruning/sparsegpt"),
-};
-
   "prune.structured": () => import("./pruning/structured"),
   "prune.layer-drop": () => import("./pruning/layer-drop"),
+};
+
 export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {
   const load = EXECUTORS[methodId];
   if (!load) throw new Error(`method "${methodId}" has no executor in this worker (not implemented)`);

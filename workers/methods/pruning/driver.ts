@@ -58,10 +58,26 @@ export interface SequentialPass {
 }
 
 /**
+ * Linears of one decoder layer split into groups reading the same input, in graph order: q/k/v,
+ * then o, then gate/up, then down in a Llama layer, the reference's "true sequential" groups.
+ */
+export function inputGroups(block: readonly LinearTarget[]): LinearTarget[][] {
+  const groups = new Map<string, LinearTarget[]>();
+  for (const t of [...block].sort((a, b) => a.nodeIndex - b.nodeIndex)) {
+    const g = groups.get(t.input);
+    if (g) g.push(t);
+    else groups.set(t.input, [t]);
+  }
+  return [...groups.values()];
+}
+
+/**
  * The references' layer-sequential order: decoder layers in graph order, each calibrated on the
  * model with every earlier layer already pruned (`model` is pruned in place as the callback goes),
- * all linears of a layer seeing the layer's still-dense activations. `prune` returns each target's
- * new rows [N, K], written into `model`.
+ * all linears of a layer seeing the layer's still-dense activations. With `trueSequential`, each
+ * layer is taken in groups of linears sharing an input (`inputGroups`), each group calibrated
+ * after the earlier groups of its layer are pruned. `prune` returns each target's new rows [N, K],
+ * written into `model`.
  */
 export async function pruneSequential(
   ctx: MethodContext,
@@ -70,10 +86,12 @@ export async function pruneSequential(
   samples: number,
   gram: boolean,
   prune: (target: LinearTarget, weight: Float32Array, stats: TapStats) => Float32Array,
-): Promise<{ sequences: number; tokens: number; blocks: number }> {
+  trueSequential = false,
+): Promise<{ sequences: number; tokens: number; blocks: number; passes: number }> {
   ctx.reporter.stage("calibrate");
   const batches = await ctx.calibrationBatches(samples, calibrationSeqLen(ctx));
-  const blocks = layerBlocks(targets);
+  const layers = layerBlocks(targets);
+  const blocks = trueSequential ? layers.flatMap(inputGroups) : layers;
   for (let b = 0; b < blocks.length; b++) {
     ctx.reporter.stage(`prune ${b + 1}/${blocks.length}`);
     const block = blocks[b];
@@ -91,7 +109,7 @@ export async function pruneSequential(
     block.forEach((t, i) => writeRowWeight(model, t, pruned[i]));
     ctx.reporter.progress(0.4 + 0.05 * ((b + 1) / blocks.length));
   }
-  return { sequences: batches.length, tokens: batches.reduce((a, s) => a + s.length, 0), blocks: blocks.length };
+  return { sequences: batches.length, tokens: batches.reduce((a, s) => a + s.length, 0), blocks: layers.length, passes: blocks.length };
 }
 
 const FLOAT_TYPES: ReadonlySet<number> = new Set([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
