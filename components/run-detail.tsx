@@ -3,7 +3,9 @@
 import Link from "next/link";
 import { type ReactNode, useEffect, useRef, useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { isActive, type RunDetail } from "@/lib/api-client";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { api, isActive, type RunDetail } from "@/lib/api-client";
+import { qk } from "@/lib/query-keys";
 import { getMethod } from "@/lib/methods";
 import { formatMetric } from "@/lib/metrics";
 import { metricInterval, speedupVerdict } from "@/lib/metrics/intervals";
@@ -131,6 +133,45 @@ function KvRow({ label, children }: { label: string; children: ReactNode }) {
       <th>{label}</th>
       <td>{children}</td>
     </tr>
+  );
+}
+
+/**
+ * Registers the run's output model as a base model (POST /api/v1/models with fromRun), so another
+ * method can start from it: a pruned model quantized next, as the SparseGPT paper does.
+ */
+function RegisterAsModel({ run }: { run: RunDetail }) {
+  const [id, setId] = useState(`${run.modelId}-run${run.id}`.slice(0, 64));
+  const qc = useQueryClient();
+  const register = useMutation({
+    mutationFn: () => api.registerModel({ id, fromRun: run.id }),
+    onSuccess: () => qc.invalidateQueries({ queryKey: qk.models() }),
+  });
+  return (
+    <div className="register-model">
+      <h3>Use as a base model</h3>
+      {register.isSuccess ? (
+        <p data-testid="registered-model">
+          Registered as <code>{register.data.id}</code>: choose it as the model of a <Link href="/experiments/new">new experiment</Link>.
+        </p>
+      ) : (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            register.mutate();
+          }}
+        >
+          <label className="field-inline">
+            <span>Model id</span>
+            <input aria-label="model id" value={id} onChange={(e) => setId(e.target.value)} size={28} />
+          </label>{" "}
+          <button type="submit" className="secondary" disabled={register.isPending || id.trim() === ""}>
+            Register
+          </button>
+        </form>
+      )}
+      <ErrorBox error={register.error} />
+    </div>
   );
 }
 
@@ -320,7 +361,7 @@ export function RunDetailView({ id }: { id: number }) {
               <thead>
                 <tr>
                   <th>Kind</th>
-                  <th>Path</th>
+                  <th>File</th>
                   <th className="num">Size</th>
                   <th>SHA-256</th>
                 </tr>
@@ -329,8 +370,14 @@ export function RunDetailView({ id }: { id: number }) {
                 {r.artifacts.map((a) => (
                   <tr key={a.id}>
                     <td>{a.kind}</td>
-                    <td className="ellipsis" title={a.path}>
-                      {a.path}
+                    <td className="ellipsis" title={a.name}>
+                      {a.downloadUrl ? (
+                        <a href={a.downloadUrl} download data-testid={`artifact-${a.kind}`}>
+                          {a.name}
+                        </a>
+                      ) : (
+                        <span title="written by a worker on another machine: not on this server">{a.name}</span>
+                      )}
                     </td>
                     <td className="num">{formatMetric("model_bytes", a.bytes)}</td>
                     <td>
@@ -341,6 +388,7 @@ export function RunDetailView({ id }: { id: number }) {
               </tbody>
             </table>
           )}
+          {r.status === "succeeded" && r.artifacts.some((a) => a.kind === "model" && a.downloadUrl) ? <RegisterAsModel run={r} /> : null}
         </div>
         <Annotations key={r.id} run={r} />
       </div>

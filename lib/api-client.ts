@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type { QueryParams } from "./query-keys";
 import type { CreateShareRequest, CreateShareResponse } from "./schemas/share";
+import type { SessionResponse } from "./schemas/session";
 
 export class ApiError extends Error {
   constructor(
@@ -37,7 +38,7 @@ export type { ParetoResponse, ParetoChartsResponse, ParetoContext, FrontPoint, D
 
 import type { MethodsResponse } from "./schemas/methods";
 import type { WorkersResponse } from "./schemas/workers";
-import type { ModelsResponse } from "./schemas/models";
+import type { ModelRow, ModelsResponse, RegisterModelBody } from "./schemas/models";
 import type { DatasetsResponse } from "./schemas/datasets";
 import type { RunDetail, RunsPage, MetricSeriesResponse, RunActionResponse } from "./schemas/runs";
 import type { ExperimentsResponse, ExperimentDetail, ExperimentRow, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
@@ -74,10 +75,28 @@ export function toQueryString(params: QueryParams | undefined): string {
   return s ? `?${s}` : "";
 }
 
+/** The CSRF token the server set at sign-in (the readable frontier_csrf cookie); every write sends it back in a header. */
+function csrfToken(): string | null {
+  if (typeof document === "undefined") return null;
+  const m = /(?:^|;\s*)frontier_csrf=([^;]+)/.exec(document.cookie);
+  return m ? m[1] : null;
+}
+
+let shareToken: string | null = null;
+/** On a shared view's page: its link token, sent with every read so a server that requires tokens for reads lets the view load. */
+export function setShareToken(token: string | null): void {
+  shareToken = token;
+}
+
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const csrf = method === "GET" ? null : csrfToken();
+  if (csrf) headers["x-frontier-csrf"] = csrf;
+  if (method === "GET" && shareToken) headers["x-frontier-share"] = shareToken;
   const res = await fetch(`/api/v1${path}`, {
     method,
-    headers: body === undefined ? undefined : { "content-type": "application/json" },
+    headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -97,6 +116,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 export const api = {
   methods: () => request<MethodsResponse>("GET", "/methods").then((r) => r.methods),
   models: () => request<ModelsResponse>("GET", "/models").then((r) => r.models),
+  registerModel: (body: z.input<typeof RegisterModelBody>) => request<ModelRow>("POST", "/models", body),
   datasets: () => request<DatasetsResponse>("GET", "/datasets").then((r) => r.datasets),
   workers: () => request<WorkersResponse>("GET", "/workers").then((r) => r.workers),
   experiments: () => request<ExperimentsResponse>("GET", "/experiments").then((r) => r.experiments),
@@ -116,6 +136,10 @@ export const api = {
   contexts: (params: QueryParams) => request<{ contexts: ParetoContext[] }>("GET", `/contexts${toQueryString(params)}`).then((r) => r.contexts),
   createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
   revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),
+  session: () => request<SessionResponse>("GET", "/session"),
+  signIn: (token: string) => request<{ name: string; expiresAt: number }>("POST", "/session", { token }),
+  signOut: () => request<{ signedOut: boolean }>("DELETE", "/session"),
+  revokeWorker: (id: string) => request<{ id: string; revoked: boolean }>("POST", `/workers/${encodeURIComponent(id)}/revoke`),
 };
 
 export function exportHref(format: "csv" | "json", params: QueryParams): string {

@@ -136,6 +136,14 @@ export const OPERATIONS: Operation[] = [
   { method: "post", path: "/api/v1/runs", summary: "Log a run executed elsewhere", tag: "runs", body: LogRunBody, ok: { status: 201, schema: LogRunResponse } },
   { method: "get", path: "/api/v1/runs/{id}", summary: "A run in full", tag: "runs", pathParams: id, ok: { status: 200, schema: RunDetail } },
   {
+    method: "get",
+    path: "/api/v1/runs/{id}/artifacts/{artifactId}",
+    summary: "Download one of a run's files (its quantized or pruned model); 404 when a worker on another machine wrote it",
+    tag: "runs",
+    pathParams: z.object({ id: z.string(), artifactId: z.string() }),
+    ok: { status: 200, media: "application/octet-stream" },
+  },
+  {
     method: "patch",
     path: "/api/v1/runs/{id}",
     summary: "Edit a run's tags and notes",

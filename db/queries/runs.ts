@@ -1,3 +1,5 @@
+import path from "node:path";
+import { confinedPath, modelRoots } from "./files";
 import { eq, sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { runEvents, runMetrics, runs } from "../schema";
@@ -197,6 +199,22 @@ function getRun(id: number, tx: Tx): typeof runs.$inferSelect {
   return r;
 }
 
+/**
+ * The readable file behind an artifact path when it lies under the configured roots (the data
+ * directory, where local workers write), else null: a remote worker's files are not on this server.
+ */
+export function artifactFile(p: string): string | null {
+  return confinedPath(p, "file", modelRoots());
+}
+
+/** The stored path and size of one artifact of a run, or null. */
+export function getArtifact(runId: number, artifactId: number, tx: Tx = getDb()): { path: string; kind: string; bytes: number | null } | null {
+  return (
+    tx.get<{ path: string; kind: string; bytes: number | null }>(sql`SELECT path, kind, bytes FROM artifacts WHERE run_id = ${runId} AND id = ${artifactId}`) ??
+    null
+  );
+}
+
 /** A run with everything its page shows: params, labelled metrics, history, logs, artifacts. */
 export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
   reapBeforeRead(tx);
@@ -235,7 +253,15 @@ export function getRunDetail(id: number, tx: Tx = getDb()): RunDetail {
     }),
     statusHistory,
     events,
-    artifacts: artifacts.map((a) => ({ id: a.id, kind: a.kind, path: a.path, bytes: a.bytes, sha256: a.sha256, createdAt: a.created_at })),
+    artifacts: artifacts.map((a) => ({
+      id: a.id,
+      kind: a.kind,
+      name: path.basename(a.path),
+      downloadUrl: artifactFile(a.path) ? `/api/v1/runs/${id}/artifacts/${a.id}` : null,
+      bytes: a.bytes,
+      sha256: a.sha256,
+      createdAt: a.created_at,
+    })),
     seriesKeys: seriesKeys.map((s) => s.key),
   };
 }

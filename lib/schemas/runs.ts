@@ -173,7 +173,10 @@ export type RunEvent = z.infer<typeof RunEvent>;
 export const RunArtifact = z.object({
   id: z.number().int(),
   kind: z.string(),
-  path: z.string(),
+  /** The file's name (never the worker's or the server's path). */
+  name: z.string(),
+  /** Where to download it (GET /api/v1/runs/:id/artifacts/:artifactId), or null when the file is not on this server (a remote worker wrote it). */
+  downloadUrl: z.string().nullable(),
   bytes: z.number().nullable(),
   sha256: z.string().nullable(),
   createdAt: z.number(),

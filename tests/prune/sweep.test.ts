@@ -75,6 +75,16 @@ describe("pruning sweep through the API and a worker", () => {
     expect(await bytes(ids["prune.structured"][0])).toBeLessThan(dense);
     expect(await bytes(ids["prune.layer-drop"][0])).toBeLessThan(dense);
 
+    // its model file downloads from the run page's link; no server path is shown
+    const art = detail.artifacts.find((a: { kind: string }) => a.kind === "model");
+    expect(art).toMatchObject({ name: "model.onnx", downloadUrl: `/api/v1/runs/${sgpt50}/artifacts/${art.id}` });
+    expect(JSON.stringify(detail.artifacts)).not.toContain(api.dir);
+    const dl = await fetch(`${api.url}${art.downloadUrl}`);
+    expect(dl.status).toBe(200);
+    expect(dl.headers.get("content-disposition")).toBe(`attachment; filename="run-${sgpt50}-model.onnx"`);
+    expect((await dl.arrayBuffer()).byteLength).toBe(art.bytes);
+    expect((await fetch(`${api.url}/api/v1/runs/${sgpt50}/artifacts/999999`)).status).toBe(404);
+
     // the SparseGPT 50% model as a base model, then RTN 4-bit on it
     const reg = await post("/api/v1/models", { id: "tiny-sgpt50", fromRun: sgpt50 });
     expect(reg.status, JSON.stringify(reg.json)).toBe(201);
