@@ -8,6 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { seededRng } from "../../workers/eval/dataset";
 import type { DecoderSession } from "../../workers/eval/decoder-session";
+import { DraftModelGenerator, PromptLookupGenerator } from "../../workers/methods/speculative/candidates";
+import { type DecodeOptions, speculativeDecode } from "../../workers/methods/speculative/loop";
 import { sampleFrom, softmax, verifySampling } from "../../workers/methods/speculative/verify";
 import { openZoo, zooPrompts, zooTokenizer } from "./helpers";
 
@@ -142,5 +144,23 @@ describe("sampling verification with the zoo's own distributions", () => {
     let tv = 0;
     for (let t = 0; t < p0.length; t++) tv += Math.abs(p0[t] - q0[t]) / 2;
     expect(tv).toBeGreaterThan(0.05);
+  });
+
+  it("sampled speculative decoding through the loop is reproducible under a seed and accepts drafts", async () => {
+    const tok = await zooTokenizer();
+    const prompt = zooPrompts(tok, "copy-test", 1, 24)[0];
+    const run = async (seed: number, gen: "draft" | "lookup") => {
+      const opts: DecodeOptions = { maxNew: 24, verification: "sampling", temperature: 0.8, rng: seededRng(seed) };
+      const g = gen === "draft" ? new DraftModelGenerator(draft) : new PromptLookupGenerator(3);
+      return speculativeDecode(target, g, prompt, 4, opts);
+    };
+    for (const gen of ["draft", "lookup"] as const) {
+      const a = await run(9, gen);
+      const b = await run(9, gen);
+      expect(a.tokens).toHaveLength(24);
+      expect(b.tokens).toEqual(a.tokens);
+      expect(a.stats.accepted).toBeGreaterThan(0);
+      expect(a.stats.emittedByCalls / a.stats.targetCalls).toBeGreaterThan(1);
+    }
   });
 });
