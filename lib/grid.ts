@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { FieldIssue } from "./errors";
+import { type FieldIssue, issueMessage } from "./errors";
 import type { MethodDef } from "./methods/types";
 import { MAX_GRID_POINTS } from "./schemas/experiments";
 
@@ -25,7 +25,7 @@ export function checkGrid(method: MethodDef, grid: Record<string, unknown[]>): F
     const seen = new Map<string, number>();
     grid[name].forEach((v, i) => {
       const r = field.safeParse(v);
-      if (!r.success) details.push({ field: `grid.${name}[${i}]`, message: r.error.issues.map((x) => x.message).join("; ") });
+      if (!r.success) details.push({ field: `grid.${name}[${i}]`, message: r.error.issues.map(issueMessage).join("; ") });
       // A repeated value would queue identical runs that only cost time.
       const k = JSON.stringify(v);
       const first = seen.get(k);
@@ -56,7 +56,7 @@ export function expandGrid(method: MethodDef, grid: Record<string, unknown[]>): 
   for (const p of points) {
     const r = method.params.safeParse(p);
     if (!r.success) {
-      details.push({ field: "grid", message: `point ${JSON.stringify(p)}: ${r.error.issues.map((x) => x.message).join("; ")}` });
+      details.push({ field: "grid", message: `point ${JSON.stringify(p)}: ${r.error.issues.map(issueMessage).join("; ")}` });
       break;
     }
     parsed.push(r.data as Record<string, unknown>);

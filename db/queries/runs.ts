@@ -3,7 +3,7 @@ import { confinedPath, modelRoots } from "./files";
 import { eq, sql, type SQL } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { runEvents, runMetrics, runs } from "../schema";
-import { conflict, invalid, notFound } from "../../lib/errors";
+import { conflict, invalid, issueMessage, notFound } from "../../lib/errors";
 import { getMethod } from "../../lib/methods";
 import { getMetric, metricDirection } from "../../lib/metrics";
 import { hardwareKey } from "../../lib/hardware";
@@ -308,7 +308,7 @@ export function logRun(body: LogRunBody, tx: Tx = getDb(), now = Date.now()): Lo
       p.error.issues.flatMap((i) =>
         i.code === "unrecognized_keys"
           ? i.keys.map((k) => ({ field: `params.${k}`, message: `unknown parameter for ${method.id}` }))
-          : [{ field: ["params", ...i.path.map(String)].join("."), message: i.message }],
+          : [{ field: ["params", ...i.path.map(String)].join("."), message: issueMessage(i) }],
       ),
     );
   }

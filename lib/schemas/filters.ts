@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { badRequest, searchParamsObject, zodDetails } from "@/lib/http";
+import { issueMessage } from "@/lib/errors";
 import { METRIC_KEY_PATTERN } from "@/lib/metrics";
 import { RUN_STATUSES } from "../domain";
 import type { RunStatus } from "./common";
@@ -173,7 +174,7 @@ export function parseRunQuery<S extends z.ZodObject>(sp: URLSearchParams, extra:
       const idx = i.path[1];
       const vals = obj[key];
       const value = typeof idx === "number" ? (Array.isArray(vals) ? vals[idx] : vals) : undefined;
-      details.push({ field: key, message: value !== undefined ? `${JSON.stringify(value)}: ${i.message}` : i.message });
+      details.push({ field: key, message: value !== undefined ? `${JSON.stringify(value)}: ${issueMessage(i)}` : issueMessage(i) });
     }
   }
   if (!e.success) details.push(...zodDetails(e.error));
