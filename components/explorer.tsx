@@ -228,6 +228,7 @@ export function Explorer() {
   const group: ParetoGroupBy = (PARETO_GROUPS as readonly string[]).includes(groupParam) || isParamGroup(groupParam) ? (groupParam as ParetoGroupBy) : "family";
   const logX = params.get("logx") === "1";
   const logY = params.get("logy") === "1";
+  const seeds = params.get("agg") === "seeds";
   // Keyed by the values: `params` is new on every URL change, and a new set would redraw both charts
   // with the old data before the new request even starts.
   const hideKey = params.getAll("hide").join("\n");
@@ -239,6 +240,7 @@ export function Explorer() {
     xm,
     group,
     readOnly,
+    aggregate: seeds ? "seeds" : "none",
   });
   // The y the charts show: the URL's, or what the server resolved the default to.
   const yShown = lat?.y.key ?? mem?.y.key ?? (y === PRIMARY_QUALITY ? "perplexity" : y);
@@ -288,6 +290,9 @@ export function Explorer() {
         </label>
         <label className="field-inline">
           <input type="checkbox" checked={logY} onChange={(e) => set({ logy: e.target.checked ? "1" : null })} /> log y
+        </label>
+        <label className="field-inline" title="Runs that differ only by seed become one point at their mean, with ± 1 sd error bars">
+          <input type="checkbox" checked={seeds} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
         </label>
         {fetching && <span className="muted">updating…</span>}
       </div>

@@ -89,7 +89,13 @@ function PointTooltip({ active, payload, xKey, yKey }: { active?: boolean; paylo
       </div>
       {yKey === "speedup" && <SpeedupWord lo={p.yLo} hi={p.yHi} />}
       {xKey === "speedup" && <SpeedupWord lo={p.xLo} hi={p.xHi} />}
-      {(p.xLo !== undefined || p.yLo !== undefined) && <div className="muted small">[ ]: 95% interval, drawn as error bars</div>}
+      {p.n !== undefined ? (
+        <div className="muted small" data-testid="seed-note">
+          mean of {p.n} run{p.n === 1 ? "" : "s"} differing only by seed{p.n > 1 ? "; [ ]: ± 1 standard deviation, drawn as error bars" : ""}
+        </div>
+      ) : (
+        (p.xLo !== undefined || p.yLo !== undefined) && <div className="muted small">[ ]: 95% interval, drawn as error bars</div>
+      )}
       {[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).length > 0 && (
         <div className="muted">{[p.modelId, p.datasetId, p.runtime, p.hardwareKey].filter(Boolean).join(" · ")}</div>
       )}
@@ -314,7 +320,10 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
     <div className="card chart-card">
       <RouterBridge push={push} />
       <div className="chart-head">
-        <h2>{title}</h2>
+        <h2>
+          {title}
+          {data?.aggregate === "seeds" ? <span className="muted small"> · means over seeds, bars ± 1 sd</span> : null}
+        </h2>
         <span className="spacer" />
         <button type="button" className="secondary small" onClick={() => box.current && downloadSvg(box.current, exportName)}>
           SVG

@@ -114,6 +114,8 @@ export interface ExplorerView {
   xm: string;
   group: ParetoGroupBy;
   readOnly: boolean;
+  /** "seeds": runs differing only by seed drawn as one mean point with ± sd bars. */
+  aggregate?: "none" | "seeds";
 }
 
 /** The fronts and baselines of one view, swapped in together. */
@@ -137,7 +139,7 @@ function bounds(m: Record<string, number>, x: string, y: string): Pick<Pt, "xLo"
  * pickers, the baseline runs, and the experiments (whether runs are in flight, and a refresh of the
  * fronts when one finishes).
  */
-export function useExplorerData({ filters, y, xl, xm, group, readOnly }: ExplorerView) {
+export function useExplorerData({ filters, y, xl, xm, group, readOnly, aggregate = "none" }: ExplorerView) {
   // On page load the charts' request goes first and alone: sharing 2 cores with the pickers' runs,
   // the baselines, the lists and server rendering it took 344 ms median (max 449) over 100k runs
   // against 145 ms on a filter change (scripts/bench-dashboard.ts). Everything else waits until it
@@ -152,7 +154,11 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly }: Explore
   // The key is hashed by value, so new params objects with the same entries ask nothing new.
   // scope=latest: a filter that spans several (model, dataset, runtime, hardware) contexts shows the
   // most recent one; the picker (useContexts) offers the others. A front never spans two.
-  const charts = useParetoCharts({ ...filters, y, group, maxDominated: MAX_DOMINATED, scope: "latest" }, [xl, xm], live);
+  const charts = useParetoCharts(
+    { ...filters, y, group, maxDominated: MAX_DOMINATED, scope: "latest", ...(aggregate === "seeds" ? { aggregate } : {}) },
+    [xl, xm],
+    live,
+  );
   const answered = (charts.isSuccess && !charts.isPlaceholderData) || charts.isError;
   useEffect(() => {
     if (answered) setPrimed(true);

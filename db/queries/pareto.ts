@@ -323,19 +323,54 @@ function paretoIn(
   const bounds = (key: string): Bounds | null => (hasKey.get(`${key}_lo`) === undefined ? null : { lo: column(`${key}_lo`), hi: column(`${key}_hi`) });
   const yb = bounds(q.y);
   const baseY = context?.baselineRunId ? yOf(context.baselineRunId) : undefined;
+  const seeds = q.aggregate === "seeds" ? seedSets(tx, where, runIds) : null;
+  const stats: Map<number, SeedStats>[] = [];
   const charts = q.x.map((x) => {
     const xOf = column(x);
     const baseX = context?.baselineRunId ? xOf(context.baselineRunId) : undefined;
-    return chartFor(xOf, x, dy, q, keys, runIds, runGroup, ys, { x: baseX, y: baseY });
+    if (!seeds) return chartFor(xOf, x, dy, q, keys, runIds, runGroup, ys, { x: baseX, y: baseY });
+    const a = aggregateSeeds(seeds, runIds, runGroup, ys, xOf);
+    stats.push(a.stats);
+    return chartFor((id) => a.stats.get(id)?.x, x, dy, q, keys, a.ids, a.group, a.ys, { x: baseX, y: baseY });
   });
   const suffix = context && qualify ? ` · ${contextLabel(context)}` : "";
   const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
   return charts.map((c, i) => {
+    if (seeds) {
+      // Means over seeds: the bounds are ± one standard deviation (none for a single run).
+      const st = stats[i];
+      const sd = <T extends { runId: number }>(p: T) => {
+        const v = st.get(p.runId)!;
+        return v.n > 1 ? { ...p, n: v.n, xLo: v.x - v.sx, xHi: v.x + v.sx, yLo: v.y - v.sy, yHi: v.y + v.sy } : { ...p, n: v.n };
+      };
+      return {
+        x: { key: q.x[i], direction: metricDirection(q.x[i]) },
+        y: { key: q.y, direction: dy },
+        group: q.group,
+        aggregate: "seeds" as const,
+        reference: c.reference,
+        referenceSource: c.referenceSource,
+        contexts: context ? [context] : [],
+        groups: c.groups.map((gr) => ({
+          key: gr.key + suffix,
+          context: 0,
+          reference: c.reference,
+          referenceSource: c.referenceSource,
+          front: gr.front.map((p): FrontPoint => sd({ ...details.get(p.id)!, runId: p.id, runIds: st.get(p.id)!.ids, x: p.x, y: p.y })),
+          hypervolume: gr.hypervolume,
+          count: gr.count,
+        })),
+        dominated: c.dominated.map((p): DominatedPoint => sd({ ...p, group: p.group + suffix })),
+        dominatedTotal: c.dominatedTotal,
+        total: c.total,
+      };
+    }
     const xb = bounds(q.x[i]);
     return {
       x: { key: q.x[i], direction: metricDirection(q.x[i]) },
       y: { key: q.y, direction: dy },
       group: q.group,
+      aggregate: "none" as const,
       reference: c.reference,
       referenceSource: c.referenceSource,
       contexts: context ? [context] : [],
@@ -355,6 +390,83 @@ function paretoIn(
       total: c.total,
     };
   });
+}
+
+interface SeedStats {
+  /** Runs averaged (those with both metrics), first id first. */
+  ids: number[];
+  n: number;
+  x: number;
+  y: number;
+  /** Sample standard deviations (0 for one run). */
+  sx: number;
+  sy: number;
+}
+
+/**
+ * Which runs differ only by seed: each run's index into sets of runs with the same method and
+ * parameters (the context is one per pass, so model, dataset, runtime and hardware agree too).
+ * Parameters compare as canonical JSON (keys sorted), so key order in a logged body does not split a set.
+ */
+function seedSets(tx: Tx, where: SQL, runIds: number[]): Int32Array {
+  const rows = tx.all<{ id: number; m: string; p: string }>(sql`SELECT r.id AS id, r.method_id AS m, r.params AS p FROM runs r WHERE ${where}`);
+  const canonical = (v: unknown): unknown =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([k, x]) => [k, canonical(x)]),
+        )
+      : v;
+  const keyOf = new Map<number, string>();
+  for (const r of rows) {
+    let params: unknown = null;
+    try {
+      params = JSON.parse(r.p);
+    } catch {
+      params = r.p;
+    }
+    keyOf.set(r.id, `${r.m}\u0000${JSON.stringify(canonical(params))}`);
+  }
+  const index = new Map<string, number>();
+  const out = new Int32Array(runIds.length);
+  for (let i = 0; i < runIds.length; i++) {
+    const k = keyOf.get(runIds[i]) ?? `#${runIds[i]}`;
+    let at = index.get(k);
+    if (at === undefined) index.set(k, (at = index.size));
+    out[i] = at;
+  }
+  return out;
+}
+
+/** One point per seed set with both metrics: the mean of each, its sd, and the set's first run as its id. */
+function aggregateSeeds(set: Int32Array, runIds: number[], runGroup: Int32Array, ys: Float64Array, xOf: Column) {
+  const members = new Map<number, number[]>(); // set -> indexes into runIds with both metrics
+  for (let i = 0; i < runIds.length; i++) {
+    if (Number.isNaN(ys[i]) || xOf(runIds[i]) === undefined) continue;
+    const m = members.get(set[i]);
+    if (m) m.push(i);
+    else members.set(set[i], [i]);
+  }
+  const ids: number[] = [];
+  const group: number[] = [];
+  const yMeans: number[] = [];
+  const stats = new Map<number, SeedStats>();
+  const meanSd = (v: number[]) => {
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+    return [mean, sd];
+  };
+  for (const idx of members.values()) {
+    const id = runIds[idx[0]];
+    const [x, sx] = meanSd(idx.map((i) => xOf(runIds[i])!));
+    const [y, sy] = meanSd(idx.map((i) => ys[i]));
+    ids.push(id);
+    group.push(runGroup[idx[0]]);
+    yMeans.push(y);
+    stats.set(id, { ids: idx.map((i) => runIds[i]), n: idx.length, x, y, sx, sy });
+  }
+  return { ids, group: Int32Array.from(group), ys: Float64Array.from(yMeans), stats };
 }
 
 function chartFor(

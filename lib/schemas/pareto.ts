@@ -23,7 +23,7 @@ const num = z
 export const MAX_X = 4;
 
 /** The point fields that carry interval bounds of the x and y metrics. */
-export const BOUND_KEYS = ["xLo", "xHi", "yLo", "yHi"] as const;
+export const BOUND_KEYS = ["xLo", "xHi", "yLo", "yHi", "n"] as const;
 
 /** The axis keys of GET /api/v1/pareto (the filter keys are in filters.ts). */
 export const ParetoQuery = z.object({
@@ -50,6 +50,11 @@ export const ParetoQuery = z.object({
    * groups.
    */
   scope: z.enum(["all", "latest"]).default("all"),
+  /**
+   * "seeds": runs that differ only by seed (same method, parameters and context) are one point at
+   * the mean of each metric, with ± one standard deviation as its error bars and `n` the runs.
+   */
+  aggregate: z.enum(["none", "seeds"]).default("none"),
   refX: num.optional(),
   refY: num.optional(),
   maxDominated: z
@@ -71,6 +76,8 @@ const Bounds = {
   xHi: z.number().optional(),
   yLo: z.number().optional(),
   yHi: z.number().optional(),
+  /** With aggregate=seeds: the runs averaged into this point (its bounds are then mean ± sd). */
+  n: z.number().int().optional(),
 };
 
 /** One comparison context: only runs that share all four are compared on one front. */
@@ -104,6 +111,8 @@ export const contextLabel = (c: Pick<ParetoContext, "modelId" | "datasetId" | "r
 
 export const FrontPoint = z.object({
   runId: z.number().int(),
+  /** With aggregate=seeds: every run averaged into the point (runId is the first). */
+  runIds: z.array(z.number().int()).optional(),
   x: z.number(),
   y: z.number(),
   ...Bounds,
@@ -123,6 +132,8 @@ export const ParetoResponse = z.object({
    * covers several: each group then carries its own context's reference).
    */
   reference: z.object({ x: z.number(), y: z.number() }).nullable(),
+  /** "seeds" when points are means over seeds and their bounds mean ± sd; "none" when bounds are 95% intervals. */
+  aggregate: z.enum(["none", "seeds"]),
   /** Where `reference` comes from (REFERENCE_SOURCES); null with `reference`. */
   referenceSource: z.enum(["baseline", "query", "worst-point"]).nullable(),
   /**
@@ -169,6 +180,7 @@ export const DominatedColumns = z.object({
   xHi: z.array(z.number().nullable()).optional(),
   yLo: z.array(z.number().nullable()).optional(),
   yHi: z.array(z.number().nullable()).optional(),
+  n: z.array(z.number().int().nullable()).optional(),
 });
 export type DominatedColumns = z.infer<typeof DominatedColumns>;
 export const ParetoChart = ParetoResponse.omit({ dominated: true }).extend({ dominated: DominatedColumns });

@@ -468,3 +468,56 @@ describe("parameter filters on GET /api/v1/runs and /export", () => {
     expect(csv.text).not.toContain('"bits":8');
   });
 });
+
+describe("aggregate=seeds", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = freshDb();
+    const db = getDb();
+    const add = (params: Record<string, unknown>, seed: number, lat: number, ppl: number) => {
+      const [{ id }] = db
+        .insert(runs)
+        .values({ ...familyRun("quantization", 0), methodId: "quant.rtn", params, seed })
+        .returning({ id: runs.id })
+        .all();
+      db.insert(runMetrics)
+        .values([
+          { runId: id, key: "decode_ms_per_token", value: lat },
+          { runId: id, key: "perplexity", value: ppl },
+        ])
+        .run();
+      return id;
+    };
+    // bits 4 over three seeds (params in two key orders: still one set), bits 8 over two, bits 3 once
+    add({ bits: 4, group_size: 32 }, 1, 2, 11);
+    add({ group_size: 32, bits: 4 }, 2, 3, 12);
+    add({ bits: 4, group_size: 32 }, 3, 4, 13);
+    add({ bits: 8, group_size: 32 }, 1, 5, 10);
+    add({ bits: 8, group_size: 32 }, 2, 5, 10.5);
+    add({ bits: 3, group_size: 32 }, 1, 1, 20);
+  });
+  afterAll(() => cleanup(dir));
+
+  it("draws runs that differ only by seed as one point at the means, with ± sd bounds and n", async () => {
+    const res = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&group=method&aggregate=seeds");
+    expect(res.status).toBe(200);
+    expect(res.json.aggregate).toBe("seeds");
+    expect(res.json.total).toBe(3);
+    const pts = [...res.json.groups[0].front, ...res.json.dominated];
+    const four = pts.find((p: { n: number }) => p.n === 3);
+    expect(four).toMatchObject({ x: 3, y: 12, xLo: 2, xHi: 4, yLo: 11, yHi: 13 });
+    expect(four.runIds ?? [four.runId]).toContain(four.runId);
+    const eight = pts.find((p: { n: number }) => p.n === 2);
+    expect(eight.x).toBe(5);
+    expect(eight.y).toBeCloseTo(10.25, 10);
+    expect(eight.yHi - eight.y).toBeCloseTo(Math.sqrt(0.125), 10);
+    const three = pts.find((p: { n: number }) => p.n === 1);
+    expect(three).toMatchObject({ x: 1, y: 20 });
+    expect(three.xLo).toBeUndefined();
+    const plain = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token&y=perplexity&group=method");
+    expect(plain.json).toMatchObject({ aggregate: "none", total: 6 });
+    // several x: columnar answers carry n as a column
+    const both = await call(getPareto, "GET", "/api/v1/pareto?x=decode_ms_per_token,perplexity&y=perplexity&aggregate=seeds");
+    expect(both.json.charts[0].total).toBe(3);
+  });
+});

@@ -52,3 +52,29 @@ test("two models' runs never share a front or a hypervolume: one context at a ti
   const ticks = await chart(page, "latency").locator(".recharts-cartesian-axis-tick-value").allTextContents();
   expect(ticks.some((t) => t.trim().startsWith("-") || t.trim().startsWith("−"))).toBe(false);
 });
+
+test("runs that differ only by seed aggregate into one point with ± sd error bars, on request", async ({ page, request }) => {
+  const model = `e2e-seeds-${STAMP}`;
+  const post = async (methodId: string, params: Record<string, unknown>, seed: number, metrics: Record<string, number>) => {
+    const res = await request.post("/api/v1/runs", {
+      data: { methodId, params, modelId: model, datasetId: "e2e-text", runtime: "cpu", seed, metrics, tags: [TAG] },
+    });
+    expect(res.status()).toBe(201);
+  };
+  await post("baseline", {}, 1, { perplexity: 10, decode_ms_per_token: 5, model_bytes: 4e6 });
+  for (const [seed, ppl] of [
+    [1, 11],
+    [2, 12],
+    [3, 13],
+  ])
+    await post("quant.rtn", { bits: 4 }, seed, { perplexity: ppl, decode_ms_per_token: 2 + seed * 0.1, model_bytes: 1e6 });
+  await page.goto(`/?model=${model}`);
+  await expect(page.getByTestId("pareto-total")).toHaveText("4 runs with Perplexity and Decode per token (ms)");
+  await page.getByLabel("mean over seeds").check();
+  await expect(page).toHaveURL(/agg=seeds/);
+  await expect(page.getByTestId("pareto-total")).toHaveText("2 runs with Perplexity and Decode per token (ms)");
+  const lat = chart(page, "latency");
+  await expect(lat).toHaveAttribute("data-error-bars", /[1-9]/);
+  await lat.locator(".pt-front").first().hover();
+  await expect(page.locator(".chart-tip")).toContainText(/mean of (1|3) run/);
+});
