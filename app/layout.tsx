@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import type { ReactNode } from "react";
 import Link from "next/link";
+import { AuthStatus } from "@/components/auth-status";
 import { Providers } from "@/components/providers";
 import "./globals.css";
 
@@ -32,8 +33,12 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <Link href="/experiments/new" prefetch={false}>
               New experiment
             </Link>
+            <Link href="/workers" prefetch={false}>
+              Workers
+            </Link>
             <a href="/api/v1/openapi.json">API</a>
           </nav>
+          <AuthStatus />
         </header>
         <Providers>
           <main>{children}</main>

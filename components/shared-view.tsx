@@ -3,6 +3,7 @@
 import Link from "next/link";
 import { Suspense } from "react";
 import type { ViewState } from "@/lib/schemas/share";
+import { setShareToken } from "@/lib/api-client";
 import { viewHref } from "@/lib/share-state";
 import { CompareView } from "./compare-view";
 import { ExperimentDetailView } from "./experiments-view";
@@ -11,7 +12,9 @@ import { RunsView } from "./runs-view";
 import { FixedViewParams } from "./view-params";
 
 /** A shared link's view, read-only: the page it was shared from, with the stored state. */
-export function SharedView({ view, expiresAt }: { view: ViewState; expiresAt: number | null }) {
+export function SharedView({ view, expiresAt, token }: { view: ViewState; expiresAt: number | null; token?: string }) {
+  // Before the view's queries start: reads carry the link's token (a server with FRONTIER_READ=token needs it).
+  if (token) setShareToken(token);
   return (
     <FixedViewParams query={view.query}>
       <div className="shared-banner" data-testid="shared-banner">

@@ -115,11 +115,40 @@ export async function readJson(req: Request, opts: { limit?: number } = {}): Pro
       { field: "(body)", message: `at most ${MAX_JSON_DEPTH} levels of nested arrays and objects` },
     ]);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw badRequest("body is not valid JSON", [{ field: "(body)", message: "invalid JSON" }]);
   }
+  // Only a body that could hold one (by name or through a \u escape) is walked.
+  if (RESERVED_KEY_HINT.test(text)) {
+    const found = reservedKeyPath(value);
+    if (found)
+      throw badRequest(`body uses the reserved key "${found.key}"`, [{ field: found.path || "(body)", message: `"${found.key}" is not allowed as a key` }]);
+  }
+  return value;
+}
+
+/** Object keys no body may use: they name Object.prototype machinery and invite prototype pollution downstream. */
+export const RESERVED_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+const RESERVED_KEY_HINT = /__proto__|constructor|prototype|\\u/;
+
+/** The first reserved key in a parsed body and where it is (dotted path), or null. */
+function reservedKeyPath(v: unknown, at = ""): { key: string; path: string } | null {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const f = reservedKeyPath(v[i], `${at}[${i}]`);
+      if (f) return f;
+    }
+  } else if (v !== null && typeof v === "object") {
+    for (const k of Object.keys(v)) {
+      if (RESERVED_KEYS.has(k)) return { key: k, path: at ? `${at}.${k}` : k };
+      const f = reservedKeyPath((v as Record<string, unknown>)[k], at ? `${at}.${k}` : k);
+      if (f) return f;
+    }
+  }
+  return null;
 }
 
 /**

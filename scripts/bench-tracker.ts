@@ -3,9 +3,11 @@
  * are never shown as real results) and times the API by calling the route handlers in-process
  * with real Request objects (no HTTP server, so figures exclude socket and framework overhead).
  *
- *   npm run bench:tracker [-- --runs 100000 --db data/bench-tracker.db] [--reuse]
+ *   npm run bench:tracker [-- --runs 100000 --db data/bench-tracker.db] [--reuse] [--mixed-only]
  *
- * --reuse keeps an existing benchmark database instead of refilling it. Each figure is wall time;
+ * --reuse keeps an existing benchmark database instead of refilling it. After the in-process figures, a mixed load of
+ * 20 clients runs over HTTP on loopback (scripts/bench-mixed.ts); --mixed-only measures just the README example query
+ * and that load. Each figure is wall time;
  * the process CPU time of the same calls is printed beside it, since on a shared machine wall time
  * also counts waiting for a core.
  */
@@ -15,6 +17,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { execSync } from "node:child_process";
 import { seededRng } from "../workers/eval/dataset";
+import { type MixedResult, mixedLoad } from "./bench-mixed";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -24,6 +27,7 @@ function arg(name: string, fallback: string): string {
 const RUNS = Number(arg("runs", "100000"));
 const DB_FILE = path.resolve(arg("db", path.join("data", "bench-tracker.db")));
 const REUSE = process.argv.includes("--reuse") && fs.existsSync(DB_FILE);
+const MIXED_ONLY = process.argv.includes("--mixed-only");
 if (!REUSE) for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(DB_FILE + suffix, { force: true });
 process.env.FRONTIER_DB = DB_FILE;
 
@@ -143,6 +147,7 @@ async function main() {
     metrics: number;
   };
   console.log(`filled ${counts.runs} runs, ${counts.metrics} metric rows in ${(fillMs / 1000).toFixed(1)} s`);
+  if (MIXED_ONLY) return mixedOnly();
 
   // GET /runs: 50 pages of 100 with varied filters and metric sorts.
   const families = ["quantization", "pruning", "tokens", "speculative", "baseline"];
@@ -303,6 +308,42 @@ async function main() {
   );
   console.log(`ingest ${Math.round(ingestRate)} points/s (per cpu-second ${Math.round(ingestRateCpu)}) (target >= 100000): ${ok(ingestRate >= 100_000)}`);
   closeDb();
+  reportMixed(await mixedLoad({ dbFile: DB_FILE }));
+}
+
+/** The README example query: 21 repeats after one warm-up, in-process. */
+async function readmeExample(): Promise<number[]> {
+  const readmeQ = "/api/v1/runs?includeSynthetic=1&family=quantization&metric.perplexity<=12&sort=metric.decode_ms_per_token";
+  await timed(() => runsRoute.GET(url(readmeQ)));
+  const ms: number[] = [];
+  for (let i = 0; i < 21; i++) ms.push((await timed(() => runsRoute.GET(url(readmeQ)))).ms);
+  return ms;
+}
+
+async function mixedOnly() {
+  const readme = await readmeExample();
+  console.log(
+    `README example (family=quantization&metric.perplexity<=12&sort=metric.decode_ms_per_token) p50 ${median(readme).toFixed(1)} ms (target <= 50): ${median(readme) <= 50 ? "ok" : "MISSED"}`,
+  );
+  closeDb();
+  reportMixed(await mixedLoad({ dbFile: DB_FILE }));
+}
+
+function reportMixed(m: MixedResult) {
+  console.log(JSON.stringify({ mixedLoad: m, loadAverage: os.loadavg() }, null, 2));
+  console.log(`mixed load: ${m.clients} clients, ${m.requests} requests in ${m.seconds.toFixed(1)} s over HTTP on loopback (token mode)`);
+  for (const [label, e] of Object.entries(m.endpoints)) {
+    console.log(
+      `  ${label.padEnd(28)} n=${String(e.requests).padStart(4)}  p50 ${e.p50ms.toFixed(1).padStart(7)} ms  p95 ${e.p95ms.toFixed(1).padStart(7)} ms`,
+    );
+  }
+  const i = m.integrity;
+  console.log(
+    `  errors ${m.errors} (target 0): ${m.errors === 0 ? "ok" : "MISSED"}; runs created ${m.runsCreated}, leased ${m.leased}, completed ${m.completed}; ` +
+      `lost ${i.lostRuns}, duplicated ${i.duplicateRuns}, leased twice ${i.doubleLeased}, metric points missing ${i.pointsMissing}: ${i.ok ? "ok" : "MISSED"}`,
+  );
+  for (const e of m.errorSamples) console.log(`  error: ${e}`);
+  if (m.errors > 0 || !i.ok) process.exitCode = 1;
 }
 
 function cpuModel(): string {

@@ -23,6 +23,17 @@ export const IdParams = z.object({
 });
 
 /** Ids users choose for models and datasets: safe in URLs, file names and CSV cells. */
+/**
+ * A name a logged run gives its model or dataset (which need not be registered here): any text but control
+ * characters (NUL included) and lone UTF-16 surrogates, which no name has and which break filters, CSV and URLs.
+ */
+export const RunLabel = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .regex(/^[^\p{Cc}\p{Cs}]*$/u, "no control characters or unpaired surrogates");
+
 export const SlugId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "ids are 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
 
 /**

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { METRIC_KEY_PATTERN } from "@/lib/metrics";
 import { LOGGED_RUN_STATUSES, RUN_SOURCES } from "../domain";
-import { boundedMetrics, RunStatus, Runtime } from "./common";
+import { boundedMetrics, RunLabel, RunStatus, Runtime } from "./common";
 
 export const metricKeySchema = z.string().regex(METRIC_KEY_PATTERN, "metric keys are a letter then up to 63 of A-Z a-z 0-9 _ . / -");
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
@@ -83,8 +83,8 @@ export type RunsPageQuery = z.infer<typeof RunsPageQuery>;
 export const LogRunBody = z.strictObject({
   methodId: z.string().min(1).max(64),
   params: z.record(z.string(), z.unknown()).default({}),
-  modelId: z.string().min(1).max(200),
-  datasetId: z.string().min(1).max(200),
+  modelId: RunLabel,
+  datasetId: RunLabel,
   runtime: Runtime,
   hardware: LoggedHardware.optional(),
   status: z.enum(LOGGED_RUN_STATUSES).default("succeeded"),

@@ -92,6 +92,13 @@ export async function startApiServer(opts: { env?: Record<string, string>; dir?:
     try {
       const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "127.0.0.1"}`);
       const parts = url.pathname.split("/").filter(Boolean);
+      // A path that does not percent-decode (a lone surrogate's bytes, "%E0%A4%A"): Next.js answers 400 before any route.
+      try {
+        for (const p of parts) decodeURIComponent(p);
+      } catch {
+        res.writeHead(400, { "content-type": "application/json" }).end(JSON.stringify({ error: "malformed percent-encoding in the path" }));
+        return;
+      }
       let found: { route: Route; params: Record<string, string | string[]> } | null = null;
       for (const route of routes) {
         const params = match(route, parts);

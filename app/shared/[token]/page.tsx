@@ -11,5 +11,5 @@ export default async function SharedPage({ params }: { params: Promise<{ token: 
   const { token } = await params;
   const found = lookupShareLink(token);
   if (found.state !== "ok") redirect(`/s/${encodeURIComponent(token)}`);
-  return <SharedView view={found.link.view} expiresAt={found.link.expiresAt} />;
+  return <SharedView view={found.link.view} expiresAt={found.link.expiresAt} token={token} />;
 }
