@@ -15,6 +15,11 @@
  *    prefill / pruned median prefill with the same paired bootstrap over request pairs.
  *
  *   npx tsx scripts/bench-prune-structured.ts [--quick] [--seeds 1,2,3] [--samples N] [--skip-quality] [--skip-shape]
+ *                                             [--only TEXT] [--repeats N]
+ *
+ * --only keeps the rows whose label contains TEXT (case-insensitive); --repeats sets the timed
+ * requests per model on the shape model (default 15; a one-block drop of shape-125m changes decode
+ * time by a few percent, which a loaded machine resolves only with more requests).
  *
  * `benchStructural` is the same as an exported function (scripts/bench-prune.ts can call it).
  */
@@ -114,6 +119,7 @@ export async function benchShapeSpeed(opts: {
   bench: BenchmarkOptions;
   seed: number;
   quick: boolean;
+  only?: string;
   progress?: (line: string) => void;
 }): Promise<ShapeSpeedRow[]> {
   const reg = shapeModelRegistration(opts.shapeName);
@@ -126,7 +132,7 @@ export async function benchShapeSpeed(opts: {
     { label: "ShortGPT drop 1", apply: (m) => dropModelLayers(m, { layers: 1, criterion: "block-influence" }, seqs) },
   ];
   const rows: ShapeSpeedRow[] = [];
-  for (const c of cases) {
+  for (const c of cases.filter((x) => !opts.only || x.label.toLowerCase().includes(opts.only.toLowerCase()))) {
     opts.progress?.(`${opts.shapeName} ${c.label}: pruning`);
     const t0 = performance.now();
     const model = readModel(base);
@@ -189,6 +195,10 @@ export interface StructuralBenchOptions {
   shapeName?: string;
   skipQuality?: boolean;
   skipShape?: boolean;
+  /** Keep only rows whose label contains this (case-insensitive). */
+  only?: string;
+  /** Timed requests per model on the shape model. */
+  repeats?: number;
   progress?: (line: string) => void;
 }
 
@@ -223,7 +233,9 @@ export async function benchStructural(o: StructuralBenchOptions = {}) {
       seeds,
       progress: o.progress,
     };
-    const specs = quick ? [structuredRow("both", 0.3, samples), layerDropRow(1, samples)] : structuralRowSpecs(samples);
+    const specs = (quick ? [structuredRow("both", 0.3, samples), layerDropRow(1, samples)] : structuralRowSpecs(samples)).filter(
+      (s) => !o.only || s.label.toLowerCase().includes(o.only.toLowerCase()),
+    );
     quality = await runPruneRows(env, specs);
     lines.push(
       "",
@@ -238,6 +250,7 @@ export async function benchStructural(o: StructuralBenchOptions = {}) {
     const bench: BenchmarkOptions = quick
       ? { promptLength: 64, decodeTokens: 8, warmup: 1, repeats: 6 }
       : { promptLength: 128, decodeTokens: 32, warmup: 2, repeats: 15 };
+    if (o.repeats !== undefined) bench.repeats = o.repeats;
     shape = await benchShapeSpeed({
       shapeName,
       dataDir,
@@ -246,6 +259,7 @@ export async function benchStructural(o: StructuralBenchOptions = {}) {
       bench,
       seed: seeds[0],
       quick,
+      only: o.only,
       progress: o.progress,
     });
     lines.push(
@@ -272,8 +286,12 @@ async function main() {
   if (seeds?.some((s) => !Number.isInteger(s))) throw new Error(`--seeds: comma-separated integers, got ${arg("seeds")}`);
   const samples = arg("samples") === undefined ? undefined : Number(arg("samples"));
   if (samples !== undefined && (!Number.isInteger(samples) || samples < 1)) throw new Error(`--samples: a positive integer, got ${arg("samples")}`);
+  const repeats = arg("repeats") === undefined ? undefined : Number(arg("repeats"));
+  if (repeats !== undefined && (!Number.isInteger(repeats) || repeats < 2)) throw new Error(`--repeats: an integer of at least 2, got ${arg("repeats")}`);
   const t0 = performance.now();
   const { lines } = await benchStructural({
+    only: arg("only"),
+    repeats,
     quick: flag("quick"),
     seeds,
     samples,

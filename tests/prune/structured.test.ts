@@ -147,6 +147,9 @@ describe("prune.structured surgery", () => {
       }
       expect(maxAbsDiff(last, full.subarray((ids.length - 1) * CFG.vocab_size))).toBeLessThan(1e-4);
       expect(decoder.kvCacheBytes).toBe(2 * (1 + 2) * D * ids.length * 4);
+      // Prefix reuse (truncate, as multiple-choice scoring does) keeps each layer's own kv heads.
+      await decoder.truncate(9);
+      expect(maxAbsDiff(await decoder.step(ids[9]), full.subarray(9 * CFG.vocab_size, 10 * CFG.vocab_size))).toBeLessThan(1e-4);
     } finally {
       await decoder.release();
     }
