@@ -87,5 +87,13 @@ describe("speculative decoding through the API and a worker", () => {
       expect(m.draft_cost_ratio).toBeGreaterThan(0);
       expect(m.predicted_speedup).toBeGreaterThan(0);
     }
+    // The explorer's data: speedup and tokens/s against quality, one group per gamma.
+    for (const x of ["speedup", "tokens_per_s"]) {
+      const res = await fetch(`${api.url}/api/v1/pareto?x=${x}&y=exact_match&group=param.gamma&experiment=${r.json.id}`);
+      expect(res.status).toBe(200);
+      const pareto = await res.json();
+      expect(pareto.total).toBe(2);
+      expect(pareto.groups.map((g: { key: string }) => g.key).join(" ")).toMatch(/1.*4|4.*1/);
+    }
   }, 200_000);
 });
