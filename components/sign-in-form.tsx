@@ -12,7 +12,8 @@ export function SignInForm() {
   const [busy, setBusy] = useState(false);
   const next = params.get("next");
   // Only a path on this site: never an absolute URL someone put in the link.
-  const target = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+  // ("/\\host" is read as "//host" by browsers)
+  const target = next !== null && /^\/(?![/\\])/.test(next) ? next : "/";
   return (
     <form
       className="card signin"
