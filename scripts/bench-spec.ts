@@ -168,7 +168,7 @@ interface ShapeResult {
   target: string;
   context: number;
   verifyMs: Record<number, number>;
-  drafts: { name: string; params: string; stepMs: number; c: number }[];
+  drafts: { name: string; stepMs: number; targetStepMs: number; c: number }[];
 }
 
 async function shapeTable(): Promise<ShapeResult> {
@@ -205,8 +205,7 @@ async function shapeTable(): Promise<ShapeResult> {
           tm.push(tt.get(1) ?? NaN);
         }
       }
-      const params = `${(fs.statSync(file).size / 4 / 1e6).toFixed(0)}M`;
-      drafts.push({ name: d.name, params, stepMs: median(dm), c: median(dm) / median(tm) });
+      drafts.push({ name: d.name, stepMs: median(dm), targetStepMs: median(tm), c: median(dm) / median(tm) });
       await draft.release();
       log(`  ${d.name}: step ${f(median(dm))} ms vs target ${f(median(tm))} ms, c = ${f(median(dm) / median(tm), 3)}`);
     }
@@ -241,9 +240,9 @@ async function main() {
     log("| --- | --- | --- |");
     const t1 = shape.verifyMs[1];
     for (const [k, ms] of Object.entries(shape.verifyMs)) log(`| ${k} | ${f(ms, 1)} | ${f(ms / t1)} |`);
-    log("\n| draft | draft step ms | c |");
-    log("| --- | --- | --- |");
-    for (const d of shape.drafts) log(`| ${d.name} | ${f(d.stepMs, 1)} | ${f(d.c, 3)} |`);
+    log("\n| draft | draft step ms | target step ms | c |");
+    log("| --- | --- | --- | --- |");
+    for (const d of shape.drafts) log(`| ${d.name} | ${f(d.stepMs, 1)} | ${f(d.targetStepMs, 1)} | ${f(d.c, 3)} |`);
     // α per zoo pair: the draft pairs on grammar (free text), measured above at each γ.
     const alphas = zoo.filter((r) => r.method.endsWith("-> zoo-base") && r.task === "grammar");
     if (alphas.length > 0) {
