@@ -36,7 +36,9 @@ export default function RootLayout({ children }: { children: ReactNode }) {
             <Link href="/workers" prefetch={false}>
               Workers
             </Link>
-            <a href="/api/v1/openapi.json">API</a>
+            <Link href="/api-docs" prefetch={false}>
+              API
+            </Link>
           </nav>
           <AuthStatus />
         </header>
