@@ -182,6 +182,9 @@ describe("prune.structured surgery", () => {
     }
     await session.release();
     expect(stats.tokens).toBe(30);
+    // The same through a scratch file (the path models too large for one in-memory protobuf take).
+    const viaFile = (await channelStats(model, new Map([[tap, 48]]), seqs, undefined, 0)).get(tap)!;
+    expect(Array.from(viaFile.mean)).toEqual(Array.from(stats.mean));
     for (let j = 0; j < 48; j++) {
       const mean = sum[j] / n;
       expect(stats.mean[j]).toBeCloseTo(mean, 4);

@@ -6,9 +6,23 @@
  *  - per-token cosine similarity of two tensors of the residual stream (ShortGPT's block influence).
  * Accumulation across sequences is in float64.
  */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { attr, DataType, encodeModel, getOpsetVersion, makeNode, readModel, setInitializer, type ModelProto, type ValueInfoProto } from "../../onnx/model-io";
-import { decoderFeeds } from "../calibration";
+import {
+  attr,
+  DataType,
+  encodeModel,
+  getOpsetVersion,
+  makeNode,
+  readModel,
+  setInitializer,
+  writeModel,
+  type ModelProto,
+  type ValueInfoProto,
+} from "../../onnx/model-io";
+import { decoderFeeds, inMemory } from "../calibration";
 
 export interface ChannelStats {
   tokens: number;
@@ -41,9 +55,14 @@ async function runAll(
   fetches: string[],
   each: (out: Record<string, ort.Tensor>, tokens: number) => void,
   onProgress?: (done: number, total: number) => void,
+  inMemoryBytes?: number,
 ): Promise<void> {
   if (sequences.length === 0) throw new Error("calibration needs at least one sequence");
-  const session = await ort.InferenceSession.create(encodeModel(model));
+  // Models past what one protobuf in memory should carry go to onnxruntime through a scratch file.
+  const scratch = inMemory(model, inMemoryBytes) ? null : fs.mkdtempSync(path.join(os.tmpdir(), "frontier-prune-stats-"));
+  const file = scratch ? path.join(scratch, "model.onnx") : null;
+  if (file) writeModel(model, file);
+  const session = await (file ? ort.InferenceSession.create(file) : ort.InferenceSession.create(encodeModel(model)));
   try {
     for (let s = 0; s < sequences.length; s++) {
       each(await session.run(decoderFeeds(session, model, sequences[s]), fetches), sequences[s].length);
@@ -51,6 +70,7 @@ async function runAll(
     }
   } finally {
     await session.release();
+    if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -60,6 +80,8 @@ export async function channelStats(
   taps: ReadonlyMap<string, number>,
   sequences: readonly (readonly number[])[],
   onProgress?: (done: number, total: number) => void,
+  /** Instrumented models with more initializer bytes go to onnxruntime through a scratch file (default: calibration.ts's limit). */
+  inMemoryBytes?: number,
 ): Promise<Map<string, ChannelStats>> {
   const model = copy(typeof source === "string" ? readModel(source) : source);
   const nodes = model.graph!.node!;
@@ -94,6 +116,7 @@ export async function channelStats(
       }
     },
     onProgress,
+    inMemoryBytes,
   );
   const result = new Map<string, ChannelStats>();
   for (const [name, a] of acc) {
