@@ -9,7 +9,7 @@ import { contextLabel, isParamGroup, NO_HARDWARE, PARETO_GROUPS, REFERENCE_MARGI
 import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart } from "./pareto-chart";
-import { useExplorerData, useModels } from "./queries";
+import { useExplorerData, useModels, useRuns } from "./queries";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
@@ -161,7 +161,20 @@ function referenceNote(c: ParetoResponse | undefined): string {
   return `reference ${at}: the worst value per axis (no baseline run in this context, so it moves as runs arrive)`;
 }
 
-function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem?: ParetoResponse; colorKeys: string[]; hidden: Set<string> }) {
+function GroupTable({
+  lat,
+  mem,
+  colorKeys,
+  hidden,
+  acceptance,
+}: {
+  lat?: ParetoResponse;
+  mem?: ParetoResponse;
+  colorKeys: string[];
+  hidden: Set<string>;
+  /** acceptance_rate of speculative front runs, shown beside their point. */
+  acceptance: ReadonlyMap<number, number>;
+}) {
   const rows = (lat?.groups ?? []).slice().sort((a, b) => b.hypervolume - a.hypervolume);
   const memByKey = new Map((mem?.groups ?? []).map((g) => [g.key, g]));
   for (const g of mem?.groups ?? []) if (!rows.some((r) => r.key === g.key)) rows.push({ ...g, hypervolume: Number.NaN, front: [] });
@@ -207,6 +220,7 @@ function GroupTable({ lat, mem, colorKeys, hidden }: { lat?: ParetoResponse; mem
                     #{p.runId} {p.methodId}
                     {paramsSummary(p.methodId, p.params) ? ` ${paramsSummary(p.methodId, p.params)}` : ""} · {formatMetric(yKey, p.y)} ·{" "}
                     {formatMetric(lat?.x.key ?? "", p.x)}
+                    {acceptance.has(p.runId) ? ` · acceptance ${formatMetric("acceptance_rate", acceptance.get(p.runId))}` : ""}
                   </Link>
                 ))}
               </td>
@@ -245,6 +259,13 @@ export function Explorer() {
   // The y the charts show: the URL's, or what the server resolved the default to.
   const yShown = lat?.y.key ?? mem?.y.key ?? (y === PRIMARY_QUALITY ? "perplexity" : y);
   const toggle = (key: string) => set({ hide: hidden.has(key) ? [...hidden].filter((k) => k !== key) : [...hidden, key] });
+  // Speculative fronts show each point's acceptance rate in the group table (a method metric, not an axis).
+  const specFront = [lat, mem].some((c) => c?.groups.some((g) => g.front.some((p) => p.family === "speculative")));
+  const specRuns = useRuns({ ...filters, family: "speculative", status: "succeeded", limit: "200" }, load && !readOnly && specFront);
+  const acceptance = useMemo(
+    () => new Map((specRuns.data?.runs ?? []).filter((r) => r.metrics.acceptance_rate !== undefined).map((r) => [r.id, r.metrics.acceptance_rate])),
+    [specRuns.data],
+  );
 
   const emptyDb = recent.data && recent.data.total === 0 && Object.keys(filters).length === 0 && !params.has("includeSynthetic");
   if (emptyDb && !readOnly) return <FirstRun />;
@@ -364,7 +385,7 @@ export function Explorer() {
           point is drawn.
         </p>
       )}
-      <GroupTable lat={lat} mem={mem} colorKeys={colorKeys} hidden={hidden} />
+      <GroupTable lat={lat} mem={mem} colorKeys={colorKeys} hidden={hidden} acceptance={acceptance} />
     </div>
   );
 }
