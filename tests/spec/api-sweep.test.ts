@@ -1,7 +1,8 @@
 /**
  * A gamma sweep of spec.prompt-lookup submitted like a user would (POST /api/v1/experiments) on
  * zoo-base and a slice of the copy task, executed by a real worker process against the real route
- * handlers, with a spec.draft run whose draft model the lease carries; and a spec.draft run naming an unregistered draft model refused at queue time.
+ * handlers; a spec.draft run's lease carrying its draft model; and a spec.draft run naming an
+ * unregistered draft model refused at queue time.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -39,9 +40,11 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function post(p: string, body: unknown) {
-  const r = await fetch(`${api.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: r.status, json: await r.json() };
+async function post(p: string, body: unknown, token?: string) {
+  const headers = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const r = await fetch(`${api.url}${p}`, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
 }
 
 const common = { modelId: "zoo-base", datasetId: "copy-small", runtime: "cpu", seed: 1 };
@@ -59,14 +62,36 @@ describe("speculative decoding through the API and a worker", () => {
     expect(JSON.stringify(r.json)).not.toMatch(/"zoo-draft\\"/);
   });
 
-  it("runs a prompt-lookup gamma sweep {1, 4} and a zoo-draft run, and records acceptance and speedup", async () => {
-    const r = await post("/api/v1/experiments", { ...common, name: "lookup sweep", methodId: "spec.prompt-lookup", grid: { gamma: [1, 4] } });
-    expect(r.status, JSON.stringify(r.json)).toBe(201);
-    // the draft model travels with the lease
+  it("sends a spec.draft run's draft model with the lease, files resolved like the target's", async () => {
     const d = await post("/api/v1/experiments", { ...common, name: "draft", methodId: "spec.draft", grid: { draft_model: ["zoo-draft"], gamma: [2] } });
     expect(d.status, JSON.stringify(d.json)).toBe(201);
-    const ids: number[] = [...r.json.runIds, ...d.json.runIds];
-    expect(ids).toHaveLength(3);
+    const hardware = {
+      cpu: {
+        runtime: "cpu",
+        ortVersion: "onnxruntime-node@1.30.0",
+        cpuModel: "test cpu",
+        cpuCores: 2,
+        memoryBytes: 24e9,
+        platform: "linux-x64",
+        nodeVersion: "v20.20.0",
+      },
+    };
+    const reg = await post("/api/v1/workers/register", { name: "lessee", capabilities: { runtimes: ["cpu"] }, hardware }, ENROLL);
+    expect(reg.status, JSON.stringify(reg.json)).toBe(201);
+    const lease = await post("/api/v1/workers/lease", {}, reg.json.token);
+    expect(lease.status).toBe(200);
+    expect(lease.json.run.runId).toBe(d.json.runIds[0]);
+    expect(lease.json.run.model.id).toBe("zoo-base");
+    expect(lease.json.run.models).toHaveLength(1);
+    expect(lease.json.run.models[0]).toMatchObject({ id: "zoo-draft", kind: "decoder-lm", files: { dir: path.join(ZOO, "zoo-draft"), model: "model.onnx" } });
+    // Leased here, so the worker below never gets it.
+  });
+
+  it("runs a prompt-lookup gamma sweep {1, 4} on a worker and records acceptance and speedup", async () => {
+    const r = await post("/api/v1/experiments", { ...common, name: "lookup sweep", methodId: "spec.prompt-lookup", grid: { gamma: [1, 4] } });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    const ids: number[] = r.json.runIds;
+    expect(ids).toHaveLength(2);
     worker = startWorker(api, "spec", ["--bench-repeats", "2"]);
     await until("both sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 150_000);
     for (const id of ids) {
