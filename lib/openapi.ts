@@ -20,6 +20,7 @@ import {
 } from "./schemas/runs";
 import { ParetoChartsResponse, ParetoContext, ParetoQuery, ParetoResponse } from "./schemas/pareto";
 import { ExportQuery } from "./schemas/export";
+import { GgufQuery } from "./schemas/gguf";
 import {
   CompleteBody,
   CompleteResponse,
@@ -141,6 +142,16 @@ export const OPERATIONS: Operation[] = [
     summary: "Download one of a run's files (its quantized or pruned model); 404 when a worker on another machine wrote it",
     tag: "runs",
     pathParams: z.object({ id: z.string(), artifactId: z.string() }),
+    ok: { status: 200, media: "application/octet-stream" },
+  },
+  {
+    method: "get",
+    path: "/api/v1/runs/{id}/gguf",
+    summary:
+      "The run's model as GGUF for llama.cpp/Ollama (type f32, f16, or q4_0/q8_0 from symmetric group-32 runs); 422 with the reason when a type is not exact; without type, which types are exact",
+    tag: "runs",
+    pathParams: id,
+    query: GgufQuery,
     ok: { status: 200, media: "application/octet-stream" },
   },
   {
