@@ -362,21 +362,24 @@ export const ParetoChart = memo(function ParetoChart({ data, baselines: allBasel
             />
             <Tooltip content={<PointTooltip xKey={xKey} yKey={yKey} />} isAnimationActive={false} cursor={{ strokeDasharray: "3 3" }} />
             <DominatedLayer points={dominated} colorKeys={colorKeys} onOpen={openRun} />
-            {fronts.map((f) => (
-              <Line
-                key={`line-${f.key}`}
-                data={f.points}
-                dataKey="y"
-                type={stepType}
-                stroke={groupColor(colorKeys, f.key)}
-                strokeWidth={1.5}
-                dot={false}
-                activeDot={false}
-                isAnimationActive={false}
-                legendType="none"
-                tooltipType="none"
-              />
-            ))}
+            {/* A one-point front has no line: recharts would draw its single point as a hollow dot over the front marker. */}
+            {fronts
+              .filter((f) => f.points.length > 1)
+              .map((f) => (
+                <Line
+                  key={`line-${f.key}`}
+                  data={f.points}
+                  dataKey="y"
+                  type={stepType}
+                  stroke={groupColor(colorKeys, f.key)}
+                  strokeWidth={1.5}
+                  dot={false}
+                  activeDot={false}
+                  isAnimationActive={false}
+                  legendType="none"
+                  tooltipType="none"
+                />
+              ))}
             {fronts.map((f) => (
               <Scatter
                 key={`front-${f.key}`}

@@ -111,3 +111,25 @@ test("a sweep submitted through the form runs on the worker and finishes, live",
   await page.goto(`/runs?experiment=${id}`);
   await expect(page.getByTestId("runs-total")).toHaveText(`${expected} runs match`);
 });
+
+test("a finished run's model downloads from its page, and registers as a base model", async ({ page, request }) => {
+  const runs = (await (await request.get(`/api/v1/runs?model=${MODEL}&status=succeeded&limit=50`)).json()).runs as { id: number; methodId: string }[];
+  const run = runs.find((r) => r.methodId !== "baseline");
+  test.skip(!run, "no compressed run finished in the sweep above");
+  await page.goto(`/runs/${run!.id}`);
+  const link = page.getByTestId("artifact-model");
+  await expect(link).toHaveText("model.onnx");
+  const detail = await (await request.get(`/api/v1/runs/${run!.id}`)).json();
+  const bytes = detail.artifacts.find((a: { kind: string }) => a.kind === "model").bytes;
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  expect(download.suggestedFilename()).toBe(`run-${run!.id}-model.onnx`);
+  expect(fs.statSync(await download.path()).size).toBe(bytes);
+  // no server path anywhere on the page
+  await expect(page.locator("body")).not.toContainText(os.tmpdir());
+
+  await page.getByLabel("model id").fill(`${MODEL}-from-run`);
+  await page.getByRole("button", { name: "Register" }).click();
+  await expect(page.getByTestId("registered-model")).toContainText(`${MODEL}-from-run`);
+  const models = (await (await request.get("/api/v1/models")).json()).models as { id: string; card: { derived_from?: { run: number } } | null }[];
+  expect(models.find((m) => m.id === `${MODEL}-from-run`)?.card?.derived_from?.run).toBe(run!.id);
+});
