@@ -39,11 +39,12 @@ export interface SpecRunOptions {
 }
 
 /**
- * 24 timed prompts of 32 new tokens: a zoo-base run (plain + speculative per prompt) takes a few
- * seconds on the 2-core test box; generation does not stop at end-of-text, so every prompt gives
- * the same number of tokens to time.
+ * 16 timed prompts of 32 new tokens: a zoo-base run (plain + speculative per prompt) takes a few
+ * seconds on the 2-core test box (npm run bench:spec's 16-prompt speedup intervals there, at load
+ * average 10, were 0.17 to 2.1 wide); generation does not stop at end-of-text, so every prompt
+ * gives the same number of tokens to time.
  */
-export const DEFAULT_SPEC_RUN: SpecRunOptions = { prompts: 24, maxNew: 32, warmup: 2, stopAtEos: false, textPromptTokens: 16, costSteps: 8 };
+export const DEFAULT_SPEC_RUN: SpecRunOptions = { prompts: 16, maxNew: 32, warmup: 2, stopAtEos: false, textPromptTokens: 16, costSteps: 8 };
 
 /** Prompts of the dataset's examples in the run's seeded order (the order quality scoring uses). */
 export function generationPrompts(
