@@ -65,60 +65,66 @@ export function CompareView() {
         <ShareButton />
       </div>
       <ErrorBox error={failed} />
-      <table className="compare" data-testid="compare-table">
-        <thead>
-          <tr>
-            <th />
-            {loaded.map((r) => (
-              <th key={r.id}>
-                <Link href={`/runs/${r.id}`}>#{r.id}</Link>
-              </th>
+      <div className="table-wrap">
+        <table className="compare" data-testid="compare-table">
+          <thead>
+            <tr>
+              <th />
+              {loaded.map((r) => (
+                <th key={r.id}>
+                  <Link href={`/runs/${r.id}`} prefetch={false}>
+                    #{r.id}
+                  </Link>
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {info.map(([label, get]) => (
+              <tr key={label} className={differs(loaded.map(get)) ? "differs" : undefined}>
+                <th>{label}</th>
+                {loaded.map((r) => (
+                  <td key={r.id}>
+                    {label === "status" ? (
+                      <StatusBadge status={r.status} />
+                    ) : label === "baseline" && r.baselineRunId ? (
+                      <Link href={`/runs/${r.baselineRunId}`} prefetch={false}>
+                        #{r.baselineRunId}
+                      </Link>
+                    ) : (
+                      show(get(r) ?? undefined)
+                    )}
+                  </td>
+                ))}
+              </tr>
             ))}
-          </tr>
-        </thead>
-        <tbody>
-          {info.map(([label, get]) => (
-            <tr key={label} className={differs(loaded.map(get)) ? "differs" : undefined}>
-              <th>{label}</th>
-              {loaded.map((r) => (
-                <td key={r.id}>
-                  {label === "status" ? (
-                    <StatusBadge status={r.status} />
-                  ) : label === "baseline" && r.baselineRunId ? (
-                    <Link href={`/runs/${r.baselineRunId}`}>#{r.baselineRunId}</Link>
-                  ) : (
-                    show(get(r) ?? undefined)
-                  )}
-                </td>
-              ))}
+            <tr className="section">
+              <th colSpan={loaded.length + 1}>Parameters</th>
             </tr>
-          ))}
-          <tr className="section">
-            <th colSpan={loaded.length + 1}>Parameters</th>
-          </tr>
-          {paramKeys.map((k) => (
-            <tr key={k} className={differs(loaded.map((r) => r.params[k])) ? "differs" : undefined} data-param={k}>
-              <th>{k}</th>
-              {loaded.map((r) => (
-                <td key={r.id}>{show(r.params[k])}</td>
-              ))}
+            {paramKeys.map((k) => (
+              <tr key={k} className={differs(loaded.map((r) => r.params[k])) ? "differs" : undefined} data-param={k}>
+                <th>{k}</th>
+                {loaded.map((r) => (
+                  <td key={r.id}>{show(r.params[k])}</td>
+                ))}
+              </tr>
+            ))}
+            <tr className="section">
+              <th colSpan={loaded.length + 1}>Metrics (Δ vs each run&apos;s baseline)</th>
             </tr>
-          ))}
-          <tr className="section">
-            <th colSpan={loaded.length + 1}>Metrics (Δ vs each run&apos;s baseline)</th>
-          </tr>
-          {metricKeys.map((k) => (
-            <tr key={k} className={differs(loaded.map((r) => val(r, k))) ? "differs" : undefined} data-metric={k}>
-              <th>{metricLabel(k)}</th>
-              {loaded.map((r) => (
-                <td key={r.id} className="num">
-                  {formatMetric(k, val(r, k))} <Delta k={k} v={val(r, k)} base={r.baselineRunId ? baseMetrics.get(r.baselineRunId)?.get(k) : undefined} />
-                </td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+            {metricKeys.map((k) => (
+              <tr key={k} className={differs(loaded.map((r) => val(r, k))) ? "differs" : undefined} data-metric={k}>
+                <th>{metricLabel(k)}</th>
+                {loaded.map((r) => (
+                  <td key={r.id} className="num">
+                    {formatMetric(k, val(r, k))} <Delta k={k} v={val(r, k)} base={r.baselineRunId ? baseMetrics.get(r.baselineRunId)?.get(k) : undefined} />
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <p className="muted small">Highlighted rows differ between the runs.</p>
     </div>
   );

@@ -29,57 +29,63 @@ export function ExperimentsList() {
           No experiments yet. <Link href="/experiments/new">Submit one</Link>: pick a model, a dataset and a method, and sweep its parameters.
         </Empty>
       ) : (
-        <table data-testid="experiments-table">
-          <thead>
-            <tr>
-              <th>ID</th>
-              <th>Name</th>
-              <th>Method</th>
-              <th>Model</th>
-              <th>Dataset</th>
-              <th>Runtime</th>
-              <th>Progress</th>
-              <th>Counts</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.data ?? []).map((e) => {
-              const c = e.statusCounts;
-              const done = (c.succeeded ?? 0) + (c.failed ?? 0) + (c.canceled ?? 0);
-              return (
-                <tr key={e.id} data-experiment-id={e.id}>
-                  <td>
-                    <Link href={`/experiments/${e.id}`}>#{e.id}</Link>
-                  </td>
-                  <td>
-                    <Link href={`/experiments/${e.id}`}>{e.name}</Link>
-                  </td>
-                  <td>{e.methodId}</td>
-                  <td>{e.modelId}</td>
-                  <td>{e.datasetId}</td>
-                  <td>{e.runtime}</td>
-                  <td>
-                    <StatusBar counts={c} total={e.runCount} />{" "}
-                    <span className="muted small">
-                      {done}/{e.runCount}
-                    </span>
-                  </td>
-                  <td className="small">
-                    {Object.entries(c)
-                      .filter(([, n]) => n)
-                      .map(([s, n]) => (
-                        <span key={s} className={`count status-${s}`}>
-                          {n} {s}
-                        </span>
-                      ))}
-                  </td>
-                  <td className="muted">{formatTime(e.createdAt)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <div className="table-wrap">
+          <table data-testid="experiments-table">
+            <thead>
+              <tr>
+                <th>ID</th>
+                <th>Name</th>
+                <th>Method</th>
+                <th>Model</th>
+                <th>Dataset</th>
+                <th>Runtime</th>
+                <th>Progress</th>
+                <th>Counts</th>
+                <th>Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(list.data ?? []).map((e) => {
+                const c = e.statusCounts;
+                const done = (c.succeeded ?? 0) + (c.failed ?? 0) + (c.canceled ?? 0);
+                return (
+                  <tr key={e.id} data-experiment-id={e.id}>
+                    <td>
+                      <Link href={`/experiments/${e.id}`} prefetch={false}>
+                        #{e.id}
+                      </Link>
+                    </td>
+                    <td>
+                      <Link href={`/experiments/${e.id}`} prefetch={false}>
+                        {e.name}
+                      </Link>
+                    </td>
+                    <td>{e.methodId}</td>
+                    <td>{e.modelId}</td>
+                    <td>{e.datasetId}</td>
+                    <td>{e.runtime}</td>
+                    <td>
+                      <StatusBar counts={c} total={e.runCount} />{" "}
+                      <span className="muted small">
+                        {done}/{e.runCount}
+                      </span>
+                    </td>
+                    <td className="small">
+                      {Object.entries(c)
+                        .filter(([, n]) => n)
+                        .map(([s, n]) => (
+                          <span key={s} className={`count status-${s}`}>
+                            {n} {s}
+                          </span>
+                        ))}
+                    </td>
+                    <td className="muted">{formatTime(e.createdAt)}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
     </div>
   );
@@ -179,7 +185,18 @@ export function ExperimentDetailView({ id }: { id: number }) {
         </h1>
         <span className="spacer" />
         {!readOnly && active.length > 0 && (
-          <button type="button" className="danger" onClick={() => active.forEach((r) => cancel.mutate(r.id))}>
+          <button
+            type="button"
+            className="danger"
+            onClick={() => {
+              if (
+                window.confirm(
+                  `Cancel ${active.length} active run${active.length === 1 ? "" : "s"} of "${e.name}"? Queued runs will not start; running ones stop.`,
+                )
+              )
+                active.forEach((r) => cancel.mutate(r.id));
+            }}
+          >
             Cancel {active.length} active
           </button>
         )}
@@ -200,72 +217,76 @@ export function ExperimentDetailView({ id }: { id: number }) {
         <ProgressBar value={runs.length ? done / runs.length : 0} /> {done} of {runs.length} runs finished
         {active.length > 0 && <span className="muted"> (live)</span>}
       </div>
-      <table data-testid="experiment-runs">
-        <thead>
-          <tr>
-            <th>Run</th>
-            <th>Params</th>
-            <th>Status</th>
-            <th>Stage</th>
-            <th>Attempts</th>
-            {metricKeys.map((k) => (
-              <th key={k} className="num">
-                {metricLabel(k)}
-              </th>
-            ))}
-            <th>Hardware</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {runs.map((r) => (
-            <Fragment key={r.id}>
-              <tr data-run-id={r.id}>
-                <td>
-                  <Link href={`/runs/${r.id}`}>#{r.id}</Link>
-                </td>
-                <td>{paramsSummary(e.methodId, r.params) || <span className="muted">defaults</span>}</td>
-                <td>
-                  <StatusBadge status={r.status} />
-                </td>
-                <td>
-                  {isActive(r.status) ? (
-                    <>
-                      {r.stage ?? "waiting for a worker"} <ProgressBar value={r.progress} />
-                    </>
-                  ) : r.error ? (
-                    <span className="error" title={r.error}>
-                      {r.error.slice(0, 80)}
-                    </span>
-                  ) : (
-                    <span className="muted">{formatTime(r.finishedAt)}</span>
-                  )}
-                </td>
-                <td>{r.attempts}</td>
-                {metricKeys.map((k) => (
-                  <td key={k} className="num">
-                    {formatMetric(k, r.metrics[k])}
+      <div className="table-wrap">
+        <table data-testid="experiment-runs">
+          <thead>
+            <tr>
+              <th>Run</th>
+              <th>Params</th>
+              <th>Status</th>
+              <th>Stage</th>
+              <th>Attempts</th>
+              {metricKeys.map((k) => (
+                <th key={k} className="num">
+                  {metricLabel(k)}
+                </th>
+              ))}
+              <th>Hardware</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((r) => (
+              <Fragment key={r.id}>
+                <tr data-run-id={r.id}>
+                  <td>
+                    <Link href={`/runs/${r.id}`} prefetch={false}>
+                      #{r.id}
+                    </Link>
                   </td>
-                ))}
-                <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
-                <td>
-                  <button type="button" className="secondary small" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
-                    Logs
-                  </button>{" "}
-                  {!readOnly && <RunActions id={r.id} status={r.status} />}
-                </td>
-              </tr>
-              {open === r.id && (
-                <tr className="logs-row">
-                  <td colSpan={7 + metricKeys.length}>
-                    <RunLogs id={r.id} />
+                  <td>{paramsSummary(e.methodId, r.params) || <span className="muted">defaults</span>}</td>
+                  <td>
+                    <StatusBadge status={r.status} />
+                  </td>
+                  <td>
+                    {isActive(r.status) ? (
+                      <>
+                        {r.stage ?? "waiting for a worker"} <ProgressBar value={r.progress} />
+                      </>
+                    ) : r.error ? (
+                      <span className="error" title={r.error}>
+                        {r.error.slice(0, 80)}
+                      </span>
+                    ) : (
+                      <span className="muted">{formatTime(r.finishedAt)}</span>
+                    )}
+                  </td>
+                  <td>{r.attempts}</td>
+                  {metricKeys.map((k) => (
+                    <td key={k} className="num">
+                      {formatMetric(k, r.metrics[k])}
+                    </td>
+                  ))}
+                  <td className="ellipsis">{r.hardwareKey ?? "—"}</td>
+                  <td>
+                    <button type="button" className="secondary small" aria-expanded={open === r.id} onClick={() => setOpen(open === r.id ? null : r.id)}>
+                      Logs
+                    </button>{" "}
+                    {!readOnly && <RunActions id={r.id} status={r.status} />}
                   </td>
                 </tr>
-              )}
-            </Fragment>
-          ))}
-        </tbody>
-      </table>
+                {open === r.id && (
+                  <tr className="logs-row">
+                    <td colSpan={7 + metricKeys.length}>
+                      <RunLogs id={r.id} />
+                    </td>
+                  </tr>
+                )}
+              </Fragment>
+            ))}
+          </tbody>
+        </table>
+      </div>
       <h2>Pareto fronts of finished runs</h2>
       <ExperimentPareto id={id} runs={runs} live={active.length > 0} />
     </div>

@@ -3,7 +3,9 @@
 import Link from "next/link";
 import { useMemo, useState } from "react";
 import { exportHref, type RunRow } from "@/lib/api-client";
+import { METHODS } from "@/lib/methods";
 import { isAuxiliaryMetric, PICKABLE_METRICS } from "@/lib/metrics";
+import { formatRunColumns, parseRunColumn, parseRunColumns, type RunColumn, runColumnSort } from "@/lib/run-columns";
 import { FiltersBar } from "./filters-bar";
 import { useRuns } from "./queries";
 import { ShareButton } from "./share-button";
@@ -20,6 +22,71 @@ function metricColumns(runs: RunRow[]): string[] {
   const known = PICKABLE_METRICS.map((m) => m.key).filter((k) => present.has(k));
   const extra = [...present].filter((k) => !known.includes(k) && !isAuxiliaryMetric(k)).sort();
   return [...known, ...extra].slice(0, MAX_METRIC_COLUMNS);
+}
+
+const PARAM_NAMES = [...new Set(METHODS.flatMap((m) => Object.keys(m.params.shape)))].sort();
+
+/** A parameter's value in a cell: numbers and strings bare, lists and objects as JSON. */
+function paramText(v: unknown): string {
+  if (v === undefined || v === null) return "—";
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * The `cols` URL parameter picks the table's metric and parameter columns (`cols=metric.model_bytes,param.bits`);
+ * without it the table shows the metrics the page's runs carry, in registry order.
+ */
+function ColumnPicker({ columns, auto, present }: { columns: RunColumn[]; auto: boolean; present: string[] }) {
+  const { set } = useViewParams();
+  const shown = new Set(columns.map((c) => c.id));
+  const metricKeys = [...new Set([...PICKABLE_METRICS.map((m) => m.key), ...present])];
+  const write = (next: RunColumn[]) => set({ cols: formatRunColumns(next) || "," });
+  return (
+    <div className="filters column-picker" data-testid="column-picker">
+      <span className="muted small">Columns{auto ? " (automatic)" : ""}</span>
+      <span className="metric-filters">
+        {columns.map((c) => (
+          <span key={c.id} className="chip" data-column={c.id}>
+            {c.kind === "metric" ? metricLabel(c.key) : `param ${c.key}`}
+            <button type="button" className="chip-x" aria-label={`remove column ${c.id}`} onClick={() => write(columns.filter((x) => x.id !== c.id))}>
+              ×
+            </button>
+          </span>
+        ))}
+      </span>
+      <select
+        aria-label="add column"
+        value=""
+        onChange={(e) => {
+          const c = parseRunColumn(e.target.value);
+          if (c) write([...columns, c]);
+        }}
+      >
+        <option value="">Add column…</option>
+        <optgroup label="Metrics (sortable)">
+          {metricKeys
+            .filter((k) => !shown.has(`metric.${k}`))
+            .map((k) => (
+              <option key={k} value={`metric.${k}`}>
+                {metricLabel(k)}
+              </option>
+            ))}
+        </optgroup>
+        <optgroup label="Parameters">
+          {PARAM_NAMES.filter((k) => !shown.has(`param.${k}`)).map((k) => (
+            <option key={k} value={`param.${k}`}>
+              param {k}
+            </option>
+          ))}
+        </optgroup>
+      </select>
+      {!auto && (
+        <button type="button" className="secondary small" onClick={() => set({ cols: null })}>
+          Automatic columns
+        </button>
+      )}
+    </div>
+  );
 }
 
 function SortHeader({ sortKey, children }: { sortKey: string; children: React.ReactNode }) {
@@ -55,7 +122,10 @@ export function RunsView() {
   const runs = useRuns(apiParams);
   const [selected, setSelected] = useState<number[]>([]);
   const rows = runs.data?.runs ?? [];
-  const cols = metricColumns(rows);
+  const chosen = parseRunColumns(params.get("cols"));
+  const autoCols = metricColumns(rows);
+  const cols: RunColumn[] = chosen ?? autoCols.map((k) => ({ kind: "metric", key: k, id: `metric.${k}` }));
+  const present = [...new Set(rows.flatMap((r) => Object.keys(r.metrics ?? {})))].filter((k) => !isAuxiliaryMetric(k)).sort();
   const toggle = (id: number) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id].slice(-10)));
   const exportParams = filters;
 
@@ -83,6 +153,7 @@ export function RunsView() {
         <ShareButton />
       </div>
       <FiltersBar />
+      <ColumnPicker columns={cols} auto={chosen === null} present={present} />
       <ErrorBox error={runs.error} />
       {runs.data && rows.length === 0 ? (
         <Empty>
@@ -109,11 +180,18 @@ export function RunsView() {
                 <SortHeader sortKey="datasetId">Dataset</SortHeader>
                 <SortHeader sortKey="runtime">Runtime</SortHeader>
                 <SortHeader sortKey="hardwareKey">Hardware</SortHeader>
-                {cols.map((k) => (
-                  <SortHeader key={k} sortKey={`metric.${k}`}>
-                    {metricLabel(k)}
-                  </SortHeader>
-                ))}
+                {cols.map((c) => {
+                  const sortKey = runColumnSort(c);
+                  return sortKey ? (
+                    <SortHeader key={c.id} sortKey={sortKey}>
+                      {metricLabel(c.key)}
+                    </SortHeader>
+                  ) : (
+                    <th key={c.id} title="The API does not sort by parameters">
+                      param {c.key}
+                    </th>
+                  );
+                })}
                 <SortHeader sortKey="createdAt">Created</SortHeader>
               </tr>
             </thead>
@@ -124,7 +202,9 @@ export function RunsView() {
                     <input type="checkbox" aria-label={`select run ${r.id}`} checked={selected.includes(r.id)} onChange={() => toggle(r.id)} />
                   </td>
                   <td>
-                    <Link href={`/runs/${r.id}`}>#{r.id}</Link>
+                    <Link href={`/runs/${r.id}`} prefetch={false}>
+                      #{r.id}
+                    </Link>
                   </td>
                   <td>
                     <StatusBadge status={r.status} />
@@ -141,11 +221,15 @@ export function RunsView() {
                   <td className="ellipsis" title={r.hardwareKey ?? ""}>
                     {r.hardwareKey ?? "—"}
                   </td>
-                  {cols.map((k) => (
-                    <td key={k} className="num">
-                      <MetricValue k={k} v={r.metrics?.[k]} />
-                    </td>
-                  ))}
+                  {cols.map((c) =>
+                    c.kind === "metric" ? (
+                      <td key={c.id} className="num">
+                        <MetricValue k={c.key} v={r.metrics?.[c.key]} />
+                      </td>
+                    ) : (
+                      <td key={c.id}>{paramText(r.params?.[c.key])}</td>
+                    ),
+                  )}
                   <td className="muted">{formatTime(r.createdAt)}</td>
                 </tr>
               ))}

@@ -49,7 +49,14 @@ export function exportLayout(filter: RunFilter, tx: Tx = getDb()): ExportLayout 
   const metrics = distinctIndexed(tx, "run_metrics", "key").filter((k) =>
     present(sql`EXISTS (SELECT 1 FROM run_metrics m NOT INDEXED WHERE m.run_id = r.id AND m.key = ${k})`),
   );
-  return { params: [...params].sort(), metrics: orderMetricKeys(metrics) };
+  const experimentNames = new Map(
+    tx
+      .all<{ id: number; name: string }>(
+        sql`SELECT e.id, e.name FROM experiments e WHERE EXISTS (SELECT 1 FROM runs r WHERE r.experiment_id = e.id AND ${where})`,
+      )
+      .map((e) => [e.id, e.name] as const),
+  );
+  return { params: [...params].sort(), metrics: orderMetricKeys(metrics), experimentNames };
 }
 
 /**
@@ -98,7 +105,7 @@ export function* exportChunks(filter: RunFilter, tx: Tx = getDb(), chunk = EXPOR
  * Every run matching the filter as a CSV or JSON byte stream, one chunk read per pull, so the
  * response starts at once and a client that goes away stops the reads.
  */
-export function exportStream(filter: RunFilter, format: "csv" | "json", tx: Tx = getDb()): ReadableStream<Uint8Array> {
+export function exportStream(filter: RunFilter, format: "csv" | "json", tx: Tx = getDb(), opts: { bom?: boolean } = {}): ReadableStream<Uint8Array> {
   const csv = format === "csv";
   const layout = csv ? exportLayout(filter, tx) : null;
   const encode = layout ? csvRunEncoder(layout, csvCell) : null;
@@ -107,7 +114,8 @@ export function exportStream(filter: RunFilter, format: "csv" | "json", tx: Tx =
   let first = true;
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      controller.enqueue(enc.encode(layout ? csvLine(exportHeader(layout)) : "["));
+      // A UTF-8 byte order mark on request (bom=1): Excel reads a CSV without one as the system code page.
+      controller.enqueue(enc.encode(layout ? (opts.bom ? "\uFEFF" : "") + csvLine(exportHeader(layout)) : "["));
     },
     pull(controller) {
       const next = chunks.next();

@@ -5,6 +5,7 @@ import { RUN_SETUP_COLUMNS, type RunRow } from "@/lib/schemas/runs";
 export const RUN_EXPORT_COLUMNS = [
   "id",
   "experimentId",
+  "experimentName",
   ...RUN_SETUP_COLUMNS,
   "status",
   "attempts",
@@ -17,7 +18,14 @@ export const RUN_EXPORT_COLUMNS = [
   "createdAt",
   "startedAt",
   "finishedAt",
-] as const satisfies readonly (keyof RunRow)[];
+] as const satisfies readonly (keyof RunRow | "experimentName")[];
+
+/** Run times in a CSV: ISO 8601 in UTC with milliseconds (2026-03-01T12:00:00.000Z), as spreadsheets parse them. */
+const TIME_COLUMNS = new Set<string>(["createdAt", "startedAt", "finishedAt"]);
+
+export function isoTime(ms: number | null | undefined): string {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? "" : new Date(ms).toISOString();
+}
 
 /** Known metric keys in lib/metrics order, then any others alphabetically. */
 export function orderMetricKeys(keys: Iterable<string>): string[] {
@@ -30,15 +38,22 @@ export function orderMetricKeys(keys: Iterable<string>): string[] {
 export interface ExportLayout {
   params: string[];
   metrics: string[];
+  /** The name of each experiment the exported runs belong to (experimentName column). */
+  experimentNames?: ReadonlyMap<number, string>;
 }
 
 export function exportHeader(layout: ExportLayout): string[] {
   return [...RUN_EXPORT_COLUMNS, ...layout.params.map((p) => `param.${p}`), ...layout.metrics.map((m) => `metric.${m}`)];
 }
 
-/** One run as export cells: tags joined by ";", params as their values (lists and objects as JSON). */
+const experimentName = (run: RunRow, layout: ExportLayout): string | null =>
+  run.experimentId === null ? null : (layout.experimentNames?.get(run.experimentId) ?? null);
+
+/** One run as export cells: tags joined by ";", times as ISO 8601, params as their values (lists and objects as JSON). */
 export function exportCells(run: RunRow, layout: ExportLayout): unknown[] {
-  const cells: unknown[] = RUN_EXPORT_COLUMNS.map((c) => (c === "tags" ? run.tags.join(";") : run[c]));
+  const cells: unknown[] = RUN_EXPORT_COLUMNS.map((c) =>
+    c === "tags" ? run.tags.join(";") : c === "experimentName" ? experimentName(run, layout) : TIME_COLUMNS.has(c) ? isoTime(run[c as "createdAt"]) : run[c],
+  );
   for (const p of layout.params) cells.push(run.params[p]);
   for (const m of layout.metrics) cells.push(run.metrics[m]);
   return cells;
@@ -66,6 +81,8 @@ export function csvRunEncoder(layout: ExportLayout, cell: (v: unknown) => string
       num(r.id) +
       "," +
       num(r.experimentId) +
+      "," +
+      text(experimentName(r, layout)) +
       "," +
       text(r.methodId) +
       "," +
@@ -95,11 +112,11 @@ export function csvRunEncoder(layout: ExportLayout, cell: (v: unknown) => string
       "," +
       cell(r.error) +
       "," +
-      num(r.createdAt) +
+      isoTime(r.createdAt) +
       "," +
-      num(r.startedAt) +
+      isoTime(r.startedAt) +
       "," +
-      num(r.finishedAt);
+      isoTime(r.finishedAt);
     for (const p of layout.params) {
       const v = r.params[p];
       line += "," + (typeof v === "string" ? text(v) : cell(v));

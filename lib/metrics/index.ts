@@ -206,6 +206,8 @@ export function formatMetric(key: string, value: number | null | undefined): str
     case "bits":
       return `${value.toFixed(2)} bits`;
     default:
+      // Counts (layers or heads removed, parameters remaining, tokens) are whole numbers: shown as such, grouped.
+      if (Number.isInteger(value)) return value.toLocaleString("en-US");
       return Math.abs(value) >= 1000 || Math.abs(value) < 0.01 ? value.toPrecision(4) : value.toFixed(4);
   }
 }

@@ -107,13 +107,16 @@ describe("GET /api/v1/export", () => {
     const rows = parseCsv(res.text);
     const [header, ...body] = rows;
     expect(body).toHaveLength(120);
-    expect(header.slice(0, 3)).toEqual(["id", "experimentId", "methodId"]);
+    expect(header.slice(0, 4)).toEqual(["id", "experimentId", "experimentName", "methodId"]);
     const rtnParams = Object.keys(getMethod("quant.rtn")!.params.shape).sort();
     expect(header.filter((h) => h.startsWith("param."))).toEqual(rtnParams.map((p) => `param.${p}`));
     expect(rtnParams).toEqual(expect.arrayContaining(["bits", "group_size", "keep_layers"]));
     expect(header.filter((h) => h.startsWith("metric."))).toEqual(["metric.accuracy", "metric.quality_delta", "metric.zz.custom"]);
     expect(body.every((r) => r.length === header.length)).toBe(true);
     const col = (name: string) => header.indexOf(name);
+    // times are ISO 8601 (UTC), not epoch milliseconds
+    expect(body.every((r) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(r[col("createdAt")]))).toBe(true);
+    expect(body.every((r) => r[col("experimentName")] === "")).toBe(true); // logged runs belong to no experiment
     expect(body.map((r) => Number(r[col("id")]))).toEqual(ids);
     // notes come back neutralised, byte for byte otherwise
     for (const [i, r] of body.entries()) {

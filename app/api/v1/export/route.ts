@@ -10,7 +10,7 @@ export function GET(req: Request) {
   return handleRead(req, () => {
     const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ExportQuery);
     const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
-    return new Response(exportStream(filter, extra.format), {
+    return new Response(exportStream(filter, extra.format, undefined, { bom: extra.bom === "1" }), {
       headers: {
         "content-type": extra.format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
         "content-disposition": `attachment; filename="frontier-runs-${stamp}.${extra.format}"`,
