@@ -9,7 +9,8 @@ import { speedupVerdict } from "@/lib/metrics/intervals";
 import { downloadPng, downloadSvg } from "./chart-export";
 import { formatParams, metricLabel } from "./ui";
 
-export const PALETTE = ["#2f6fde", "#d9480f", "#2b8a3e", "#ae3ec9", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#364fc7", "#862e9c"];
+/** Okabe-Ito, the colour-blind-safe categorical palette (Okabe & Ito 2008), ordered so neighbours differ most. */
+export const PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"];
 
 export function groupColor(keys: string[], key: string): string {
   const i = keys.indexOf(key);
