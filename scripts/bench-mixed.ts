@@ -31,6 +31,8 @@ export interface MixedResult {
   clients: number;
   requests: number;
   seconds: number;
+  /** CPU time of this process (server and clients together) during the load: what the requests cost without waiting for a core. */
+  cpuSeconds: number;
   errors: number;
   errorSamples: string[];
   endpoints: Record<string, EndpointStats>;
@@ -209,11 +211,14 @@ export async function mixedLoad(opts: MixedOptions): Promise<MixedResult> {
     }
 
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const workersDone = Promise.all(Array.from({ length: workerCount }, (_, w) => worker(w)));
     await Promise.all(Array.from({ length: apiClients }, (_, c) => apiClient(c)));
     apiDone = true;
     await workersDone;
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 
     // Integrity: every run a 201 answered exists once, nothing else appeared or vanished, every metric point stored,
     // and no run was leased twice.
@@ -245,6 +250,7 @@ export async function mixedLoad(opts: MixedOptions): Promise<MixedResult> {
       clients: apiClients + workerCount,
       requests: [...lat.values()].reduce((n, xs) => n + xs.length, 0),
       seconds,
+      cpuSeconds,
       errors,
       errorSamples,
       endpoints,

@@ -282,6 +282,29 @@ describe("npm run token", () => {
     expect(bad.stderr).toMatch(/not found/);
   });
 
+  it("rotate-enroll rewrites the enrollment token file the server reads: old worker tokens are refused, the new token enrolls", async () => {
+    const file = path.join(api.dir, "enroll-token");
+    fs.writeFileSync(file, "file-enrollment-token-000000001\n", { mode: 0o600 });
+    process.env.FRONTIER_ENROLL_TOKEN = "";
+    process.env.FRONTIER_ENROLL_TOKEN_FILE = file;
+    try {
+      const w = (await req("POST", "/api/v1/workers/register", { body: registration, headers: bearer("file-enrollment-token-000000001") })).json;
+      expect((await req("POST", "/api/v1/workers/lease", { body: {}, headers: bearer(w.token) })).status).toBe(204);
+      const out = await exec(process.execPath, [...TSX, "scripts/token.ts", "rotate-enroll"], { env: { ...process.env, FRONTIER_DB: api.dbFile } });
+      expect(out.stdout).toMatch(/new enrollment token/);
+      const rotated = fs.readFileSync(file, "utf8").trim();
+      expect(rotated).not.toBe("file-enrollment-token-000000001");
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      const refused = await req("POST", "/api/v1/workers/lease", { body: {}, headers: bearer(w.token) });
+      expect(refused.status).toBe(401);
+      expect(refused.json.error).toMatch(/re-enroll/);
+      expect((await req("POST", "/api/v1/workers/register", { body: registration, headers: bearer(rotated) })).status).toBe(201);
+    } finally {
+      process.env.FRONTIER_ENROLL_TOKEN = ENROLL;
+      delete process.env.FRONTIER_ENROLL_TOKEN_FILE;
+    }
+  });
+
   it("lists workers and revokes one", async () => {
     const w = (await req("POST", "/api/v1/workers/register", { body: { ...registration, name: "cli-w" }, headers: bearer(ENROLL) })).json;
     expect((await cli("workers")).stdout).toMatch(new RegExp(`${w.workerId}\\s+cli-w\\s+active`));
