@@ -410,7 +410,8 @@ function tokenizerMeta(file: string, vocabSize: number): TokenizerMeta {
     if (a.special && pad === null && /pad/i.test(a.content)) pad = a.id;
   }
   let padded = 0;
-  const out = tokens.map((t, i) => {
+  // Array.from, not map: map skips the holes of the sparse array
+  const out = Array.from(tokens, (t, i) => {
     if (t !== undefined) return t;
     padded++;
     types[i] = TokenType.UNUSED;
