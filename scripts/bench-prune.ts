@@ -9,6 +9,10 @@
  *
  *   npm run bench:prune -- [--quick] [--only TEXT] [--seeds 1,2,3] [--samples N] [--json FILE]
  *                          [--model DIR] [--dataset FILE] [--calibration FILE] [--examples N]
+ *                          [--skip-structural]
+ *
+ * After the unstructured table it runs scripts/bench-prune-structured.ts (structured pruning and
+ * layer drop: quality on the same model and split, prefill/decode speedup on shape-125m).
  *
  * --quick: one seed, 2:4 left out, 16 calibration sequences, 60 scored texts (a smoke check, not
  * figures to cite). Each table row comes from a `PruneRowSpec`: other pruning rows (structured,
@@ -266,8 +270,27 @@ async function main() {
     `total ${((performance.now() - t0) / 1000).toFixed(0)} s`,
   ];
   console.log(lines.join("\n"));
+  // Structured pruning and layer drop: their quality rows on the same model and split, and the
+  // prefill/decode speedup on shape-125m, timed interleaved against the dense model.
+  let structural: unknown = null;
+  if (!flag("skip-structural")) {
+    const { benchStructural } = await import("./bench-prune-structured");
+    const t1 = performance.now();
+    const r = await benchStructural({
+      quick,
+      seeds,
+      samples,
+      only,
+      modelDir,
+      datasetFile,
+      calibrationFile,
+      progress: (s) => console.error(`  ${s}`),
+    });
+    console.log(["", ...r.lines, "", `total ${((performance.now() - t1) / 1000).toFixed(0)} s`].join("\n"));
+    structural = { quality: r.quality, shape: r.shape };
+  }
   const json = arg("json");
-  if (json) fs.writeFileSync(json, `${JSON.stringify({ baseline, rows }, null, 2)}\n`);
+  if (json) fs.writeFileSync(json, `${JSON.stringify({ baseline, rows, structural }, null, 2)}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
