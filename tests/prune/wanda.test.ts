@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { magnitudeMask } from "../../workers/methods/pruning/magnitude";
 import { gramDiagonal, wandaMask } from "../../workers/methods/pruning/wanda";
 import { gaussian } from "../quant/helpers";
 
@@ -62,6 +63,27 @@ describe("Wanda", () => {
     let differ = 0;
     for (let i = 0; i < byWeight.length; i++) if (byWeight[i] !== byWanda[i]) differ++;
     expect(differ).toBeGreaterThan(rows * cols * 0.05);
+  });
+
+  it("keeps the outputs far closer than magnitude pruning when a few input features are large (the mechanism of its gain on LLMs)", () => {
+    // 3 of 64 input channels 30x larger than the rest, as the outlier features of billion-parameter models
+    const outliers = new Set([5, 17, 40]);
+    const Xo = gaussian(T * cols, 9).map((v, i) => v * (outliers.has(i % cols) ? 30 : 1));
+    const sq = new Float64Array(cols);
+    for (let t = 0; t < T; t++) for (let j = 0; j < cols; j++) sq[j] += Xo[t * cols + j] ** 2;
+    const outputError = (mask: Uint8Array) => {
+      let e = 0;
+      for (let t = 0; t < T; t++)
+        for (let r = 0; r < rows; r++) {
+          let d = 0;
+          for (let c = 0; c < cols; c++) if (mask[r * cols + c]) d += W[r * cols + c] * Xo[t * cols + c];
+          e += d * d;
+        }
+      return e;
+    };
+    const wanda = outputError(wandaMask(W, rows, cols, sq, T, 0.5, "unstructured"));
+    const magnitude = outputError(magnitudeMask(W, rows, cols, 0.5, "unstructured"));
+    expect(wanda).toBeLessThan(0.5 * magnitude);
   });
 
   it("refuses norms of the wrong width", () => {
