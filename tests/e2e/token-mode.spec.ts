@@ -1,0 +1,87 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { expect, test } from "@playwright/test";
+
+/**
+ * A second server, `npm start` in token mode (FRONTIER_AUTH=token) on its own port and database, driven through the
+ * dashboard: an anonymous visitor is offered "Sign in", the sign-in page takes an API token from `npm run token`, a
+ * signed-in write needs the CSRF token, and signing out ends the session.
+ */
+const port = Number(process.env.E2E_TOKEN_PORT ?? 3101);
+const base = `http://127.0.0.1:${port}`;
+let server: ChildProcess;
+let dir: string;
+let token: string;
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "frontier-e2e-token-"));
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    FRONTIER_AUTH: "token",
+    FRONTIER_READ: "open",
+    FRONTIER_LOCAL_WORKER: "0",
+    FRONTIER_DB: path.join(dir, "frontier.db"),
+    FRONTIER_DATA_DIR: path.join(dir, "data"),
+  };
+  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/token.ts", "create", "--name", "e2e-user"], { env, encoding: "utf8" });
+  token = /^(ft_\S+)$/m.exec(out)![1];
+  server = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { env, stdio: "ignore" });
+  for (let i = 0; i < 1200; i++) {
+    try {
+      if ((await fetch(`${base}/api/v1/health`)).ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("the token-mode server did not answer /api/v1/health within 300 s");
+});
+
+test.afterAll(async () => {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    await exited;
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A write from the page itself (same origin, cookies included), with or without the CSRF header; runs in the browser. */
+const postRun = async (withCsrf: boolean) => {
+  const csrf = /(?:^|;\s*)frontier_csrf=([^;]+)/.exec(document.cookie)?.[1];
+  const res = await fetch("/api/v1/runs", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(withCsrf && csrf ? { "x-frontier-csrf": csrf } : {}) },
+    body: JSON.stringify({ methodId: "baseline", modelId: "m", datasetId: "d", runtime: "cpu", metrics: { accuracy: 0.5 } }),
+  });
+  return res.status;
+};
+
+test("token mode: sign in with an API token, write with the CSRF token, sign out", async ({ page }) => {
+  await page.goto(`${base}/runs`);
+  await expect(page.getByTestId("auth-status")).toContainText("Sign in");
+  expect(await page.evaluate(postRun, true)).toBe(401);
+
+  await page.getByTestId("auth-status").getByRole("link", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/signin\?next=%2Fruns/);
+  const form = page.getByTestId("signin-form");
+  await form.getByLabel("API token").fill("ft_not-a-token");
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(form.getByRole("alert")).toContainText("unknown or revoked API token");
+
+  await form.getByLabel("API token").fill(token);
+  await form.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(`${base}/runs`);
+  await expect(page.getByTestId("auth-status")).toContainText("signed in as e2e-user");
+  // The session cookie is http-only: the page's script cannot read it.
+  expect(await page.evaluate(() => document.cookie)).not.toContain("frontier_session");
+  expect(await page.evaluate(postRun, false)).toBe(403);
+  expect(await page.evaluate(postRun, true)).toBe(201);
+
+  await page.getByTestId("auth-status").getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(`${base}/signin`);
+  expect(await page.evaluate(postRun, true)).toBe(401);
+});
