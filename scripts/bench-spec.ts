@@ -13,7 +13,7 @@
  *    with a cache of `--context` tokens, a 125M-class draft with the target's vocabulary (hidden 768,
  *    12 layers) and a self-speculative draft (the target's dims with only 2 layers), their cost ratio
  *    c, and the speedup PROJECTED for the α measured on the zoo pairs, both by Leviathan's formula
- *    and from the measured verification costs: E[tokens per call] x t(1) / (γ t_draft + t(γ + 1)).
+ *    and from the measured verification costs: E[tokens per call] / (γc + t(γ + 1) / t(1)).
  *
  *   npm run bench:spec -- [--prompts N] [--max-new N] [--shape shape-1b|shape-125m] [--context N]
  *                         [--repeats N] [--data-dir DIR] [--skip-zoo] [--skip-shape] [--json FILE]
@@ -253,7 +253,8 @@ async function main() {
         const a = r.metrics.spec_alpha;
         for (const d of shape.drafts) {
           const e = expectedTokensPerCall(a, r.gamma);
-          const measuredCost = (e * t1) / (r.gamma * d.stepMs + shape.verifyMs[r.gamma + 1]);
+          // Both costs as ratios to a one-token target step, each measured within its own phase.
+          const measuredCost = e / (r.gamma * d.c + shape.verifyMs[r.gamma + 1] / t1);
           log(`| ${r.method} | ${r.gamma} | ${f(a)} | ${d.name} | ${f(predictedSpeedup(a, r.gamma, d.c))} | ${f(measuredCost)} |`);
         }
       }

@@ -24,7 +24,7 @@ afterAll(async () => {
   for (const d of Object.values(drafts ?? {})) await d.release();
 });
 
-const MAX_NEW = 16;
+const MAX_NEW = 14;
 const greedy = (maxNew = MAX_NEW, stop: ReadonlySet<number> = new Set()): DecodeOptions => ({
   maxNew,
   stop,
@@ -66,8 +66,8 @@ describe("greedy speculative decoding equals plain greedy decoding", () => {
       }
     }
     // The check means something only if drafts were both accepted and rejected along the way.
-    expect(accepted).toBeGreaterThan(50);
-    expect(rejected).toBeGreaterThan(50);
+    expect(accepted).toBeGreaterThan(40);
+    expect(rejected).toBeGreaterThan(40);
     expect(accepted).toBeLessThan(proposed);
   }, 120_000);
 

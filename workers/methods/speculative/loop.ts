@@ -23,6 +23,8 @@ export interface DecodeOptions {
   temperature: number;
   /** Uniform [0, 1) generator for sampling. */
   rng: () => number;
+  /** Set to performance.now() when the first token is out (the target's prefill done), for timing decode apart from prefill. */
+  marks?: { firstToken?: number };
 }
 
 /** A draft for the next positions: tokens and, for a sampled model draft, each position's distribution. */
@@ -86,6 +88,7 @@ export async function plainDecode(target: Decoder, prompt: readonly number[], op
   let logits = await target.prefill([...prompt]);
   for (;;) {
     const next = pick(logits, opts);
+    if (out.length === 0 && opts.marks) opts.marks.firstToken = performance.now();
     out.push(next);
     if (out.length >= opts.maxNew || opts.stop?.has(next)) return out;
     logits = await target.step(next);
@@ -111,6 +114,7 @@ export async function speculativeDecode(
   await generator.start(prompt);
   stats.draftMs += performance.now() - t0;
   const first = pick(await target.prefill([...prompt]), opts);
+  if (opts.marks) opts.marks.firstToken = performance.now();
   out.push(first);
   if (out.length >= opts.maxNew || opts.stop?.has(first)) return { tokens: out, stats };
   const seq = [...prompt, first];
