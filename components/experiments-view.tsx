@@ -4,6 +4,7 @@ import Link from "next/link";
 import { Fragment, useMemo, useState } from "react";
 import { isActive, type ExperimentRun } from "@/lib/api-client";
 import { formatMetric, PICKABLE_METRICS } from "@/lib/metrics";
+import { ParallelCoords, sweepMetricKeys } from "./parallel-coords";
 import { ParetoChart } from "./pareto-chart";
 import { useExperiment, useExperiments, useParetoCharts, useRefreshFrontsOn, useRun, useRunAction } from "./queries";
 import { RunActions } from "./run-detail";
@@ -145,6 +146,13 @@ function ExperimentPareto({ id, runs, live }: { id: number; runs: ExperimentRun[
       )}
     </div>
   );
+}
+
+/** The finished runs of a sweep as parallel coordinates: swept parameters, then metrics. */
+function SweepView({ runs }: { runs: ExperimentRun[] }) {
+  const done = useMemo(() => runs.filter((r) => r.status === "succeeded"), [runs]);
+  const keys = useMemo(() => sweepMetricKeys(done), [done]);
+  return <ParallelCoords runs={done} metricKeys={keys} />;
 }
 
 /** One run's log lines inline (fetched only while open; live while the run is). */
@@ -289,6 +297,8 @@ export function ExperimentDetailView({ id }: { id: number }) {
       </div>
       <h2>Pareto fronts of finished runs</h2>
       <ExperimentPareto id={id} runs={runs} live={active.length > 0} />
+      <h2>Sweep: parameters to metrics</h2>
+      <SweepView runs={runs} />
     </div>
   );
 }

@@ -133,3 +133,20 @@ test("a finished run's model downloads from its page, and registers as a base mo
   const models = (await (await request.get("/api/v1/models")).json()).models as { id: string; card: { derived_from?: { run: number } } | null }[];
   expect(models.find((m) => m.id === `${MODEL}-from-run`)?.card?.derived_from?.run).toBe(run!.id);
 });
+
+test("a sweep's parameters and metrics show as parallel coordinates, one line per finished run", async ({ page, request }) => {
+  const runs = (await (await request.get(`/api/v1/runs?model=${MODEL}&status=succeeded&limit=50`)).json()).runs as {
+    id: number;
+    experimentId: number | null;
+    methodId: string;
+  }[];
+  const swept = runs.filter((r) => r.methodId !== "baseline" && r.experimentId !== null);
+  test.skip(swept.length < 2, "the sweep above ran no two compressed runs");
+  await page.goto(`/experiments/${swept[0].experimentId}`);
+  const pc = page.getByTestId("parallel-coords");
+  await expect(pc).toHaveAttribute("data-lines", String(swept.filter((r) => r.experimentId === swept[0].experimentId).length));
+  await expect(pc).toContainText("bits");
+  await expect(pc).toContainText("Perplexity");
+  await pc.locator("path").first().hover();
+  await expect(page.getByRole("link", { name: /^Run #\d+: bits/ })).toBeVisible();
+});
