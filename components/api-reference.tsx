@@ -13,10 +13,16 @@ const SwaggerUI = dynamic(() => import("swagger-ui-react"), {
   loading: () => <p className="muted">Loading the API reference…</p>,
 });
 
+/**
+ * The document names one server, this origin, so Swagger UI's server picker (an unlabelled select)
+ * is left out. Deep links stay off: they put a link inside each operation's toggle button.
+ */
+const plugins = [{ wrapComponents: { ServersContainer: () => () => null } }];
+
 export function ApiReference({ url }: { url: string }) {
   return (
     <div className="api-reference">
-      <SwaggerUI url={url} docExpansion="list" defaultModelsExpandDepth={0} tryItOutEnabled={false} deepLinking />
+      <SwaggerUI url={url} docExpansion="list" defaultModelsExpandDepth={0} tryItOutEnabled={false} plugins={plugins} />
     </div>
   );
 }

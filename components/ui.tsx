@@ -16,7 +16,15 @@ export function StatusBadge({ status }: { status: string }) {
 export function ProgressBar({ value, label }: { value: number | null | undefined; label?: string }) {
   const pct = Math.max(0, Math.min(1, value ?? 0)) * 100;
   return (
-    <span className="progress" role="progressbar" aria-valuenow={Math.round(pct)} aria-valuemin={0} aria-valuemax={100} title={label}>
+    <span
+      className="progress"
+      role="progressbar"
+      aria-label={label ?? "progress"}
+      aria-valuenow={Math.round(pct)}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      title={label}
+    >
       <span className="progress-fill" style={{ width: `${pct}%` }} />
     </span>
   );
