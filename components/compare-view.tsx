@@ -5,6 +5,7 @@ import Link from "next/link";
 import { api, type RunDetail } from "@/lib/api-client";
 import { formatMetric, METRICS } from "@/lib/metrics";
 import { qk } from "@/lib/query-keys";
+import { SeriesOverlay } from "./series-overlay";
 import { ShareButton } from "./share-button";
 import { Delta, Empty, ErrorBox, metricLabel, StatusBadge } from "./ui";
 import { useViewParams } from "./view-params";
@@ -126,6 +127,7 @@ export function CompareView() {
         </table>
       </div>
       <p className="muted small">Highlighted rows differ between the runs.</p>
+      <SeriesOverlay runs={loaded} />
     </div>
   );
 }

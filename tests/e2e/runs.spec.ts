@@ -98,3 +98,16 @@ test("compare two runs side by side with differences highlighted and deltas vs b
   await expect(ppl).toContainText("+0.50%");
   await expect(ppl).toContainText("+6.00%");
 });
+
+test("compare overlays the time series of several runs, with smoothing", async ({ page, request }) => {
+  // ids[2] got a loss series in the run-detail test; give ids[1] one too
+  const points = Array.from({ length: 30 }, (_, step) => ({ key: "loss", step, value: 2.5 * 0.85 ** step + 0.7 + (step % 3) * 0.05 }));
+  expect((await request.post(`/api/v1/runs/${ids[1]}/metrics`, { data: { points } })).status()).toBe(201);
+  await page.goto(`/compare?ids=${ids[1]},${ids[2]}`);
+  const overlay = page.getByTestId("series-overlay");
+  await expect(overlay).toHaveAttribute("data-lines", "2");
+  await expect(overlay.locator(".recharts-line")).toHaveCount(2);
+  await expect(overlay.locator(".recharts-legend-item")).toHaveText([`#${ids[1]} quant.rtn`, `#${ids[2]} quant.rtn`]);
+  await overlay.getByLabel("smoothing").fill("0");
+  await expect(overlay).toContainText("smoothing 0.00");
+});
