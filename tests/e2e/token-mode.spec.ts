@@ -60,7 +60,7 @@ const postRun = async (withCsrf: boolean) => {
   return res.status;
 };
 
-test("token mode: sign in with an API token, write with the CSRF token, sign out", async ({ page }) => {
+test("token mode: sign in with an API token, write with the CSRF token, revoke a worker, sign out", async ({ page }) => {
   await page.goto(`${base}/runs`);
   await expect(page.getByTestId("auth-status")).toContainText("Sign in");
   expect(await page.evaluate(postRun, true)).toBe(401);
@@ -80,6 +80,29 @@ test("token mode: sign in with an API token, write with the CSRF token, sign out
   expect(await page.evaluate(() => document.cookie)).not.toContain("frontier_session");
   expect(await page.evaluate(postRun, false)).toBe(403);
   expect(await page.evaluate(postRun, true)).toBe(201);
+
+  // The Workers page revokes an enrolled worker (a signed-in write with the CSRF token); its next lease is refused.
+  const enroll = fs.readFileSync(path.join(dir, "data", "enroll-token"), "utf8").trim();
+  const fp = { runtime: "cpu", ortVersion: "1.30.0", cpuModel: "e2e CPU", cpuCores: 2, memoryBytes: 8e9, platform: "linux-x64", nodeVersion: "v20" };
+  const registered = await fetch(`${base}/api/v1/workers/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${enroll}` },
+    body: JSON.stringify({ name: "e2e-gpu-node", capabilities: { runtimes: ["cpu"] }, hardware: { cpu: fp } }),
+  });
+  expect(registered.status).toBe(201);
+  const worker = (await registered.json()) as { workerId: string; token: string };
+  await page.getByRole("link", { name: "Workers" }).click();
+  const row = page.getByTestId("workers-table").getByRole("row").filter({ hasText: worker.workerId });
+  await expect(row).toContainText("active");
+  page.once("dialog", (d) => d.accept());
+  await row.getByRole("button", { name: "Revoke" }).click();
+  await expect(row).toContainText("revoked");
+  const lease = await fetch(`${base}/api/v1/workers/lease`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${worker.token}` },
+    body: "{}",
+  });
+  expect(lease.status).toBe(401);
 
   await page.getByTestId("auth-status").getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(`${base}/signin`);
