@@ -66,7 +66,7 @@ if (skipData) {
 } else {
   ({ tok, json } = buildTokenizer(out));
   console.log(`tokenizer: ${tok.vocabSize} tokens -> ${path.join(out, "tokenizer.json")}`);
-  const files = buildDatasets(out);
+  const files = buildDatasets(out, tok);
   console.log(`datasets: ${files.length} files -> ${path.join(out, "datasets")}`);
 }
 if (dataOnly) process.exit(0);

@@ -8,6 +8,7 @@ import path from "node:path";
 import { Rng } from "./rng";
 import { paragraph, agreementItem } from "./grammar";
 import { recallItem, recallExample, arithmeticItem, arithmeticExample, copyItem, copyExample } from "./tasks";
+import { passkeyExample, mqarExample, grammarStream, type CountTokens } from "./long";
 import type { Split } from "./splits";
 import type { DatasetTask } from "../../lib/domain";
 
@@ -15,6 +16,7 @@ export { Rng } from "./rng";
 export * from "./splits";
 export * from "./grammar";
 export * from "./tasks";
+export * from "./long";
 
 export interface DatasetSpec {
   /** File stem and dataset family, e.g. "recall" -> zoo/datasets/recall-test.jsonl */
@@ -128,6 +130,77 @@ export function writeDatasets(dir: string, recipe: DataRecipe): string[] {
       manifest.push({ id: `${d.name}-${split}`, name: `${d.name} (${split})`, task: d.task, split, file: base, description: d.description + extra });
     }
   fs.writeFileSync(path.join(dir, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+  return files;
+}
+
+/** Token lengths of the long-range datasets (zoo-long, docs/zoo.md). */
+export const LONG_LENGTHS = [256, 512, 1024] as const;
+/** Examples per split of each long dataset (kept small: the files hold up to 1024-token prompts). */
+export const LONG_EXAMPLES_PER_SPLIT = 50;
+/** key-value pairs per multi-query recall example. */
+export const MQAR_EVAL_PAIRS = 8;
+/** Tokens per grammar-long stream (4x zoo-long's context) and streams per split. */
+export const GRAMMAR_LONG_TOKENS = 4096;
+export const GRAMMAR_LONG_STREAMS = 8;
+
+/** The long-range datasets: passkey-<L> and mqar-<L> for every length, and grammar-long. */
+export const LONG_DATASETS: readonly DatasetSpec[] = [
+  ...LONG_LENGTHS.flatMap((L): DatasetSpec[] => [
+    {
+      name: `passkey-${L}`,
+      task: "exact-match",
+      description: `Passkey retrieval: a ${5}-digit number hidden at a random depth in about ${L} tokens of grammar filler, asked for at the end.`,
+    },
+    {
+      name: `mqar-${L}`,
+      task: "recall",
+      description: `Multi-query associative recall in about ${L} tokens: ${MQAR_EVAL_PAIRS} key-value pairs, queries inside grammar filler at power-law gaps (earlier queries answered), the last one open.`,
+    },
+  ]),
+  {
+    name: "grammar-long",
+    task: "perplexity",
+    description: `Grammar streams of about ${GRAMMAR_LONG_TOKENS} tokens (paragraphs separated by newlines), for perplexity beyond a model's context.`,
+  },
+];
+
+/** The examples of one long dataset split; lengths counted with `count` (the zoo tokenizer). */
+export function longDatasetLines(name: string, split: Split, recipe: DataRecipe, count: CountTokens): JsonlLine[] {
+  const seedOf = (s: string) => (recipe.seed * 1_000_003 + [...`${name}/${s}`].reduce((h, c) => (h * 31 + c.charCodeAt(0)) | 0, 7)) | 0;
+  const rng = new Rng(seedOf(split));
+  const lines: JsonlLine[] = [];
+  const m = /^(passkey|mqar)-(\d+)$/.exec(name);
+  const n = name === "grammar-long" ? GRAMMAR_LONG_STREAMS : LONG_EXAMPLES_PER_SPLIT;
+  for (let i = 0; i < n; i++) {
+    const id = `${name}-${split}-${i}`;
+    if (name === "grammar-long") lines.push({ id, text: grammarStream(rng, split, GRAMMAR_LONG_TOKENS, count) });
+    else if (m?.[1] === "passkey") {
+      const ex = passkeyExample(rng, split, Number(m[2]), count);
+      lines.push({ id, prompt: ex.prompt, answer: ex.answer, meta: ex.meta });
+    } else if (m?.[1] === "mqar") {
+      const ex = mqarExample(rng, split, Number(m[2]), MQAR_EVAL_PAIRS, count);
+      lines.push({ id, prompt: ex.prompt, answer: ex.answer, meta: ex.meta });
+    } else throw new Error(`unknown long dataset ${JSON.stringify(name)}; known: ${LONG_DATASETS.map((d) => d.name).join(", ")}`);
+  }
+  return lines;
+}
+
+/** Writes the long datasets' validation and test splits into `dir` and adds them to manifest.json. */
+export function writeLongDatasets(dir: string, recipe: DataRecipe, count: CountTokens): string[] {
+  const files: string[] = [];
+  const manifestFile = path.join(dir, "manifest.json");
+  const manifest: Record<string, string>[] = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
+  for (const d of LONG_DATASETS)
+    for (const split of ["validation", "test"] as const) {
+      const base = `${d.name}-${split}.jsonl`;
+      fs.writeFileSync(path.join(dir, base), toJsonl(longDatasetLines(d.name, split, recipe, count)));
+      files.push(path.join(dir, base));
+      const entry = { id: `${d.name}-${split}`, name: `${d.name} (${split})`, task: d.task, split, file: base, description: d.description };
+      const at = manifest.findIndex((e) => e.id === entry.id);
+      if (at >= 0) manifest[at] = entry;
+      else manifest.push(entry);
+    }
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + "\n");
   return files;
 }
 

@@ -166,6 +166,20 @@ export class DecoderSession implements Decoder {
   /** Token ids whose keys/values the cache holds, so a shared prefix can be reused. */
   private tokens: number[] = [];
   private readonly hasMask: boolean;
+  /**
+   * Absolute position of cache entry 0's successor minus the cache length: 0 unless entries were
+   * evicted with their positions kept (H2O, SnapKV), where new tokens continue at their absolute
+   * position while the cache is shorter. StreamingLLM keeps it 0 (positions within the cache).
+   */
+  positionOffset = 0;
+  /**
+   * Attention scores of the last forward, per layer [num_heads, cache length]: the attention
+   * probabilities summed over the last `attentionWindow` queries (all of them when null). Only a
+   * model with `attn_scores.*` outputs (workers/methods/tokens/attention-graph.ts) gives them.
+   */
+  lastAttention: Float32Array[] | null = null;
+  attentionWindow: number | null = null;
+  private readonly hasAttention: boolean;
 
   constructor(
     readonly handle: RuntimeHandle,
@@ -173,6 +187,7 @@ export class DecoderSession implements Decoder {
     readonly shape: DecoderShape,
   ) {
     this.hasMask = session.inputNames.includes("attention_mask");
+    this.hasAttention = session.inputNames.includes("attn_window");
   }
 
   get pastLength(): number {
@@ -210,7 +225,7 @@ export class DecoderSession implements Decoder {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
     }
-    this.checkContext(pastLen + ids.length);
+    this.checkContext(pastLen + this.positionOffset + ids.length);
     const feeds: Record<string, OrtTensor> = {
       input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
     };
@@ -220,7 +235,7 @@ export class DecoderSession implements Decoder {
     if (this.shape.hasPositionIds) {
       feeds.position_ids = new Tensor(
         "int64",
-        BigInt64Array.from(ids, (_, i) => BigInt(pastLen + i)),
+        BigInt64Array.from(ids, (_, i) => BigInt(pastLen + this.positionOffset + i)),
         [1, ids.length],
       );
     }
@@ -228,7 +243,12 @@ export class DecoderSession implements Decoder {
       feeds[`past_key_values.${l}.key`] = past[2 * l];
       feeds[`past_key_values.${l}.value`] = past[2 * l + 1];
     }
+    if (this.hasAttention) feeds.attn_window = new Tensor("int64", BigInt64Array.from([BigInt(Math.min(ids.length, this.attentionWindow ?? ids.length))]), [1]);
     const out = await this.session.run(feeds);
+    if (this.hasAttention) {
+      this.lastAttention = [];
+      for (let l = 0; l < this.shape.numLayers; l++) this.lastAttention.push(Float32Array.from((await out[`attn_scores.${l}`].getData()) as Float32Array));
+    }
     const logitsTensor = out.logits;
     // getData(true) downloads GPU logits and frees their buffer; host tensors are returned as is.
     const logits = (await logitsTensor.getData(true)) as Float32Array;
@@ -251,6 +271,7 @@ export class DecoderSession implements Decoder {
 
   reset(): void {
     this.replaceCache([], []);
+    this.positionOffset = 0;
   }
 
   async prefill(ids: number[]): Promise<Float32Array> {
@@ -341,6 +362,45 @@ export class DecoderSession implements Decoder {
     this.replaceCache(cropped, this.tokens.slice(0, length));
   }
 
+  /**
+   * Keeps, per layer and per kv head, the cache entries at `keep[layer][head]` (indices into the
+   * current cache, in the order given; every layer and head keeps the same count, since one
+   * attention mask serves them all). `rotateBack`, when given, rotates each kept key back by that
+   * many positions (one count per kept slot, shared by the heads): StreamingLLM's positions within
+   * the cache on a graph that caches rotated keys. Entries stand for no single token afterwards, so
+   * prefix reuse is off until the next prefill. Host path: the [1, kv_heads, len, head_dim] data is
+   * gathered on the CPU (as truncate does); under webgpu the tensors are read back and the kept rows
+   * uploaded with the next forward. A device-side Gather graph needs a WebGPU adapter to be built and
+   * tested against, which the CPU machines this project is built on do not have.
+   */
+  async keepPositions(keep: readonly (readonly (readonly number[])[])[], rotateBack?: { shift: Int32Array; ropeTheta: number }): Promise<void> {
+    const { numLayers, headDim: row } = this.shape;
+    const full = this.tokens.length;
+    if (keep.length !== numLayers) throw new Error(`keepPositions: ${keep.length} layers given, the model has ${numLayers}`);
+    const kept = keep[0]?.[0]?.length ?? 0;
+    const cropped: OrtTensor[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      if (keep[l].length !== heads) throw new Error(`keepPositions: layer ${l} has ${heads} kv heads, ${keep[l].length} index lists given`);
+      for (const [kind, t] of [["key", this.cache[2 * l]] as const, ["value", this.cache[2 * l + 1]] as const]) {
+        const src = (await t.getData()) as Float32Array;
+        const out = new Float32Array(heads * kept * row);
+        for (let h = 0; h < heads; h++) {
+          const idx = keep[l][h];
+          if (idx.length !== kept) throw new Error(`keepPositions: layer ${l} head ${h} keeps ${idx.length} entries, others ${kept}`);
+          for (let j = 0; j < kept; j++) {
+            const i = idx[j];
+            if (!Number.isInteger(i) || i < 0 || i >= full) throw new Error(`keepPositions: index ${i} outside the cache of ${full}`);
+            out.set(src.subarray((h * full + i) * row, (h * full + i + 1) * row), (h * kept + j) * row);
+          }
+        }
+        if (kind === "key" && rotateBack) rotateRows(out, heads * kept, row, (r) => rotateBack.shift[r % kept], rotateBack.ropeTheta);
+        cropped.push(new this.handle.ort.Tensor("float32", out, [1, heads, kept, row]));
+      }
+    }
+    this.replaceCache(cropped, new Array<number>(kept).fill(-1));
+  }
+
   async generate(prompt: number[], maxNew: number, stop: ReadonlySet<number> = new Set()): Promise<number[]> {
     const out: number[] = [];
     if (maxNew <= 0) return out;
@@ -376,6 +436,28 @@ export class DecoderSession implements Decoder {
   async release(): Promise<void> {
     this.reset();
     await this.session.release();
+  }
+}
+
+/**
+ * Rotates rows of rotary-embedded keys back by `shift(row)` positions: R(-delta) in the rotate-half
+ * layout of docs/decoder.md (x1*cos + x2*sin, x2*cos - x1*sin for angle delta * inv_freq).
+ */
+export function rotateRows(data: Float32Array, rows: number, dim: number, shift: (row: number) => number, theta: number): void {
+  const half = dim / 2;
+  for (let r = 0; r < rows; r++) {
+    const d = shift(r);
+    if (d === 0) continue;
+    const o = r * dim;
+    for (let j = 0; j < half; j++) {
+      const a = d * Math.pow(theta, (-2 * j) / dim);
+      const c = Math.cos(a);
+      const s = Math.sin(a);
+      const x1 = data[o + j];
+      const x2 = data[o + j + half];
+      data[o + j] = x1 * c + x2 * s;
+      data[o + j + half] = x2 * c - x1 * s;
+    }
   }
 }
 

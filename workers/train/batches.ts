@@ -6,14 +6,15 @@
 import type { Rng } from "../data/rng";
 import { paragraph } from "../data/grammar";
 import { recallItem, arithmeticItem, arithmeticExample, copyItem, copyExample } from "../data/tasks";
+import { passkeyExample, mqarStream } from "../data/long";
 import type { Tokenizer } from "../tokenizer/tokenizer";
 
-export type RowKind = "grammar" | "recall" | "arithmetic" | "copy";
-export const ROW_KINDS: readonly RowKind[] = ["grammar", "recall", "arithmetic", "copy"];
+export type RowKind = "grammar" | "recall" | "arithmetic" | "copy" | "passkey" | "mqar";
+export const ROW_KINDS: readonly RowKind[] = ["grammar", "recall", "arithmetic", "copy", "passkey", "mqar"];
 
 export interface DataMix {
-  /** Relative frequency of each row kind. */
-  weights: Record<RowKind, number>;
+  /** Relative frequency of each row kind (a kind left out is never drawn). */
+  weights: Partial<Record<RowKind, number>>;
   /** Recall pairs per row: uniform in [minPairs, current max], the max rising linearly to maxPairs. */
   recallMinPairs: number;
   recallMaxPairs: number;
@@ -52,10 +53,10 @@ export class RowSource {
 
   private pickKind(): RowKind {
     const w = this.mix.weights;
-    const total = ROW_KINDS.reduce((s, k) => s + w[k], 0);
+    const total = ROW_KINDS.reduce((s, k) => s + (w[k] ?? 0), 0);
     let u = this.rng.next() * total;
     for (const k of ROW_KINDS) {
-      u -= w[k];
+      u -= w[k] ?? 0;
       if (u < 0) return k;
     }
     return "grammar";
@@ -79,7 +80,40 @@ export class RowSource {
           const ex = copyExample(copyItem(this.rng, "train", lo, hi));
           return [this.tok.encode(ex.prompt), this.tok.encode(ex.answer)];
         });
+      case "passkey":
+        return this.passkeyRow();
+      case "mqar":
+        return this.mqarRow();
     }
+  }
+
+  private readonly count = (s: string) => this.tok.encode(s).length;
+
+  /** Long rows (workers/data/long.ts): a pass key hidden in filler at a random depth, asked at the end; the answer scored. */
+  private passkeyRow(): Row {
+    const length = this.rng.range(Math.floor(this.T / 2), this.T - 8);
+    const ex = passkeyExample(this.rng, "train", length, this.count);
+    const p = this.tok.encode(ex.prompt);
+    const a = [...this.tok.encode(ex.answer), this.nl];
+    return this.finish("passkey", [...p, ...a], [...p.map(() => 0), ...a.map(() => 1)]);
+  }
+
+  /** A multi-query recall stream with power-law gaps; every answer and its newline scored. */
+  private mqarRow(): Row {
+    const n = this.rng.range(this.mix.recallMinPairs, this.mix.recallMaxPairs);
+    const ids: number[] = [];
+    const scored: number[] = [];
+    for (const piece of mqarStream(this.rng, "train", this.T + 1, n, this.count)) {
+      const t = this.tok.encode(piece.text);
+      ids.push(...t);
+      scored.push(...t.map(() => 0));
+      if (piece.answer !== undefined) {
+        const a = [...this.tok.encode(piece.answer), this.nl];
+        ids.push(...a);
+        scored.push(...a.map(() => 1));
+      }
+    }
+    return this.finish("mqar", ids, scored);
   }
 
   /** A window of the end-of-text separated stream of grammar paragraphs; every token scored. */

@@ -76,7 +76,7 @@ export interface TrainResult {
 
 export const sessionOptions = (): ort.InferenceSession.SessionOptions => ({
   graphOptimizationLevel: "all",
-  intraOpNumThreads: 2,
+  intraOpNumThreads: Number(process.env.ZOO_TRAIN_THREADS ?? 2),
   interOpNumThreads: 1,
   executionMode: "sequential",
 });

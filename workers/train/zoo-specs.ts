@@ -101,3 +101,35 @@ export const ZOO: readonly TrainSpec[] = [
     warmup: 100,
   },
 ];
+
+/** Context of zoo-long (docs/zoo.md): long enough for a KV-cache budget to matter. */
+export const LONG_SEQ = 1024;
+
+/**
+ * zoo-long: zoo-base's architecture with max_position 1024, continued from zoo-base's weights (rotary
+ * positions carry no learned table, so the weights transfer) on the grammar text plus the long-range
+ * tasks of workers/data/long.ts. A phase on 256-token rows, then 1024-token rows; the step count is
+ * chosen by scripts/zoo-train-long.ts from a wall-clock budget.
+ */
+export function zooLongSpec(steps: number): TrainSpec {
+  const longMix: DataMix = {
+    weights: { grammar: 0.3, recall: 0.1, copy: 0.1, arithmetic: 0.05, passkey: 0.2, mqar: 0.25 },
+    recallMinPairs: 2,
+    recallMaxPairs: 12,
+    recallCurriculum: 0,
+    copyWords: [4, 10],
+  };
+  return {
+    ...common,
+    name: "zoo-long",
+    config: { ...ZOO[2].config, max_position: LONG_SEQ },
+    seq: LONG_SEQ,
+    batch: 2,
+    steps,
+    shortPhase: { steps: Math.floor(steps * 0.35), batch: 8, seq: 256, mix: longMix },
+    mix: longMix,
+    lr: 1e-3,
+    warmup: Math.min(50, Math.ceil(steps / 10)),
+    evalEvery: Math.max(10, Math.ceil(steps / 3)),
+  };
+}

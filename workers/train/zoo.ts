@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { writeDatasets, datasetLines, tokenizerCorpus, DATASETS, type DataRecipe } from "../data";
+import { writeDatasets, writeLongDatasets, datasetLines, tokenizerCorpus, DATASETS, type DataRecipe } from "../data";
 import { trainBpe } from "../tokenizer/train-bpe";
 import { tokenizerFromJson, type Tokenizer } from "../tokenizer/tokenizer";
 import { writeDecoder } from "../onnx/decoder-builder";
@@ -30,8 +30,11 @@ export function buildTokenizer(zooDir: string): { tok: Tokenizer; json: Record<s
   return { tok: tokenizerFromJson(json), json, file };
 }
 
-export function buildDatasets(zooDir: string): string[] {
-  return writeDatasets(path.join(zooDir, "datasets"), RECIPE);
+export function buildDatasets(zooDir: string, tok?: Tokenizer): string[] {
+  const files = writeDatasets(path.join(zooDir, "datasets"), RECIPE);
+  // the long-range datasets count tokens with the zoo tokenizer
+  if (tok) files.push(...writeLongDatasets(path.join(zooDir, "datasets"), RECIPE, (s) => tok.encode(s).length));
+  return files;
 }
 
 /** A small slice of the validation splits for the curve (the card scores the whole splits). */

@@ -1,0 +1,104 @@
+/**
+ * `npm run zoo:train-long`: trains zoo-long (workers/train/zoo-specs.ts) from zoo-base's weights
+ * and writes zoo/zoo-long (model, config, curve, card). The card scores every long-range dataset by
+ * length (passkey and multi-query recall at 256/512/1024 tokens, grammar-long perplexity).
+ *
+ *   npm run zoo:train-long -- --steps 900            # a fixed step count
+ *   npm run zoo:train-long -- --data-only            # (re)write the long datasets into zoo/datasets
+ *   npm run zoo:train-long -- --score-only           # rescore an exported zoo-long into its card
+ *   ZOO_TRAIN_THREADS=1 npm run zoo:train-long -- --steps 900   # one onnxruntime thread
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { zooLongSpec } from "../workers/train/zoo-specs";
+import { RECIPE, cardFor, exportModel, loadWrittenRun, writeCurve, EVAL_SEED } from "../workers/train/zoo";
+import { train, type ValidationSet } from "../workers/train/trainer";
+import { tokenizerFromJson } from "../workers/tokenizer/tokenizer";
+import { LONG_DATASETS, datasetLines, longDatasetLines, writeLongDatasets } from "../workers/data";
+import { openDecoder } from "../workers/eval/decoder-session";
+import { evaluateDataset } from "../workers/eval/quality";
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const zoo = path.resolve(arg("out") ?? path.join(process.cwd(), "zoo"));
+const baseDir = path.resolve(arg("base") ?? path.join(zoo, "zoo-base"));
+const steps = Number(arg("steps") ?? 900);
+if (!(Number.isInteger(steps) && steps >= 4)) {
+  console.error(`--steps must be an integer >= 4, got ${arg("steps")}`);
+  process.exit(2);
+}
+const json = JSON.parse(fs.readFileSync(path.join(zoo, "tokenizer.json"), "utf8"));
+const tok = tokenizerFromJson(json);
+const count = (s: string) => tok.encode(s).length;
+const dsDir = path.join(zoo, "datasets");
+
+if (process.argv.includes("--data-only")) {
+  const files = writeLongDatasets(dsDir, RECIPE, count);
+  console.log(`long datasets: ${files.length} files -> ${dsDir}`);
+  process.exit(0);
+}
+
+/** Harness scores of the long datasets, keyed by dataset and split. */
+async function scoreLong(modelFile: string): Promise<Record<string, Record<string, Record<string, number>>>> {
+  const decoder = await openDecoder(modelFile, "cpu");
+  const out: Record<string, Record<string, Record<string, number>>> = {};
+  try {
+    for (const d of LONG_DATASETS)
+      for (const split of ["validation", "test"] as const) {
+        const file = path.join(dsDir, `${d.name}-${split}.jsonl`);
+        const r = await evaluateDataset(decoder, tok, { file, task: d.task }, EVAL_SEED, { maxExamples: 200, maxTokensPerText: 1024 });
+        (out[d.name] ??= {})[split] = r.metrics;
+        console.log(`[zoo-long] ${d.name}/${split} ${JSON.stringify(r.metrics)}`);
+      }
+  } finally {
+    await decoder.release();
+  }
+  return out;
+}
+
+const dir = path.join(zoo, "zoo-long");
+if (process.argv.includes("--score-only")) {
+  const cardFile = path.join(dir, "card.json");
+  const card = JSON.parse(fs.readFileSync(cardFile, "utf8"));
+  card.scores = { ...card.scores, ...(await scoreLong(path.join(dir, "model.onnx"))) };
+  fs.writeFileSync(cardFile, JSON.stringify(card, null, 2) + "\n");
+  process.exit(0);
+}
+
+const spec = zooLongSpec(steps);
+const exact = (name: string, n: number) =>
+  longDatasetLines(name, "validation", RECIPE, count)
+    .slice(0, n)
+    .map((l) => ({ prompt: l.prompt as string, answer: l.answer as string }));
+const val: ValidationSet = {
+  texts: datasetLines("grammar", "validation", RECIPE)
+    .slice(0, 16)
+    .map((l) => l.text as string),
+  exact: {
+    recall: datasetLines("recall", "validation", RECIPE)
+      .slice(0, 16)
+      .map((l) => ({ prompt: l.prompt as string, answer: l.answer as string })),
+    "passkey-1024": exact("passkey-1024", 16),
+    "mqar-1024": exact("mqar-1024", 16),
+  },
+};
+const base = loadWrittenRun(baseDir);
+fs.mkdirSync(dir, { recursive: true });
+console.log(`== zoo-long: ${spec.steps} steps from ${path.basename(baseDir)} (short phase ${spec.shortPhase?.steps} x ${spec.shortPhase?.seq})`);
+const result = await train(spec, tok, val, { log: (l) => console.log(l) }, { weights: base.weights, step: 0, tokens: 0 });
+writeCurve(dir, result.curve);
+const written = exportModel(dir, result, json);
+console.log(`[zoo-long] exported ${written.files.model} (${written.bytes} bytes)`);
+const card = cardFor(spec, result, await scoreLong(path.join(dir, "model.onnx")), {
+  files: { model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json", curve: "curve.csv" },
+  bytes: written.bytes,
+  continued_from: {
+    model: path.basename(baseDir),
+    note: "weights of the base model after its own training (its steps and tokens are not counted here); fresh AdamW state",
+  },
+});
+fs.writeFileSync(path.join(dir, "card.json"), JSON.stringify(card, null, 2) + "\n");
+console.log(`[zoo-long] card written`);

@@ -1,0 +1,213 @@
+/**
+ * Decoding under a KV-cache policy on a DecoderSession: prefill, optional eviction of the prompt's
+ * entries (SnapKV), then token by token with eviction after each step (StreamingLLM, H2O). The
+ * cache is cut with DecoderSession.keepPositions, per layer and per kv head.
+ *
+ * Positions: StreamingLLM uses positions within the cache (as the reference does); the graph caches
+ * rotated keys, so kept keys are rotated back by the distance they move ("rerotate"). H2O and SnapKV
+ * keep each entry at its original position and continue new tokens at their absolute position, as
+ * their reference code does ("absolute").
+ */
+import { performance } from "node:perf_hooks";
+import type { DecoderSession } from "../../eval/decoder-session";
+import { layerKvHeads } from "../../eval/types";
+import { groupScores, h2oKeep, h2oRecent, snapkvKeep, streamingKeep } from "./policies";
+
+export type PositionMode = "rerotate" | "absolute";
+
+export type KvPolicySpec =
+  | { kind: "dense" }
+  | { kind: "streaming"; sinks: number; window: number }
+  | { kind: "h2o"; budget: number; recentRatio: number }
+  | { kind: "snapkv"; budget: number; window: number; kernel: number };
+
+export const needsAttention = (p: KvPolicySpec) => p.kind === "h2o" || p.kind === "snapkv";
+export const positionMode = (p: KvPolicySpec): PositionMode => (p.kind === "streaming" ? "rerotate" : "absolute");
+
+/** The running state of one sequence under a policy. */
+export class KvPolicyState {
+  /** H2O: accumulated score per layer, per kv head, per cache entry. */
+  private hh: Float64Array[][] = [];
+  /** StreamingLLM: the position each cache entry's key is rotated at. */
+  private pos: number[] = [];
+  peakKvBytes = 0;
+  /** Entries evicted over the sequence, and entries the dense cache would hold at the end. */
+  evicted = 0;
+  seen = 0;
+
+  constructor(
+    readonly session: DecoderSession,
+    readonly spec: KvPolicySpec,
+    readonly ropeTheta: number,
+  ) {
+    if (needsAttention(spec) && !session.session.inputNames.includes("attn_window")) {
+      throw new Error(`${spec.kind} needs attention scores: open the model rewritten by exposeAttentionScores`);
+    }
+  }
+
+  private note(): void {
+    this.peakKvBytes = Math.max(this.peakKvBytes, this.session.kvCacheBytes);
+  }
+
+  /** Prefill of a prompt with this policy; returns the last row of logits. */
+  async prefill(ids: number[]): Promise<Float32Array> {
+    const s = this.session;
+    this.hh = [];
+    this.evicted = 0;
+    this.seen = ids.length;
+    this.peakKvBytes = 0;
+    s.attentionWindow = this.spec.kind === "snapkv" ? this.spec.window : null;
+    const logits = await s.prefill(ids);
+    this.pos = ids.map((_, i) => i);
+    this.note();
+    const sp = this.spec;
+    if (sp.kind === "snapkv") {
+      await this.apply(this.perHead((scores) => snapkvKeep(scores, ids.length, sp.budget, sp.window, sp.kernel)));
+    } else if (sp.kind === "h2o") {
+      this.hh = this.grouped();
+      await this.h2oEvict();
+    } else await this.afterStep();
+    s.attentionWindow = null;
+    return logits;
+  }
+
+  /** One decode step; returns its logits. */
+  async step(id: number): Promise<Float32Array> {
+    const logits = await this.session.step(id);
+    this.seen++;
+    this.pos.push(this.pos.length ? this.pos[this.pos.length - 1] + 1 : 0);
+    this.note();
+    if (this.spec.kind === "h2o") {
+      const add = this.grouped();
+      this.hh = this.hh.map((layer, l) =>
+        layer.map((acc, g) => {
+          const out = new Float64Array(acc.length + 1);
+          out.set(acc);
+          for (let i = 0; i < out.length; i++) out[i] += add[l][g][i];
+          return out;
+        }),
+      );
+      await this.h2oEvict();
+    } else await this.afterStep();
+    return logits;
+  }
+
+  private async afterStep(): Promise<void> {
+    const sp = this.spec;
+    if (sp.kind !== "streaming") return;
+    const len = this.session.pastLength;
+    const keep = streamingKeep(len, sp.sinks, sp.window);
+    if (keep.length === len) return;
+    // positions within the cache: entry j moves to slot j; its key is rotated back by the move
+    const shift = Int32Array.from(keep, (i, j) => this.pos[i] - j);
+    const all = this.session.shape.numLayers;
+    const keepAll = Array.from({ length: all }, (_, l) => Array.from({ length: layerKvHeads(this.session.shape, l) }, () => keep));
+    this.evicted += len - keep.length;
+    await this.session.keepPositions(keepAll, { shift, ropeTheta: this.ropeTheta });
+    this.pos = keep.map((_, j) => j);
+  }
+
+  private async h2oEvict(): Promise<void> {
+    const sp = this.spec;
+    if (sp.kind !== "h2o") return;
+    const len = this.session.pastLength;
+    if (len <= sp.budget) return;
+    const recent = h2oRecent(sp.budget, sp.recentRatio);
+    const keep = this.hh.map((layer) => layer.map((scores) => h2oKeep(scores, sp.budget, recent)));
+    this.hh = this.hh.map((layer, l) => layer.map((scores, g) => Float64Array.from(keep[l][g], (i) => scores[i])));
+    await this.apply(keep);
+  }
+
+  /** Attention scores of the last forward summed within each kv group: [layer][kvHead][entry]. */
+  private grouped(): Float64Array[][] {
+    const s = this.session;
+    const att = s.lastAttention;
+    if (!att) throw new Error("the last forward gave no attention scores");
+    const len = s.pastLength;
+    return att.map((flat, l) => {
+      const nh = flat.length / len;
+      if (!Number.isInteger(nh)) throw new Error(`layer ${l}: attention scores of ${flat.length} values for a cache of ${len}`);
+      const heads = Array.from({ length: nh }, (_, h) => flat.subarray(h * len, (h + 1) * len));
+      return groupScores(heads, layerKvHeads(s.shape, l));
+    });
+  }
+
+  private perHead(pick: (scores: Float64Array) => number[]): number[][][] {
+    return this.grouped().map((layer) => layer.map((scores) => pick(scores)));
+  }
+
+  private async apply(keep: number[][][]): Promise<void> {
+    const len = this.session.pastLength;
+    const kept = keep[0][0].length;
+    if (kept === len) return;
+    this.evicted += len - kept;
+    await this.session.keepPositions(keep);
+    // entries keep their original positions; new tokens continue at the absolute position
+    this.session.positionOffset += len - kept;
+  }
+
+  /** Mean over the sequence of the cache entries kept, as a fraction of what the dense cache would hold. */
+  get keptRatio(): number {
+    return this.seen ? this.session.pastLength / this.seen : 1;
+  }
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  /** Median ms of the decode steps after the first new token. */
+  decodeMs: number[];
+  prefillMs: number;
+  peakKvBytes: number;
+  keptRatio: number;
+}
+
+/** Greedy generation under a policy. */
+export async function generateWithPolicy(
+  state: KvPolicyState,
+  prompt: number[],
+  maxNew: number,
+  stop: ReadonlySet<number> = new Set(),
+): Promise<GenerateResult> {
+  const t0 = performance.now();
+  let logits = await state.prefill(prompt);
+  const prefillMs = performance.now() - t0;
+  const tokens: number[] = [];
+  const decodeMs: number[] = [];
+  for (;;) {
+    const next = argmaxRow(logits);
+    tokens.push(next);
+    if (tokens.length >= maxNew || stop.has(next)) break;
+    const t = performance.now();
+    logits = await state.step(next);
+    decodeMs.push(performance.now() - t);
+  }
+  return { tokens, decodeMs, prefillMs, peakKvBytes: state.peakKvBytes, keptRatio: state.keptRatio };
+}
+
+/**
+ * Negative log-likelihood of a token stream fed one token at a time under a policy (StreamingLLM's
+ * evaluation): the first token is the context, every later token is scored. Returns per-token NLLs.
+ */
+export async function streamNll(state: KvPolicyState, ids: number[]): Promise<Float64Array> {
+  const nll = new Float64Array(ids.length - 1);
+  let logits = await state.prefill(ids.slice(0, 1));
+  for (let i = 1; i < ids.length; i++) {
+    nll[i - 1] = -logSoftmax(logits, ids[i]);
+    if (i < ids.length - 1) logits = await state.step(ids[i]);
+  }
+  return nll;
+}
+
+function argmaxRow(row: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+}
+
+function logSoftmax(row: Float32Array, idx: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
+  let s = 0;
+  for (let i = 0; i < row.length; i++) s += Math.exp(row[i] - max);
+  return row[idx] - max - Math.log(s);
+}
