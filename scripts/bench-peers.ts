@@ -12,14 +12,17 @@
  *
  * Options: --models=125m,1b --threads=1,2 --weights=fp32,q4 --rounds=3 --prompt=128 --decode=64
  *          --shapes=data/shapes (shape models, as the worker caches them) --out=data/peers
+ *          --lever=prealloc (adds each Frontier engine with preallocated logits/KV outputs, interleaved)
+ *          --profile (instead of the comparison: onnxruntime's kernel time per op type of Frontier's decode steps)
  */
 import { spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { seededRng } from "../workers/eval/dataset";
+import type { DecoderShape } from "../workers/eval/types";
 import { clusterBootstrapMedian, pairedRatioBootstrap } from "../workers/eval/intervals";
 import { modelStats } from "../workers/eval/model-stats";
 
@@ -36,12 +39,22 @@ interface RunSpec {
   threads: number;
   prompt: number[];
   decode: number;
+  /** Frontier only: onnxruntime's profiler on, trace written with this prefix. */
+  profilePrefix?: string;
+  /**
+   * Frontier only (the lever under test): logits and present key/values written by onnxruntime
+   * straight into buffers allocated once (two per cache tensor, alternating as past and present),
+   * instead of a fresh output array per tensor and step copied out of onnxruntime's memory.
+   */
+  prealloc?: boolean;
 }
 
 interface RunResult {
   prefillMs: number;
   decodeMs: number[];
   tokens: number[];
+  /** With profilePrefix: per op type, microseconds summed over the decode steps. */
+  profile?: Record<string, number>;
 }
 
 const median = (xs: readonly number[]) => {
@@ -76,9 +89,14 @@ async function frontierChild(spec: RunSpec): Promise<RunResult> {
   const { DecoderSession, argmax, shapeFromFiles } = await import("../workers/eval/decoder-session");
   const handle = await openRuntime("cpu");
   // the worker's own session options, with the thread count under test
-  const session = await handle.ort.InferenceSession.create(spec.file, { ...handle.sessionOptions(), intraOpNumThreads: spec.threads });
+  const session = await handle.ort.InferenceSession.create(spec.file, {
+    ...handle.sessionOptions(),
+    intraOpNumThreads: spec.threads,
+    ...(spec.profilePrefix ? { enableProfiling: true, profileFilePrefix: spec.profilePrefix } : {}),
+  });
   const shape = shapeFromFiles(spec.file);
   if (!shape) throw new Error(`no decoder shape for ${spec.file}`);
+  if (spec.prealloc) return preallocatedDecode(handle, session, shape, spec);
   const dec = new DecoderSession(handle, session, shape);
   let t = performance.now();
   let tok = argmax(await dec.prefill(spec.prompt));
@@ -91,8 +109,98 @@ async function frontierChild(spec: RunSpec): Promise<RunResult> {
     decodeMs.push(performance.now() - t);
     tokens.push(tok);
   }
+  let profile: Record<string, number> | undefined;
+  if (spec.profilePrefix) {
+    session.endProfiling();
+    profile = decodeProfile(spec.profilePrefix);
+  }
   await dec.release();
+  return { prefillMs, decodeMs, tokens, profile };
+}
+
+type Handle = Awaited<ReturnType<typeof import("../workers/runtimes").openRuntime>>;
+type Session = Awaited<ReturnType<Handle["ort"]["InferenceSession"]["create"]>>;
+
+async function preallocatedDecode(handle: Handle, session: Session, shape: DecoderShape, spec: RunSpec): Promise<RunResult> {
+  const { argmax } = await import("../workers/eval/decoder-session");
+  const { layerKvHeads } = await import("../workers/eval/types");
+  const { Tensor } = handle.ort;
+  const maxLen = spec.prompt.length + spec.decode + 1;
+  const L = shape.numLayers;
+  const D = shape.headDim;
+  const V = shape.vocabSize;
+  const heads = Array.from({ length: 2 * L }, (_, i) => layerKvHeads(shape, i >> 1));
+  const bufs = [0, 1].map(() => heads.map((h) => new Float32Array(h * maxLen * D)));
+  const logitsBuf = new Float32Array(spec.prompt.length * V);
+  let cur = 0;
+  let past = heads.map((h) => new Tensor("float32", new Float32Array(0), [1, h, 0, D]));
+  let pastLen = 0;
+  const run = async (ids: number[]): Promise<Float32Array> => {
+    const T = ids.length;
+    const total = pastLen + T;
+    const feeds: Record<string, InstanceType<typeof Tensor>> = {
+      input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, T]),
+      attention_mask: new Tensor("int64", new BigInt64Array(total).fill(1n), [1, total]),
+    };
+    if (shape.hasPositionIds)
+      feeds.position_ids = new Tensor(
+        "int64",
+        BigInt64Array.from(ids, (_, i) => BigInt(pastLen + i)),
+        [1, T],
+      );
+    const logits = logitsBuf.subarray(0, T * V);
+    const fetches: Record<string, InstanceType<typeof Tensor>> = { logits: new Tensor("float32", logits, [1, T, V]) };
+    const present = heads.map((h, i) => new Tensor("float32", bufs[cur][i].subarray(0, h * total * D), [1, h, total, D]));
+    for (let l = 0; l < L; l++) {
+      feeds[`past_key_values.${l}.key`] = past[2 * l];
+      feeds[`past_key_values.${l}.value`] = past[2 * l + 1];
+      fetches[`present.${l}.key`] = present[2 * l];
+      fetches[`present.${l}.value`] = present[2 * l + 1];
+    }
+    await session.run(feeds, fetches);
+    past = present;
+    pastLen = total;
+    cur ^= 1;
+    return logits.subarray((T - 1) * V, T * V);
+  };
+  let t = performance.now();
+  let tok = argmax(await run(spec.prompt));
+  const prefillMs = performance.now() - t;
+  const tokens = [tok];
+  const decodeMs: number[] = [];
+  for (let i = 0; i < spec.decode; i++) {
+    t = performance.now();
+    tok = argmax(await run([tok]));
+    decodeMs.push(performance.now() - t);
+    tokens.push(tok);
+  }
+  await session.release();
   return { prefillMs, decodeMs, tokens };
+}
+
+/**
+ * Sums onnxruntime's per-node kernel times by op type over every model run after the first (the
+ * prefill), from the newest trace written with `prefix`.
+ */
+function decodeProfile(prefix: string): Record<string, number> {
+  const dir = path.dirname(prefix);
+  const base = path.basename(prefix);
+  const file = readdirSync(dir)
+    .filter((f) => f.startsWith(base) && f.endsWith(".json"))
+    .map((f) => path.join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  if (!file) throw new Error(`no profile written with prefix ${prefix}`);
+  const events = JSON.parse(readFileSync(file, "utf8")) as { cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }[];
+  const runs = events.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts);
+  const from = runs[1]?.ts ?? Number.POSITIVE_INFINITY;
+  const out: Record<string, number> = { "(model_run total)": 0 };
+  for (const r of runs.slice(1)) out["(model_run total)"] += r.dur;
+  for (const e of events) {
+    if (e.cat !== "Node" || e.ts < from || !e.name.endsWith("_kernel_time")) continue;
+    const op = e.args?.op_name ?? "?";
+    out[op] = (out[op] ?? 0) + e.dur;
+  }
+  return out;
 }
 
 async function llamaChild(spec: RunSpec): Promise<RunResult> {
@@ -222,7 +330,7 @@ interface Config {
   model: Prepared;
   weights: "fp32" | "q4";
   threads: number;
-  engines: { label: string; engine: RunSpec["engine"]; file: string; stepBytes: number; kvBytesPerElem: number }[];
+  engines: { label: string; engine: RunSpec["engine"]; file: string; stepBytes: number; kvBytesPerElem: number; prealloc?: boolean }[];
 }
 
 function runChild(spec: RunSpec, pin: boolean): RunResult {
@@ -273,6 +381,39 @@ async function main(): Promise<void> {
     }
   }
 
+  if (process.argv.includes("--profile")) {
+    // Where a Frontier decode step's time goes: onnxruntime's kernel times by op type.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), "frontier-peers-profile-"));
+    for (const c of configs) {
+      const rng = seededRng(1000);
+      const prompt = Array.from({ length: promptLen }, () => 1 + Math.floor(rng() * (c.model.vocab - 1)));
+      for (const e of c.engines.filter((x) => x.engine === "frontier")) {
+        const res = runChild(
+          { engine: e.engine, file: e.file, threads: c.threads, prompt, decode, profilePrefix: path.join(tmp, `p${Date.now()}`) },
+          c.threads === 1 && canPin,
+        );
+        const prof = res.profile ?? {};
+        const total = prof["(model_run total)"] / decode / 1000;
+        const ops = Object.entries(prof)
+          .filter(([k]) => k !== "(model_run total)")
+          .sort((a, b) => b[1] - a[1]);
+        const kernels = ops.reduce((sum, [, v]) => sum + v, 0) / decode / 1000;
+        console.log(
+          `\n${c.model.name}, ${c.threads} thread(s), ${e.label}: decode step ${median(res.decodeMs).toFixed(2)} ms wall (median), model_run ${total.toFixed(2)} ms, kernels ${kernels.toFixed(2)} ms (mean over ${decode} steps)\n\n| op | ms/step | share of kernel time |\n| --- | --- | --- |`,
+        );
+        for (const [op, us] of ops.slice(0, 10))
+          console.log(`| ${op} | ${(us / decode / 1000).toFixed(3)} | ${((us / decode / 1000 / kernels) * 100).toFixed(1)}% |`);
+      }
+    }
+    return;
+  }
+
+  if (arg("lever", "") === "prealloc") {
+    for (const c of configs) {
+      c.engines = c.engines.flatMap((e) => (e.engine === "frontier" ? [e, { ...e, label: `${e.label} + preallocated outputs`, prealloc: true }] : [e]));
+    }
+  }
+
   const loadBefore = os.loadavg();
   const started = performance.now();
   const samples = new Map<string, RunResult[]>();
@@ -285,7 +426,7 @@ async function main(): Promise<void> {
       bws.push(copyBandwidth(256 * 2 ** 20));
       for (const e of order) {
         const key = `${c.model.name}|${c.weights}|${c.threads}|${e.label}`;
-        const res = runChild({ engine: e.engine, file: e.file, threads: c.threads, prompt, decode }, c.threads === 1 && canPin);
+        const res = runChild({ engine: e.engine, file: e.file, threads: c.threads, prompt, decode, prealloc: e.prealloc }, c.threads === 1 && canPin);
         samples.set(key, [...(samples.get(key) ?? []), res]);
         console.error(
           `round ${r + 1}/${rounds} ${c.model.name} ${c.threads}t ${e.label}: prefill ${res.prefillMs.toFixed(0)} ms, decode median ${median(res.decodeMs).toFixed(2)} ms, load ${os.loadavg()[0].toFixed(1)}`,
