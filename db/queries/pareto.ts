@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3";
-import { inArray, sql, type SQL } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { getDb, type Tx } from "../client";
 import { runs } from "../schema";
@@ -25,7 +25,6 @@ import {
 } from "../../lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
 import { rawClient } from "./raw";
-import { RUN_ROW_COLUMNS as c } from "./run-row";
 
 /**
  * The SQL a grouping reads: a run column, or a parameter's value as text (numbers as JSON writes
@@ -73,6 +72,20 @@ function dbVersion(client: Database.Database): string {
   const dv = client.pragma("data_version", { simple: true }) as number;
   const tc = client.prepare("SELECT total_changes()").pluck(true).get() as number;
   return `${cleared}:${dv}:${tc}`;
+}
+
+/** Runs up to which a one-context pass reads values by primary key instead of whole columns. */
+const SPARSE_MAX = 20_000;
+
+/** Values of one metric for the given runs only, by (run_id, key) primary-key lookups. */
+function sparseColumn(client: Database.Database, key: string, ids: readonly number[]): Column {
+  const get = client.prepare("SELECT value FROM run_metrics WHERE run_id = ? AND key = ?").pluck(true);
+  const map = new Map<number, number>();
+  for (const id of ids) {
+    const v = get.get(id, key) as number | undefined;
+    if (v !== undefined) map.set(id, v);
+  }
+  return (id) => map.get(id);
 }
 
 /** Values of one metric by run id: a dense array while ids are dense, else a map. */
@@ -150,21 +163,44 @@ export function paretoChartsFor(filter: RunFilter, asked: ParetoQuery, tx: Tx = 
   const before = paretoColumnCache.enabled && !client.inTransaction ? dbVersion(client) : null;
   // One read transaction, so the separate scans see the same snapshot.
   return client.transaction(() => {
-    const contexts = contextsOf(filter, tx);
+    const contexts = asked.scope === "latest" ? latestContext(filter, tx) : contextsOf(filter, tx);
     const q = asked.y === PRIMARY_QUALITY ? { ...asked, y: primaryOf(contexts[0]?.datasetId, tx) } : asked;
-    if (contexts.length <= 1) return paretoIn(client, filter, q, tx, before, contexts[0] ?? null, false, false);
-    if (q.scope === "latest") return paretoIn(client, filter, q, tx, before, contexts[0], true, false);
-    // Fronts never span contexts: one pass per context, merged with context-qualified group keys.
-    const parts = contexts.map((c) => paretoIn(client, filter, q, tx, before, c, true, true));
-    return q.x.map((_, i) =>
-      mergeContexts(
-        parts.map((p) => p[i]),
-        contexts,
-        q.maxDominated,
-      ),
-    );
+    // Metric columns are read once per request and shared by every context's pass.
+    const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
+    const cache = cacheFor(client, before);
+    const columns = new Map<string, Column>();
+    // One pass over a few runs (one context of many) looks their values up by primary key; a
+    // full column (cached across requests) pays off only when most runs are read.
+    const onePass = contexts.length <= 1;
+    const column = (key: string, ids: readonly number[]): Column => {
+      const hit = columns.get(key) ?? cache?.columns.get(key);
+      if (hit) return hit;
+      const col = onePass && ids.length <= SPARSE_MAX ? sparseColumn(client, key, ids) : cachedColumn(cache, client, key, maxId);
+      columns.set(key, col);
+      return col;
+    };
+    // scope=latest narrows to its context (an index seek on runs_context); several contexts are
+    // read in one pass grouped by context first, so fronts never span two.
+    return paretoIn(client, filter, q, tx, column, contexts, asked.scope === "latest" && contexts.length === 1 && !pinned(filter));
   })();
 }
+
+const pinned = (f: RunFilter) => f.model.length === 1 && f.dataset.length === 1 && f.runtime.length === 1 && f.hardware.length === 1;
+
+/**
+ * The context of the most recent finished run matching `filter` (scope=latest), without listing
+ * every context: one ordered read that stops at the first row.
+ */
+function latestContext(filter: RunFilter, tx: Tx): ParetoContext[] {
+  if (pinned(filter)) return contextsOf(filter, tx);
+  const c = tx.get<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null }>(
+    sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey
+      FROM runs r WHERE ${andAll([...runFilterConditions(filter), FINISHED])} ORDER BY r.created_at DESC, r.id DESC LIMIT 1`,
+  );
+  return c ? [{ ...c, baselineRunId: baselinesOf([c], filter.includeSynthetic, tx)[0] }] : [];
+}
+
+const FINISHED = sql`r.status IN ('succeeded', 'failed', 'canceled')`;
 
 /** The primary quality metric of a dataset's task (perplexity when the dataset is not registered). */
 function primaryOf(datasetId: string | undefined, tx: Tx): string {
@@ -181,11 +217,10 @@ const contextSql = (c: ParetoContext): SQL =>
  * context without a scan.
  */
 export function contextsOf(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
-  const pinned = filter.model.length === 1 && filter.dataset.length === 1 && filter.runtime.length === 1 && filter.hardware.length === 1;
-  if (pinned) {
+  if (pinned(filter)) {
     const hardwareKey = filter.hardware[0] === NO_HARDWARE ? null : filter.hardware[0];
     const c = { modelId: filter.model[0], datasetId: filter.dataset[0], runtime: filter.runtime[0], hardwareKey };
-    return [{ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }];
+    return [{ ...c, baselineRunId: baselinesOf([c], filter.includeSynthetic, tx)[0] }];
   }
   return listContexts(filter, tx).map(({ runs: _runs, lastRunAt: _last, ...c }) => c);
 }
@@ -193,38 +228,48 @@ export function contextsOf(filter: RunFilter, tx: Tx = getDb()): ParetoContext[]
 /**
  * Every context of the finished runs matching `filter`, most recent first, with its run count (GET
  * /api/v1/contexts). Queued and running runs are left out: they have no hardware label until a
- * worker measures them, and no point to draw.
+ * worker measures them, and no point to draw. The grouping reads runs_context in its own order.
  */
 export function listContexts(filter: RunFilter, tx: Tx = getDb()): ParetoContext[] {
-  const rows = tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null; runs: number; lastRunAt: number }>(
+  const rows = tx.all<{ modelId: string; datasetId: string; runtime: string; hardwareKey: string | null; runs: number; lastRunAt: number; lastId: number }>(
     sql`SELECT r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey,
-      count(*) AS runs, max(r.created_at) AS lastRunAt
-      FROM runs r WHERE ${andAll([...runFilterConditions(filter), sql`r.status IN ('succeeded', 'failed', 'canceled')`])}
-      GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key ORDER BY max(r.created_at) DESC, max(r.id) DESC`,
+      count(*) AS runs, max(r.created_at) AS lastRunAt, max(r.id) AS lastId
+      FROM runs r INDEXED BY runs_context WHERE ${andAll([...runFilterConditions(filter), FINISHED])}
+      GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key`,
   );
-  return rows.map((c) => ({ ...c, baselineRunId: contextBaseline(c, filter.includeSynthetic, tx) }));
+  rows.sort((a, b) => b.lastRunAt - a.lastRunAt || b.lastId - a.lastId);
+  const baselines = baselinesOf(rows, filter.includeSynthetic, tx);
+  return rows.map(({ lastId: _id, ...c }, i) => ({ ...c, baselineRunId: baselines[i] }));
 }
 
-function contextBaseline(c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">, synthetic: boolean, tx: Tx): number | null {
-  const row = tx.get<{ id: number }>(sql`SELECT id FROM runs r WHERE r.method_id = 'baseline' AND r.status = 'succeeded'
-    AND ${synthetic ? sql`1` : sql`r.synthetic = 0`} AND ${contextSql({ ...c, baselineRunId: null })}
-    ORDER BY r.finished_at DESC, r.id DESC LIMIT 1`);
-  return row?.id ?? null;
-}
-
-/** Joins per-context answers into one, keeping every context's groups, reference and sample apart. */
-function mergeContexts(parts: ParetoResponse[], contexts: ParetoContext[], maxDominated: number): ParetoResponse {
-  const dominated = parts.flatMap((p) => p.dominated);
-  return {
-    ...parts[0],
-    reference: null,
-    referenceSource: null,
-    contexts,
-    groups: parts.flatMap((p, ci) => p.groups.map((g) => ({ ...g, context: ci }))),
-    dominated: evenSample(dominated, maxDominated),
-    dominatedTotal: parts.reduce((n, p) => n + p.dominatedTotal, 0),
-    total: parts.reduce((n, p) => n + p.total, 0),
-  };
+/**
+ * The latest succeeded baseline run of each context, in one read of the baseline runs (the
+ * runs_method_synthetic index) rather than one query per context.
+ */
+function baselinesOf(cs: readonly Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">[], synthetic: boolean, tx: Tx): (number | null)[] {
+  if (cs.length === 0) return [];
+  const key = (c: { modelId: string; datasetId: string; runtime: string; hardwareKey: string | null }) =>
+    `${c.modelId}\u0000${c.datasetId}\u0000${c.runtime}\u0000${c.hardwareKey ?? "\u0001"}`;
+  const wanted = new Map(cs.map((c, i) => [key(c), i]));
+  const out: (number | null)[] = cs.map(() => null);
+  const best: number[] = cs.map(() => -Infinity);
+  const one = cs.length === 1 ? cs[0] : null;
+  const rows = tx.all<{ id: number; modelId: string; datasetId: string; runtime: string; hardwareKey: string | null; finishedAt: number | null }>(
+    sql`SELECT r.id AS id, r.model_id AS modelId, r.dataset_id AS datasetId, r.runtime AS runtime, r.hardware_key AS hardwareKey, r.finished_at AS finishedAt
+      FROM runs r WHERE r.method_id = 'baseline' AND r.status = 'succeeded' AND ${synthetic ? sql`1` : sql`r.synthetic = 0`}
+      ${one ? sql`AND ${contextSql({ ...one, baselineRunId: null })}` : sql``}`,
+  );
+  for (const r of rows) {
+    const i = wanted.get(key(r));
+    if (i === undefined) continue;
+    // latest finished first, then the highest id (as findBaselineRun orders)
+    const rank = (r.finishedAt ?? -1) * 1e9 + r.id;
+    if (rank > best[i]) {
+      best[i] = rank;
+      out[i] = r.id;
+    }
+  }
+  return out;
 }
 
 /**
@@ -275,117 +320,146 @@ function cachedColumn(cache: ColumnCache | null, client: Database.Database, key:
   return col;
 }
 
+/**
+ * Fronts of the runs matching `filter` within `contexts` (none: the filter's runs are one
+ * context, or none has finished). With several contexts one pass reads them all, grouped by
+ * (context, group): every group lies in one context, keyed "<group> · <context label>", and its
+ * hypervolume is measured against its own context's reference. Runs outside the listed contexts
+ * (queued or running, no hardware label yet) are left out.
+ */
 function paretoIn(
   client: Database.Database,
   filter: RunFilter,
   q: ParetoQuery,
   tx: Tx,
-  before: string | null,
-  context: ParetoContext | null,
+  columnOf: (key: string, ids: readonly number[]) => Column,
+  contexts: ParetoContext[],
   narrow: boolean,
-  qualify: boolean,
 ): ParetoResponse[] {
   const dy = metricDirection(q.y);
-  const maxId = tx.get<{ m: number | null }>(sql`SELECT max(id) AS m FROM runs`)?.m ?? 0;
-  const cache = cacheFor(client, before);
-  const yOf = cachedColumn(cache, client, q.y, maxId);
-  const where = andAll([...runFilterConditions(filter), ...(context && narrow ? [contextSql(context)] : [])]);
+  const multi = contexts.length > 1;
+  const where = andAll([...runFilterConditions(filter), ...(narrow && contexts.length === 1 ? [contextSql(contexts[0])] : [])]);
   const g = groupColumn(q.group);
-  // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
-  // synthetic) index in its own order without touching the table or sorting, where ids in id
-  // order with their group meant two table scans.
-  const counts = tx.values<[string | null, number]>(sql`SELECT ${g}, count(*) FROM runs r WHERE ${where} GROUP BY ${g} ORDER BY ${g}`);
-  const idsSql = new SQLiteSyncDialect().sqlToQuery(sql`SELECT r.id FROM runs r WHERE ${where} ORDER BY ${g}, r.synthetic, r.id`);
-  const runIds = client
-    .prepare(idsSql.sql)
-    .pluck(true)
-    .all(...idsSql.params) as number[];
-  if (runIds.length !== counts.reduce((n, c) => n + c[1], 0)) throw new Error("runs changed during a Pareto read");
-  // Group keys once (NULL and a literal "unknown" share one entry) and each run's group index.
+  // Group keys once (NULL and a literal "unknown" share one entry per context) and each run's group.
   const keys: string[] = [];
-  const runGroup = new Int32Array(runIds.length);
-  let at = 0;
-  for (const [groupValue, n] of counts) {
-    const key = groupValue ?? UNKNOWN_GROUP;
-    let gi = keys.indexOf(key);
-    if (gi < 0) gi = keys.push(key) - 1;
-    runGroup.fill(gi, at, at + n);
-    at += n;
+  const keyCtx: number[] = [];
+  const runIds: number[] = [];
+  const groupOf: number[] = [];
+  if (!multi) {
+    // Run ids in (group, synthetic, id) order plus one count per group: both read the (group,
+    // synthetic) index in its own order without touching the table or sorting, where ids in id
+    // order with their group meant two table scans.
+    const counts = tx.values<[string | null, number]>(sql`SELECT ${g}, count(*) FROM runs r WHERE ${where} GROUP BY ${g} ORDER BY ${g}`);
+    const idsSql = new SQLiteSyncDialect().sqlToQuery(sql`SELECT r.id FROM runs r WHERE ${where} ORDER BY ${g}, r.synthetic, r.id`);
+    const allIds = client
+      .prepare(idsSql.sql)
+      .pluck(true)
+      .all(...idsSql.params) as number[];
+    if (allIds.length !== counts.reduce((n, c) => n + c[1], 0)) throw new Error("runs changed during a Pareto read");
+    let at = 0;
+    for (const [groupValue, n] of counts) {
+      const key = groupValue ?? UNKNOWN_GROUP;
+      let gi = keys.indexOf(key);
+      if (gi < 0) gi = keys.push(key) - 1;
+      keyCtx[gi] = 0;
+      for (let k = at; k < at + n; k++) {
+        runIds.push(allIds[k]);
+        groupOf.push(gi);
+      }
+      at += n;
+    }
+  } else {
+    // Several contexts: one read of (id, context, group) in runs_context order (no sort in SQL),
+    // bucketed here by (context, group) and ordered by group value then run id, as one context's pass orders them.
+    const rowsSql = new SQLiteSyncDialect().sqlToQuery(sql`SELECT r.id, r.model_id, r.dataset_id, r.runtime, r.hardware_key, ${g} FROM runs r WHERE ${where}`);
+    const rows = client
+      .prepare(rowsSql.sql)
+      .raw(true)
+      .all(...rowsSql.params) as [number, string, string, string, string | null, string | null][];
+    const ctxIndex = new Map(contexts.map((c, i) => [`${c.modelId}\u0000${c.datasetId}\u0000${c.runtime}\u0000${c.hardwareKey ?? "\u0001"}`, i]));
+    const buckets = new Map<string, { ci: number; value: string; ids: number[] }>();
+    for (const [id, m, d, rt, hw, v] of rows) {
+      const ci = ctxIndex.get(`${m}\u0000${d}\u0000${rt}\u0000${hw ?? "\u0001"}`);
+      if (ci === undefined) continue; // a queued or running run: no context yet
+      const value = v ?? UNKNOWN_GROUP;
+      const bk = `${ci}\u0000${value}`;
+      let b = buckets.get(bk);
+      if (!b) buckets.set(bk, (b = { ci, value, ids: [] }));
+      b.ids.push(id);
+    }
+    const ordered = [...buckets.values()].sort((x, y) => x.ci - y.ci || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0));
+    for (const b of ordered) {
+      const gi = keys.push(`${b.value} · ${contextLabel(contexts[b.ci])}`) - 1;
+      keyCtx.push(b.ci);
+      b.ids.sort((x, y) => x - y);
+      for (const id of b.ids) {
+        runIds.push(id);
+        groupOf.push(gi);
+      }
+    }
   }
+  const runGroup = Int32Array.from(groupOf);
+  // Metric values of these runs (and of the contexts' baselines, the hypervolume references).
+  const baseIds = contexts.flatMap((c) => (c.baselineRunId ? [c.baselineRunId] : []));
+  const lookupIds = baseIds.length ? [...runIds, ...baseIds] : runIds;
+  const column = (key: string) => columnOf(key, lookupIds);
+  const yOf = column(q.y);
   // The y values of the filtered runs, looked up once for every chart.
   const ys = new Float64Array(runIds.length);
   for (let i = 0; i < runIds.length; i++) ys[i] = yOf(runIds[i]) ?? NaN;
 
-  const columns = new Map([[q.y, yOf]]);
-  const column = (key: string) => columns.get(key) ?? columns.set(key, cachedColumn(cache, client, key, maxId)).get(key)!;
   // 95% intervals (`<key>_lo`, `<key>_hi`) of a charted metric, read only when any run has one.
   const hasKey = client.prepare("SELECT 1 FROM run_metrics WHERE key = ? LIMIT 1").pluck(true);
   const bounds = (key: string): Bounds | null => (hasKey.get(`${key}_lo`) === undefined ? null : { lo: column(`${key}_lo`), hi: column(`${key}_hi`) });
   const yb = bounds(q.y);
-  const baseY = context?.baselineRunId ? yOf(context.baselineRunId) : undefined;
+  const nCtx = Math.max(1, contexts.length);
+  const baseOf = (xOf: Column) =>
+    Array.from({ length: nCtx }, (_, ci) => {
+      const b = contexts[ci]?.baselineRunId;
+      return { x: b ? xOf(b) : undefined, y: b ? yOf(b) : undefined };
+    });
   const seeds = q.aggregate === "seeds" ? seedSets(tx, where, runIds) : null;
   const stats: Map<number, SeedStats>[] = [];
   const charts = q.x.map((x) => {
     const xOf = column(x);
-    const baseX = context?.baselineRunId ? xOf(context.baselineRunId) : undefined;
-    if (!seeds) return chartFor(xOf, x, dy, q, keys, runIds, runGroup, ys, { x: baseX, y: baseY });
+    if (!seeds) return chartFor(xOf, x, dy, q, keys, keyCtx, runIds, runGroup, ys, baseOf(xOf));
     const a = aggregateSeeds(seeds, runIds, runGroup, ys, xOf);
     stats.push(a.stats);
-    return chartFor((id) => a.stats.get(id)?.x, x, dy, q, keys, a.ids, a.group, a.ys, { x: baseX, y: baseY });
+    return chartFor((id) => a.stats.get(id)?.x, x, dy, q, keys, keyCtx, a.ids, a.group, a.ys, baseOf(xOf));
   });
-  const suffix = context && qualify ? ` · ${contextLabel(context)}` : "";
   const details = frontDetails([...new Set(charts.flatMap((c) => c.groups.flatMap((gr) => gr.front.map((p) => p.id))))], tx);
   return charts.map((c, i) => {
-    if (seeds) {
-      // Means over seeds: the bounds are ± one standard deviation (none for a single run).
-      const st = stats[i];
-      const sd = <T extends { runId: number }>(p: T) => {
-        const v = st.get(p.runId)!;
-        return v.n > 1 ? { ...p, n: v.n, xLo: v.x - v.sx, xHi: v.x + v.sx, yLo: v.y - v.sy, yHi: v.y + v.sy } : { ...p, n: v.n };
-      };
-      return {
-        x: { key: q.x[i], direction: metricDirection(q.x[i]) },
-        y: { key: q.y, direction: dy },
-        group: q.group,
-        aggregate: "seeds" as const,
-        reference: c.reference,
-        referenceSource: c.referenceSource,
-        contexts: context ? [context] : [],
-        groups: c.groups.map((gr) => ({
-          key: gr.key + suffix,
-          context: 0,
-          reference: c.reference,
-          referenceSource: c.referenceSource,
-          front: gr.front.map((p): FrontPoint => sd({ ...details.get(p.id)!, runId: p.id, runIds: st.get(p.id)!.ids, x: p.x, y: p.y })),
-          hypervolume: gr.hypervolume,
-          count: gr.count,
-        })),
-        dominated: c.dominated.map((p): DominatedPoint => sd({ ...p, group: p.group + suffix })),
-        dominatedTotal: c.dominatedTotal,
-        total: c.total,
-      };
-    }
-    const xb = bounds(q.x[i]);
+    const st = seeds ? stats[i] : null;
+    // Means over seeds: the bounds are ± one standard deviation (none for a single run).
+    const sd = <T extends { runId: number }>(p: T) => {
+      const v = st!.get(p.runId)!;
+      return v.n > 1 ? { ...p, n: v.n, xLo: v.x - v.sx, xHi: v.x + v.sx, yLo: v.y - v.sy, yHi: v.y + v.sy } : { ...p, n: v.n };
+    };
+    const xb = st ? null : bounds(q.x[i]);
+    const top = multi ? { reference: null, referenceSource: null } : (c.refs[0] ?? { reference: null, referenceSource: null });
     return {
       x: { key: q.x[i], direction: metricDirection(q.x[i]) },
       y: { key: q.y, direction: dy },
       group: q.group,
-      aggregate: "none" as const,
-      reference: c.reference,
-      referenceSource: c.referenceSource,
-      contexts: context ? [context] : [],
+      aggregate: st ? ("seeds" as const) : ("none" as const),
+      reference: top.reference,
+      referenceSource: top.referenceSource,
+      contexts,
       groups: c.groups.map((gr) => ({
-        key: gr.key + suffix,
-        context: 0,
-        reference: c.reference,
-        referenceSource: c.referenceSource,
-        front: gr.front.map((p): FrontPoint => withBounds({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y }, xb, yb)),
+        key: gr.key,
+        context: gr.context,
+        reference: c.refs[gr.context].reference,
+        referenceSource: c.refs[gr.context].referenceSource,
+        front: gr.front.map(
+          (p): FrontPoint =>
+            st
+              ? sd({ ...details.get(p.id)!, runId: p.id, runIds: st.get(p.id)!.ids, x: p.x, y: p.y })
+              : withBounds({ ...details.get(p.id)!, runId: p.id, x: p.x, y: p.y }, xb, yb),
+        ),
         hypervolume: gr.hypervolume,
         count: gr.count,
       })),
-      dominated: (xb || yb ? c.dominated.map((p): DominatedPoint => withBounds(p, xb, yb)) : c.dominated).map((p) =>
-        suffix ? { ...p, group: p.group + suffix } : p,
-      ),
+      dominated: st ? c.dominated.map((p): DominatedPoint => sd(p)) : xb || yb ? c.dominated.map((p): DominatedPoint => withBounds(p, xb, yb)) : c.dominated,
       dominatedTotal: c.dominatedTotal,
       total: c.total,
     };
@@ -441,12 +515,15 @@ function seedSets(tx: Tx, where: SQL, runIds: number[]): Int32Array {
 
 /** One point per seed set with both metrics: the mean of each, its sd, and the set's first run as its id. */
 function aggregateSeeds(set: Int32Array, runIds: number[], runGroup: Int32Array, ys: Float64Array, xOf: Column) {
-  const members = new Map<number, number[]>(); // set -> indexes into runIds with both metrics
+  // (set, group) -> indexes into runIds with both metrics; groups lie in one context, so runs of
+  // two contexts with the same method and parameters never average together.
+  const members = new Map<string, number[]>();
   for (let i = 0; i < runIds.length; i++) {
     if (Number.isNaN(ys[i]) || xOf(runIds[i]) === undefined) continue;
-    const m = members.get(set[i]);
+    const k = `${set[i]}:${runGroup[i]}`;
+    const m = members.get(k);
     if (m) m.push(i);
-    else members.set(set[i], [i]);
+    else members.set(k, [i]);
   }
   const ids: number[] = [];
   const group: number[] = [];
@@ -475,10 +552,11 @@ function chartFor(
   dy: "higher" | "lower",
   q: ParetoQuery,
   keys: string[],
+  keyCtx: number[],
   runIds: number[],
   runGroup: Int32Array,
   ys: Float64Array,
-  base: { x: number | undefined; y: number | undefined },
+  base: { x: number | undefined; y: number | undefined }[],
 ) {
   const dx = metricDirection(xKey);
   // Columnar per group (ids, x, y), and every point as a (group, index) pair: no object per point
@@ -486,8 +564,10 @@ function chartFor(
   const cols = keys.map((key) => ({ key, ids: [] as number[], xs: [] as number[], ys: [] as number[] }));
   const ptGroup: number[] = [];
   const ptIndex: number[] = [];
-  let wx = -Infinity,
-    wy = -Infinity; // worst per axis, as "lower is better" values
+  // worst per axis and context, as "lower is better" values
+  const wx = base.map(() => -Infinity);
+  const wy = base.map(() => -Infinity);
+  const seen = base.map(() => false);
   const sx = dx === "lower" ? 1 : -1;
   const sy = dy === "lower" ? 1 : -1;
   for (let i = 0; i < runIds.length; i++) {
@@ -503,13 +583,18 @@ function chartFor(
     c.ids.push(id);
     c.xs.push(x);
     c.ys.push(y);
-    if (sx * x > wx) wx = sx * x;
-    if (sy * y > wy) wy = sy * y;
+    const ci = keyCtx[gi];
+    seen[ci] = true;
+    if (sx * x > wx[ci]) wx[ci] = sx * x;
+    if (sy * y > wy[ci]) wy[ci] = sy * y;
   }
   const total = ptGroup.length;
-  const { reference, source: referenceSource } = referenceOf(q, base, total > 0 ? { x: sx * wx, y: sy * wy } : null, dx, dy);
+  const refs = base.map((b, ci) => {
+    const r = referenceOf(q, b, seen[ci] ? { x: sx * wx[ci], y: sy * wy[ci] } : null, dx, dy);
+    return { reference: r.reference, referenceSource: r.source };
+  });
 
-  const groups: { key: string; front: P[]; hypervolume: number; count: number }[] = [];
+  const groups: { key: string; context: number; front: P[]; hypervolume: number; count: number }[] = [];
   const onFront = cols.map((c) => new Uint8Array(c.ids.length));
   cols.forEach((c, gi) => {
     if (c.ids.length === 0) return; // a group whose runs lack x or y
@@ -517,9 +602,10 @@ function chartFor(
       onFront[gi][i] = 1;
       return { id: c.ids[i], x: c.xs[i], y: c.ys[i], g: c.key };
     });
-    groups.push({ key: c.key, front, hypervolume: reference ? hypervolume(front, reference, dx, dy) : 0, count: c.ids.length });
+    const ref = refs[keyCtx[gi]].reference;
+    groups.push({ key: c.key, context: keyCtx[gi], front, hypervolume: ref ? hypervolume(front, ref, dx, dy) : 0, count: c.ids.length });
   });
-  groups.sort((a, b) => b.hypervolume - a.hypervolume || a.key.localeCompare(b.key));
+  groups.sort((a, b) => a.context - b.context || b.hypervolume - a.hypervolume || a.key.localeCompare(b.key));
   // Dominated points in (group value, run id) order, so the same query draws the same sample.
   const dominated: number[] = [];
   for (let p = 0; p < total; p++) if (onFront[ptGroup[p]][ptIndex[p]] === 0) dominated.push(p);
@@ -528,30 +614,26 @@ function chartFor(
     const i = ptIndex[p];
     return { runId: c.ids[i], x: c.xs[i], y: c.ys[i], group: c.key };
   });
-  return { reference, referenceSource, groups, dominated: sample, dominatedTotal: dominated.length, total };
+  return { refs, groups, dominated: sample, dominatedTotal: dominated.length, total };
 }
 
 type Detail = Omit<FrontPoint, "runId" | "x" | "y">;
 
 function frontDetails(ids: number[], tx: Tx): Map<number, Detail> {
   const out = new Map<number, Detail>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const chunk = ids.slice(i, i + 500);
-    const rows = tx
-      .select({
-        id: c.id,
-        methodId: c.methodId,
-        family: c.family,
-        params: c.params,
-        modelId: c.modelId,
-        datasetId: c.datasetId,
-        runtime: c.runtime,
-        hardwareKey: c.hardwareKey,
-      })
-      .from(runs)
-      .where(inArray(runs.id, chunk))
-      .all();
-    for (const { id, ...detail } of rows) out.set(id, detail);
+  // A raw prepared read by primary key: front points of every context can be thousands, and the
+  // query builder's per-row mapping cost several times the lookups themselves.
+  const get = rawClient(tx).prepare("SELECT method_id, family, params, model_id, dataset_id, runtime, hardware_key FROM runs WHERE id = ?").raw(true);
+  for (const id of ids) {
+    const r = get.get(id) as [string, string, string, string, string, string, string | null] | undefined;
+    if (!r) continue;
+    let params: Record<string, unknown> = {};
+    try {
+      params = JSON.parse(r[2]) as Record<string, unknown>;
+    } catch {
+      // a row written outside the API with broken JSON: shown without parameters
+    }
+    out.set(id, { methodId: r[0], family: r[1], params, modelId: r[3], datasetId: r[4], runtime: r[5], hardwareKey: r[6] });
   }
   return out;
 }

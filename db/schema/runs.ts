@@ -60,7 +60,10 @@ export const runs = sqliteTable(
     index("runs_family_synthetic").on(t.family, t.synthetic),
     index("runs_runtime_synthetic").on(t.runtime, t.synthetic),
     index("runs_hardware_synthetic").on(t.hardwareKey, t.synthetic),
-    index("runs_model_dataset_runtime").on(t.modelId, t.datasetId, t.runtime),
+    // The comparison context (model, dataset, runtime, hardware) and what the explorer filters it
+    // by: listing contexts is an index scan in group order, and a Pareto pass over one context
+    // seeks its rows instead of scanning every run (db/queries/pareto.ts).
+    index("runs_context").on(t.modelId, t.datasetId, t.runtime, t.hardwareKey, t.synthetic, t.status, t.createdAt),
     index("runs_created").on(t.createdAt),
   ],
 );

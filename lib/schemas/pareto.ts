@@ -106,8 +106,9 @@ export const REFERENCE_MARGIN = 0.5;
 /** The hardware filter value that stands for "no hardware label" (logged runs that gave none). */
 export const NO_HARDWARE = "(none)";
 
+/** "model · dataset · hardware", the hardware label prefixed by the runtime unless it already names it. */
 export const contextLabel = (c: Pick<ParetoContext, "modelId" | "datasetId" | "runtime" | "hardwareKey">) =>
-  `${c.modelId} · ${c.datasetId} · ${c.hardwareKey ?? c.runtime}`;
+  `${c.modelId} · ${c.datasetId} · ${c.hardwareKey === null ? c.runtime : c.hardwareKey.startsWith(`${c.runtime} · `) ? c.hardwareKey : `${c.runtime} · ${c.hardwareKey}`}`;
 
 export const FrontPoint = z.object({
   runId: z.number().int(),

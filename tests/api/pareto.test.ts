@@ -242,7 +242,7 @@ describe("GET /api/v1/pareto", () => {
     expect(res.status).toBe(200);
     expect(res.json.groups.map((g: { key: string }) => g.key).sort()).toEqual([
       "cpu · box · m · d · cpu · box",
-      "cpu · box · m · d · cpu · box",
+      "cpu · box · m · d · wasm · cpu · box",
       "unknown · m · d · cpu",
       "unknown · m · d · wasm",
     ]);
