@@ -11,7 +11,7 @@ export const tokensStreamingLlm = defineMethod({
     sink_tokens: z.number().int().min(0).max(64).default(4),
     window: z.number().int().min(4).max(8192).default(64),
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const tokensH2o = defineMethod({
@@ -24,7 +24,7 @@ export const tokensH2o = defineMethod({
     budget: z.number().int().min(4).max(8192).default(64).describe("KV entries kept per layer"),
     recent_ratio: z.number().min(0).max(1).default(0.5).describe("Share of the budget reserved for recent tokens"),
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const tokensSnapkv = defineMethod({
@@ -38,7 +38,7 @@ export const tokensSnapkv = defineMethod({
     window: z.number().int().min(1).max(256).default(16),
     kernel: z.number().int().min(1).max(31).default(5).describe("Pooling kernel over attention scores"),
   }),
-  implemented: false,
+  implemented: true,
 });
 
 export const tokensPromptCompress = defineMethod({

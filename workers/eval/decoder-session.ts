@@ -445,14 +445,25 @@ export class DecoderSession implements Decoder {
  */
 export function rotateRows(data: Float32Array, rows: number, dim: number, shift: (row: number) => number, theta: number): void {
   const half = dim / 2;
+  const tables = new Map<number, Float64Array>();
   for (let r = 0; r < rows; r++) {
     const d = shift(r);
     if (d === 0) continue;
+    let t = tables.get(d);
+    if (!t) {
+      // cos in [0, half), sin in [half, dim) for the angles d * inv_freq[j]
+      t = new Float64Array(dim);
+      for (let j = 0; j < half; j++) {
+        const a = d * theta ** ((-2 * j) / dim);
+        t[j] = Math.cos(a);
+        t[j + half] = Math.sin(a);
+      }
+      tables.set(d, t);
+    }
     const o = r * dim;
     for (let j = 0; j < half; j++) {
-      const a = d * Math.pow(theta, (-2 * j) / dim);
-      const c = Math.cos(a);
-      const s = Math.sin(a);
+      const c = t[j];
+      const s = t[j + half];
       const x1 = data[o + j];
       const x2 = data[o + j + half];
       data[o + j] = x1 * c + x2 * s;

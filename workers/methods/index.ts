@@ -21,6 +21,9 @@ export const EXECUTORS: Readonly<Record<string, Loader>> = {
   "prune.sparsegpt": () => import("./pruning/sparsegpt"),
   "prune.structured": () => import("./pruning/structured"),
   "prune.layer-drop": () => import("./pruning/layer-drop"),
+  "tokens.streaming-llm": () => import("./tokens/streaming-llm"),
+  "tokens.h2o": () => import("./tokens/h2o"),
+  "tokens.snapkv": () => import("./tokens/snapkv"),
 };
 
 export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {

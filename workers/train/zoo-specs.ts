@@ -130,6 +130,6 @@ export function zooLongSpec(steps: number): TrainSpec {
     mix: longMix,
     lr: 1e-3,
     warmup: Math.min(50, Math.ceil(steps / 10)),
-    evalEvery: Math.max(10, Math.ceil(steps / 3)),
+    evalEvery: Math.max(10, Math.ceil(steps / 2)),
   };
 }

@@ -30,7 +30,10 @@ export class KvPolicyState {
   private hh: Float64Array[][] = [];
   /** StreamingLLM: the position each cache entry's key is rotated at. */
   private pos: number[] = [];
+  /** Largest cache held at any point, the whole prompt's at prefill included. */
   peakKvBytes = 0;
+  /** Largest cache held while decoding, after the prompt's eviction. */
+  decodeKvBytes = 0;
   /** Entries evicted over the sequence, and entries the dense cache would hold at the end. */
   evicted = 0;
   seen = 0;
@@ -56,6 +59,7 @@ export class KvPolicyState {
     this.evicted = 0;
     this.seen = ids.length;
     this.peakKvBytes = 0;
+    this.decodeKvBytes = 0;
     s.attentionWindow = this.spec.kind === "snapkv" ? this.spec.window : null;
     const logits = await s.prefill(ids);
     this.pos = ids.map((_, i) => i);
@@ -68,6 +72,7 @@ export class KvPolicyState {
       await this.h2oEvict();
     } else await this.afterStep();
     s.attentionWindow = null;
+    this.decodeKvBytes = s.kvCacheBytes;
     return logits;
   }
 
@@ -89,6 +94,7 @@ export class KvPolicyState {
       );
       await this.h2oEvict();
     } else await this.afterStep();
+    this.decodeKvBytes = Math.max(this.decodeKvBytes, this.session.kvCacheBytes);
     return logits;
   }
 
@@ -158,6 +164,7 @@ export interface GenerateResult {
   decodeMs: number[];
   prefillMs: number;
   peakKvBytes: number;
+  decodeKvBytes: number;
   keptRatio: number;
 }
 
@@ -181,7 +188,7 @@ export async function generateWithPolicy(
     logits = await state.step(next);
     decodeMs.push(performance.now() - t);
   }
-  return { tokens, decodeMs, prefillMs, peakKvBytes: state.peakKvBytes, keptRatio: state.keptRatio };
+  return { tokens, decodeMs, prefillMs, peakKvBytes: state.peakKvBytes, decodeKvBytes: state.decodeKvBytes, keptRatio: state.keptRatio };
 }
 
 /**

@@ -1,0 +1,207 @@
+/**
+ * `npm run bench:tokens`: the token and KV-cache compression family on zoo-long (docs/BENCHMARKS.md).
+ *
+ *  (a) StreamingLLM's headline: perplexity of grammar streams 4x longer than the trained context,
+ *      fed token by token, by position bucket: sinks + window, window only (0 sinks), and the dense
+ *      model beyond its context (a copy of the model whose rotary table reaches the stream length).
+ *  (b) Equal KV budgets on passkey and multi-query recall (1024-token prompts, test splits):
+ *      StreamingLLM, H2O and SnapKV, exact match, with the dense model for reference.
+ *  (c) Decode ms/token and the KV cache held on shape-125m (random weights) after a long prompt, by
+ *      StreamingLLM budget.
+ *
+ *   npm run bench:tokens -- [--model zoo/zoo-long] [--examples 30] [--streams 2] [--stream-tokens 4096]
+ *                           [--budgets 64,128,256] [--shape-context 2048] [--skip-shape] [--json FILE]
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { openDecoder, type DecoderSession } from "../workers/eval/decoder-session";
+import { rotaryTables } from "../workers/onnx/decoder-builder";
+import { parseDecoderConfig } from "../workers/onnx/decoder-config";
+import { readModel, setInitializer, writeModel } from "../workers/onnx/model-io";
+import { materializeShapeModel } from "../workers/onnx/shape-cache";
+import { loadTokenizer } from "../workers/tokenizer/tokenizer";
+import { KvPolicyState, streamNll, type KvPolicySpec } from "../workers/methods/tokens/kv-decode";
+import { answerQuality, median, openForPolicy, ropeTheta } from "../workers/methods/tokens/evaluate";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: "zoo/zoo-long" },
+    examples: { type: "string", default: "30" },
+    streams: { type: "string", default: "2" },
+    "stream-tokens": { type: "string", default: "4096" },
+    budgets: { type: "string", default: "64,128,256" },
+    "shape-context": { type: "string", default: "2048" },
+    "data-dir": { type: "string" },
+    "skip-shape": { type: "boolean", default: false },
+    json: { type: "string" },
+  },
+});
+const int = (name: string, v: string | undefined, min: number) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+};
+const MODEL = path.resolve(values.model ?? "zoo/zoo-long", "model.onnx");
+const EXAMPLES = int("examples", values.examples, 1);
+const STREAMS = int("streams", values.streams, 1);
+const STREAM_TOKENS = int("stream-tokens", values["stream-tokens"], 16);
+const BUDGETS = (values.budgets ?? "").split(",").map((b) => int("budgets", b, 8));
+const SHAPE_CONTEXT = int("shape-context", values["shape-context"], 64);
+const DATA_DIR = path.resolve(values["data-dir"] ?? process.env.FRONTIER_DATA_DIR ?? "data");
+const ZOO = path.resolve("zoo");
+if (!fs.existsSync(MODEL)) throw new Error(`${MODEL} not found: train zoo-long first (npm run zoo:train-long)`);
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bench-tokens-"));
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? "—" : x.toFixed(d));
+const tok = loadTokenizer(path.join(path.dirname(MODEL), "tokenizer.json"));
+const cfg = parseDecoderConfig(JSON.parse(fs.readFileSync(path.join(path.dirname(MODEL), "config.json"), "utf8")));
+const theta = ropeTheta(MODEL);
+const results: Record<string, unknown> = {
+  model: path.basename(path.dirname(MODEL)),
+  date: new Date().toISOString(),
+  cpu: os.cpus()[0]?.model,
+  cores: os.cpus().length,
+};
+
+const readJsonl = (file: string) =>
+  fs
+    .readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+/** A copy of the model whose rotary table reaches `positions` (the dense model run beyond its context). */
+function extendedModel(positions: number): string {
+  const dir = path.join(tmp, "extended");
+  fs.mkdirSync(dir, { recursive: true });
+  const model = readModel(MODEL);
+  const { cos, sin } = rotaryTables({ ...cfg, max_position: positions });
+  const D = cfg.hidden_size / cfg.num_heads;
+  setInitializer(model, "rotary.cos", [positions, D], cos);
+  setInitializer(model, "rotary.sin", [positions, D], sin);
+  writeModel(model, path.join(dir, "model.onnx"));
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...cfg, max_position: positions }));
+  return path.join(dir, "model.onnx");
+}
+
+// (a) ---------------------------------------------------------------------------------------------
+async function streaming(): Promise<void> {
+  const streams = readJsonl(path.join(ZOO, "datasets", "grammar-long-test.jsonl"))
+    .slice(0, STREAMS)
+    .map((l) => [tok.eosId ?? 0, ...tok.encode(l.text as string)].slice(0, STREAM_TOKENS));
+  const len = Math.min(...streams.map((s) => s.length));
+  const buckets = [0, 1, 2, 3].map((i) => Math.floor((i * len) / 4));
+  log(`\n(a) grammar-long test: ${streams.length} streams of ${len} tokens (trained context ${cfg.max_position}), fed token by token`);
+  const dense = await openDecoder(extendedModel(len + 1), "cpu");
+  const plain = await openDecoder(MODEL, "cpu");
+  const configs: { name: string; session: DecoderSession; spec: KvPolicySpec }[] = [
+    { name: "StreamingLLM, 4 sinks + 252 window", session: plain, spec: { kind: "streaming", sinks: 4, window: 252 } },
+    { name: "window only, 0 sinks + 256 window", session: plain, spec: { kind: "streaming", sinks: 0, window: 256 } },
+    { name: `dense, rotary extended past ${cfg.max_position}`, session: dense, spec: { kind: "dense" } },
+  ];
+  const rows: Record<string, unknown>[] = [];
+  log(`| config | ${buckets.map((b, i) => `ppl tokens ${b}-${i < 3 ? buckets[i + 1] : len}`).join(" | ")} | KV bytes held | ms/token |`);
+  log(`|---|${buckets.map(() => "---:").join("|")}|---:|---:|`);
+  for (const c of configs) {
+    const nll = buckets.map(() => ({ s: 0, n: 0 }));
+    let peak = 0;
+    const ms: number[] = [];
+    for (const ids of streams) {
+      const state = new KvPolicyState(c.session, c.spec, theta);
+      const t0 = performance.now();
+      const per = await streamNll(state, ids);
+      ms.push((performance.now() - t0) / ids.length);
+      per.forEach((x, i) => {
+        const b = buckets.filter((s) => i + 1 >= s).length - 1;
+        nll[b].s += x;
+        nll[b].n++;
+      });
+      peak = Math.max(peak, state.decodeKvBytes);
+    }
+    const ppl = nll.map((b) => Math.exp(b.s / b.n));
+    rows.push({ config: c.name, ppl_by_quarter: ppl, peak_kv_bytes: peak, ms_per_token: median(ms) });
+    log(`| ${c.name} | ${ppl.map((p) => f(p)).join(" | ")} | ${peak} | ${f(median(ms))} |`);
+  }
+  await dense.release();
+  await plain.release();
+  results.streaming = { tokens: len, streams: streams.length, rows };
+}
+
+// (b) ---------------------------------------------------------------------------------------------
+async function budgets(): Promise<void> {
+  const tasks = ["passkey-1024", "mqar-1024"].map((name) => ({
+    name,
+    examples: readJsonl(path.join(ZOO, "datasets", `${name}-test.jsonl`))
+      .slice(0, EXAMPLES)
+      .map((l) => ({ prompt: l.prompt as string, answer: l.answer as string })),
+  }));
+  log(`\n(b) exact match at equal KV budgets (${EXAMPLES} test examples per task, prompts of about 1024 tokens)`);
+  const specs: { name: string; spec: (b: number) => KvPolicySpec }[] = [
+    { name: "StreamingLLM", spec: (b) => ({ kind: "streaming", sinks: 4, window: b - 4 }) },
+    { name: "H2O", spec: (b) => ({ kind: "h2o", budget: b, recentRatio: 0.5 }) },
+    { name: "SnapKV", spec: (b) => ({ kind: "snapkv", budget: b, window: Math.min(16, b / 4), kernel: 5 }) },
+  ];
+  const rows: Record<string, unknown>[] = [];
+  const header = `| method | budget | ${tasks.map((t) => `${t.name} EM`).join(" | ")} | KV bytes held decoding | kept ratio |`;
+  log(header);
+  log(`|---|---:|${tasks.map(() => "---:").join("|")}|---:|---:|`);
+  const dense = await openDecoder(MODEL, "cpu");
+  const denseScores = [];
+  for (const t of tasks) denseScores.push(await answerQuality(dense, tok, { kind: "dense" }, t.examples, theta));
+  await dense.release();
+  rows.push({ method: "dense", budget: null, scores: denseScores });
+  log(`| dense | all | ${denseScores.map((s) => f(s.exact_match)).join(" | ")} | ${denseScores[0].kv_cache_bytes} | 1.00 |`);
+  for (const m of specs) {
+    const session = await openForPolicy(MODEL, m.spec(BUDGETS[0]), path.join(tmp, m.name), "cpu");
+    for (const b of BUDGETS) {
+      const scores = [];
+      for (const t of tasks) scores.push(await answerQuality(session, tok, m.spec(b), t.examples, theta));
+      rows.push({ method: m.name, budget: b, scores });
+      log(`| ${m.name} | ${b} | ${scores.map((s) => f(s.exact_match)).join(" | ")} | ${scores[0].kv_cache_bytes} | ${f(scores[0].kept_token_ratio, 3)} |`);
+    }
+    await session.release();
+  }
+  results.budgets = { examples: EXAMPLES, rows };
+}
+
+// (c) ---------------------------------------------------------------------------------------------
+async function shapeSpeed(): Promise<void> {
+  const m = await materializeShapeModel({ id: "shape-125m", sha256: null, card: null }, DATA_DIR, (l) => log(`  ${l}`));
+  const s = await openDecoder(m.modelPath, "cpu");
+  const ctx = Math.min(SHAPE_CONTEXT, (s.shape.maxPosition ?? SHAPE_CONTEXT) - 40);
+  const prompt = Array.from({ length: ctx }, (_, i) => (i * 7919) % s.shape.vocabSize);
+  log(`\n(c) shape-125m (random weights): prompt of ${ctx} tokens, then 24 decode steps; StreamingLLM budgets`);
+  log("| budget | decode ms/token (median) | KV bytes held | RSS after (MiB) |");
+  log("|---:|---:|---:|---:|");
+  const rows: Record<string, unknown>[] = [];
+  for (const b of [ctx + 64, 1024, 512, 256, 128].filter((x) => x <= ctx + 64)) {
+    const spec: KvPolicySpec = b > ctx ? { kind: "dense" } : { kind: "streaming", sinks: 4, window: b - 4 };
+    const state = new KvPolicyState(s, spec, 10000);
+    await state.prefill(prompt);
+    const ms: number[] = [];
+    let next = 1;
+    for (let i = 0; i < 24; i++) {
+      const t = performance.now();
+      const logits = await state.step(next);
+      ms.push(performance.now() - t);
+      next = (logits.length + i) % s.shape.vocabSize;
+    }
+    const rss = process.memoryUsage().rss / 2 ** 20;
+    rows.push({ budget: b > ctx ? "dense" : b, decode_ms_per_token: median(ms.slice(4)), kv_cache_bytes: state.decodeKvBytes, rss_mib: rss });
+    log(`| ${b > ctx ? "dense" : b} | ${f(median(ms.slice(4)))} | ${state.decodeKvBytes} | ${f(rss, 0)} |`);
+  }
+  await s.release();
+  results.shape = { context: ctx, rows };
+}
+
+const t0 = performance.now();
+log(`bench:tokens on ${path.relative(process.cwd(), MODEL)} (${os.cpus().length} x ${os.cpus()[0]?.model}, load ${os.loadavg()[0].toFixed(1)})`);
+await streaming();
+await budgets();
+if (!values["skip-shape"]) await shapeSpeed();
+log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+if (values.json) fs.writeFileSync(values.json, JSON.stringify(results, null, 2));
+fs.rmSync(tmp, { recursive: true, force: true });
