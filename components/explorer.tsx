@@ -271,7 +271,7 @@ export function Explorer() {
   if (emptyDb && !readOnly) return <FirstRun />;
 
   return (
-    <div>
+    <div className="explorer">
       <div className="toolbar">
         <h1>Pareto explorer</h1>
         <span className="muted" data-testid="pareto-total">

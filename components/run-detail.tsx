@@ -18,7 +18,14 @@ export function RunActions({ id, status }: { id: number; status: string }) {
   return (
     <span className="actions">
       {isActive(status) && (
-        <button type="button" className="danger" onClick={() => cancel.mutate(id)} disabled={cancel.isPending}>
+        <button
+          type="button"
+          className="danger"
+          onClick={() => {
+            if (window.confirm(`Cancel run #${id}? A queued run will not start; a running one stops.`)) cancel.mutate(id);
+          }}
+          disabled={cancel.isPending}
+        >
           Cancel
         </button>
       )}
