@@ -4,7 +4,7 @@ import { runKvPolicy } from "./run";
 
 export default defineExecutor<{ budget: number; window: number; kernel: number }>({
   id: "tokens.snapkv",
-  run: (ctx, p) => {
+  run: async (ctx, p) => {
     if (p.window >= p.budget) throw new Error(`SnapKV window ${p.window} must be below the budget ${p.budget}`);
     return runKvPolicy(
       ctx,

@@ -1,0 +1,66 @@
+/**
+ * The executors on a real model and dataset slice: metrics under the lib/metrics keys, a budget
+ * that evicts lowering the cache held and the kept ratio, bad params refused with the reason.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { METRICS } from "../../lib/metrics";
+import { loadTokenizer } from "../../workers/tokenizer/tokenizer";
+import h2o from "../../workers/methods/tokens/h2o";
+import snapkv from "../../workers/methods/tokens/snapkv";
+import streaming from "../../workers/methods/tokens/streaming-llm";
+import type { MethodContext } from "../../workers/methods/types";
+
+const ZOO = path.resolve(__dirname, "../../zoo");
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "tokens-exec-"));
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function ctx(dataset: string, task: string, sub: string, file = path.join(ZOO, "datasets", `${dataset}.jsonl`)): MethodContext {
+  const dir = path.join(work, sub);
+  fs.mkdirSync(dir, { recursive: true });
+  return {
+    runId: 1,
+    model: { id: "zoo-small" },
+    modelPath: path.join(ZOO, "zoo-small", "model.onnx"),
+    dataset: { id: dataset, file, task },
+    runtime: "cpu",
+    workDir: dir,
+    seed: 1,
+    tokenizer: loadTokenizer(path.join(ZOO, "zoo-small", "tokenizer.json")),
+    shapeOnly: false,
+    reporter: { stage: () => {}, progress: () => {}, log: () => {} },
+  } as unknown as MethodContext;
+}
+
+describe("token executors", () => {
+  it("H2O and SnapKV score recall at a budget with metrics under known keys", async () => {
+    const known = new Set(METRICS.map((m) => m.key));
+    const a = await h2o.run(ctx("recall-test", "recall", "h2o"), { budget: 16, recent_ratio: 0.5 });
+    const b = await snapkv.run(ctx("recall-test", "recall", "snap"), { budget: 16, window: 4, kernel: 3 });
+    for (const r of [a, b]) {
+      for (const k of ["exact_match", "kv_cache_bytes", "kept_token_ratio", "decode_ms_per_token", "speedup"]) expect(known.has(k), k).toBe(true);
+      expect(r.metrics.kept_token_ratio).toBeLessThan(1);
+      expect(r.metrics.exact_match).toBeGreaterThanOrEqual(0);
+      expect(r.measured).toEqual({ quality: true, speed: true });
+    }
+    // zoo-small: 3 layers x 2 kv heads x 2 (k, v) x head dim 24 x 4 bytes per entry; 17 entries at most while decoding
+    expect(a.metrics.kv_cache_bytes).toBeLessThanOrEqual(17 * 3 * 2 * 2 * 24 * 4);
+    await expect(snapkv.run(ctx("recall-test", "recall", "bad"), { budget: 8, window: 8, kernel: 3 })).rejects.toThrow(/window 8 must be below the budget 8/);
+  });
+
+  it("StreamingLLM runs perplexity streams past the context", async () => {
+    // two streams of about 300 tokens, past zoo-small's 128-token context
+    const lines = fs
+      .readFileSync(path.join(ZOO, "datasets", "grammar-long-test.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .slice(0, 2);
+    const file = path.join(work, "streams.jsonl");
+    fs.writeFileSync(file, lines.map((l) => JSON.stringify({ text: (JSON.parse(l).text as string).slice(0, 1200) })).join("\n"));
+    const r = await streaming.run(ctx("streams", "perplexity", "stream", file), { sink_tokens: 4, window: 60 });
+    expect(r.metrics.perplexity).toBeGreaterThan(1);
+    expect(r.metrics.kept_token_ratio).toBeLessThan(0.5);
+  });
+});
