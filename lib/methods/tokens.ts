@@ -49,6 +49,8 @@ export const tokensPromptCompress = defineMethod({
   paper: { title: "LLMLingua: Compressing Prompts for Accelerated Inference of Large Language Models", arxiv: "2310.05736" },
   params: z.strictObject({
     ratio: z.number().min(0.05).max(1).default(0.5).describe("Fraction of prompt tokens kept"),
+    compressor_model: z.string().min(1).default("zoo-small").describe("Model id of the small model that scores surprisal"),
   }),
-  implemented: false,
+  models: (p) => [p.compressor_model],
+  implemented: true,
 });

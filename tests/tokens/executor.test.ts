@@ -12,6 +12,8 @@ import h2o from "../../workers/methods/tokens/h2o";
 import snapkv from "../../workers/methods/tokens/snapkv";
 import streaming from "../../workers/methods/tokens/streaming-llm";
 import type { MethodContext } from "../../workers/methods/types";
+import promptCompress, { QUESTION_TAIL, SEGMENT, compressPrompt } from "../../workers/methods/tokens/prompt-compress";
+import { openDecoder } from "../../workers/eval/decoder-session";
 
 const ZOO = path.resolve(__dirname, "../../zoo");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "tokens-exec-"));
@@ -62,5 +64,49 @@ describe("token executors", () => {
     const r = await streaming.run(ctx("streams", "perplexity", "stream", file), { sink_tokens: 4, window: 60 });
     expect(r.metrics.perplexity).toBeGreaterThan(1);
     expect(r.metrics.kept_token_ratio).toBeLessThan(0.5);
+  });
+});
+
+describe("prompt compression", () => {
+  it("keeps the highest-surprisal share of each segment and the question tail", async () => {
+    const comp = await openDecoder(path.join(ZOO, "zoo-draft", "model.onnx"), "cpu");
+    try {
+      const tok = loadTokenizer(path.join(ZOO, "zoo-draft", "tokenizer.json"));
+      const ids = tok.encode(JSON.parse(fs.readFileSync(path.join(ZOO, "datasets", "mqar-256-test.jsonl"), "utf8").split("\n")[0]).prompt).slice(0, 80);
+      expect(await compressPrompt(comp, ids, 1, 0)).toEqual(ids);
+      const half = await compressPrompt(comp, ids, 0.5, 0);
+      expect(half.slice(-QUESTION_TAIL)).toEqual(ids.slice(-QUESTION_TAIL));
+      // reference for the first segment: surprisal after the start token alone, top half by value
+      const seg = ids.slice(0, SEGMENT);
+      const lp = await comp.logprobs([0], seg);
+      const order = [...lp.keys()]
+        .sort((a, b) => lp[a] - lp[b] || a - b)
+        .slice(0, SEGMENT / 2)
+        .sort((a, b) => a - b);
+      expect(half.slice(0, SEGMENT / 2)).toEqual(order.map((i) => seg[i]));
+      expect(half.length).toBe(SEGMENT / 2 + SEGMENT / 2 + Math.ceil((80 - QUESTION_TAIL - 2 * SEGMENT) / 2) + QUESTION_TAIL);
+    } finally {
+      await comp.release();
+    }
+  });
+
+  it("answers from the compressed prompt with the compressor's time in the latency", async () => {
+    const c = ctx("recall-test", "recall", "pc");
+    Object.assign(c, {
+      shape: { vocabSize: 640 },
+      openDecoder: () => openDecoder(path.join(ZOO, "zoo-small", "model.onnx"), "cpu"),
+      paramModel: async (id: string) => ({
+        id,
+        modelPath: "",
+        tokenizerPath: null,
+        shapeOnly: false,
+        open: () => openDecoder(path.join(ZOO, id, "model.onnx"), "cpu"),
+      }),
+    });
+    const r = await promptCompress.run(c, { ratio: 0.5, compressor_model: "zoo-draft" });
+    expect(r.metrics.kept_token_ratio).toBeLessThan(0.9);
+    expect(r.metrics.latency_ms_p50).toBeGreaterThan(0);
+    expect(r.metrics.exact_match).toBeGreaterThanOrEqual(0);
+    await expect(promptCompress.run(ctx("grammar-test", "perplexity", "pc2"), { ratio: 0.5, compressor_model: "zoo-draft" })).rejects.toThrow(/perplexity set/);
   });
 });

@@ -24,6 +24,7 @@ export const EXECUTORS: Readonly<Record<string, Loader>> = {
   "tokens.streaming-llm": () => import("./tokens/streaming-llm"),
   "tokens.h2o": () => import("./tokens/h2o"),
   "tokens.snapkv": () => import("./tokens/snapkv"),
+  "tokens.prompt-compress": () => import("./tokens/prompt-compress"),
 };
 
 export async function loadExecutor(methodId: string): Promise<MethodExecutor<Record<string, unknown>>> {
