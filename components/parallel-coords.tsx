@@ -128,7 +128,7 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
           ) : null,
         )}
         {axes.map((a, i) => (
-          <g key={a.key}>
+          <g key={a.key} pointerEvents="none">
             <line x1={x(i)} x2={x(i)} y1={y(0)} y2={y(1)} stroke="#495057" />
             <text x={x(i)} y={PAD.top - 18} textAnchor="middle" fontSize={12} fontWeight={600} fill="#212529">
               {a.label}
