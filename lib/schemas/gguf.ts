@@ -1,5 +1,7 @@
 import { z } from "zod";
-import { GGUF_TYPES } from "@/workers/export/gguf";
+
+/** The tensor types GGUF export writes (workers/export/gguf.ts GGUF_TYPES). */
+export const GGUF_TYPES = ["f32", "f16", "q8_0", "q4_0"] as const;
 
 /** GET /api/v1/runs/:id/gguf query. */
 export const GgufQuery = z.strictObject({

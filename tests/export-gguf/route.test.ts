@@ -5,7 +5,8 @@ import { GET as getGguf } from "@/app/api/v1/runs/[id]/gguf/route";
 import { POST as postRun } from "@/app/api/v1/runs/route";
 import { getDb } from "@/db/client";
 import { artifacts } from "@/db/schema/artifacts";
-import { readGgufHeader } from "@/workers/export/gguf";
+import { GGUF_TYPES as SCHEMA_TYPES } from "@/lib/schemas/gguf";
+import { GGUF_TYPES, readGgufHeader } from "@/workers/export/gguf";
 import { call, cleanup, freshDb, loggedRun } from "../api/helpers";
 
 let dir: string;
@@ -58,6 +59,10 @@ describe("GET /api/v1/runs/:id/gguf", () => {
     const q = await get(withModel, "?type=q4_0");
     expect(q.status).toBe(422);
     expect(q.json.error).toMatch(/cannot be exported as Q4_0: the weights are float32/);
+  });
+
+  it("accepts exactly the types the exporter writes", () => {
+    expect([...SCHEMA_TYPES]).toEqual([...GGUF_TYPES]);
   });
 
   it("names a bad type, a run without a model and a model on another machine", async () => {

@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -11,7 +12,6 @@ import { notFound } from "@/lib/errors";
 import { HttpError, parseOr400, searchParamsObject } from "@/lib/http";
 import { IdParams } from "@/lib/schemas/common";
 import { GgufQuery } from "@/lib/schemas/gguf";
-import { exportGguf, GGUF_TYPES, GgufExportError, planGguf, type GgufType } from "@/workers/export/gguf";
 
 export const dynamic = "force-dynamic";
 
@@ -24,8 +24,29 @@ function runModelFile(id: number): { file: string; artifactId: number } {
   return { file, artifactId: art.id };
 }
 
+/**
+ * Runs scripts/export-gguf.ts in a child process (the ONNX reader stays out of the server bundle and
+ * a long export does not block the server); resolves its JSON line and exit code.
+ */
+function exporter(args: string[]): Promise<{ code: number; out: Record<string, unknown> | null; stderr: string }> {
+  const script = path.join(process.cwd(), "scripts", "export-gguf.ts");
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", script, ...args], { maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
+      const line = stdout.trim().split("\n").pop() ?? "";
+      let out: Record<string, unknown> | null = null;
+      try {
+        out = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        out = null;
+      }
+      const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+      resolve({ code, out, stderr });
+    });
+  });
+}
+
 /** Exports once per artifact version and type into the temp dir; later downloads reuse the file. */
-function cachedExport(id: number, artifactId: number, file: string, type: GgufType): string {
+async function cachedExport(id: number, artifactId: number, file: string, type: string): Promise<string> {
   const dir = path.join(os.tmpdir(), "frontier-gguf");
   fs.mkdirSync(dir, { recursive: true });
   const key = createHash("sha256")
@@ -33,7 +54,10 @@ function cachedExport(id: number, artifactId: number, file: string, type: GgufTy
     .digest("hex")
     .slice(0, 16);
   const out = path.join(dir, `run-${id}-artifact-${artifactId}-${key}-${type}.gguf`);
-  if (!fs.existsSync(out)) exportGguf(file, out, type, { name: `frontier-run-${id}` });
+  if (fs.existsSync(out)) return out;
+  const r = await exporter([file, out, type, `frontier-run-${id}`]);
+  if (r.code === 2) throw new HttpError(422, `run ${id} cannot be exported as ${type.toUpperCase()}: ${String(r.out?.error)}`);
+  if (r.code !== 0) throw new Error(`GGUF export of run ${id} failed: ${r.stderr.slice(-1000)}`);
   return out;
 }
 
@@ -45,24 +69,12 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
     const { type } = parseOr400(GgufQuery, searchParamsObject(new URL(req.url).searchParams));
     const { file, artifactId } = runModelFile(id);
     if (!type) {
-      const types = GGUF_TYPES.map((t) => {
-        try {
-          planGguf(file, t);
-          return { type: t, exact: true, reason: null, url: `/api/v1/runs/${id}/gguf?type=${t}` };
-        } catch (e) {
-          if (!(e instanceof GgufExportError)) throw e;
-          return { type: t, exact: false, reason: e.message, url: null };
-        }
-      });
-      return Response.json({ runId: id, types });
+      const r = await exporter(["--plan", file]);
+      const types = r.out?.types as { type: string; exact: boolean; reason: string | null }[] | undefined;
+      if (r.code !== 0 || !types) throw new Error(`GGUF export plan of run ${id} failed: ${r.stderr.slice(-1000)}`);
+      return Response.json({ runId: id, types: types.map((t) => ({ ...t, url: t.exact ? `/api/v1/runs/${id}/gguf?type=${t.type}` : null })) });
     }
-    let out: string;
-    try {
-      out = cachedExport(id, artifactId, file, type);
-    } catch (e) {
-      if (e instanceof GgufExportError) throw new HttpError(422, `run ${id} cannot be exported as ${type.toUpperCase()}: ${e.message}`);
-      throw e;
-    }
+    const out = await cachedExport(id, artifactId, file, type);
     const body = Readable.toWeb(fs.createReadStream(out)) as ReadableStream<Uint8Array>;
     return new Response(body, {
       headers: {
