@@ -3,7 +3,7 @@
 import Link from "next/link";
 import { type ReactNode, useEffect, useRef, useState } from "react";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, isActive, type RunDetail } from "@/lib/api-client";
 import { qk } from "@/lib/query-keys";
 import { getMethod } from "@/lib/methods";
@@ -140,6 +140,34 @@ function KvRow({ label, children }: { label: string; children: ReactNode }) {
       <th>{label}</th>
       <td>{children}</td>
     </tr>
+  );
+}
+
+/**
+ * The run's model as GGUF for llama.cpp and Ollama: each type a link where the export is exact,
+ * else greyed with the reason (e.g. Q4_0 needs symmetric 4-bit codes in groups of 32).
+ */
+function GgufDownloads({ runId }: { runId: number }) {
+  const q = useQuery({ queryKey: ["gguf", runId], queryFn: () => api.runGguf(runId), staleTime: 300_000 });
+  if (!q.data) return q.error ? <ErrorBox error={q.error} /> : null;
+  return (
+    <p data-testid="gguf-downloads">
+      Download as GGUF (llama.cpp, Ollama):{" "}
+      {q.data.types.map((t, i) => (
+        <span key={t.type}>
+          {i > 0 ? " · " : ""}
+          {t.url ? (
+            <a href={t.url} download>
+              {t.type.toUpperCase()}
+            </a>
+          ) : (
+            <span className="muted" title={t.reason ?? ""}>
+              {t.type.toUpperCase()} (not exact)
+            </span>
+          )}
+        </span>
+      ))}
+    </p>
   );
 }
 
@@ -395,7 +423,12 @@ export function RunDetailView({ id }: { id: number }) {
               </tbody>
             </table>
           )}
-          {r.status === "succeeded" && r.artifacts.some((a) => a.kind === "model" && a.downloadUrl) ? <RegisterAsModel run={r} /> : null}
+          {r.status === "succeeded" && r.artifacts.some((a) => a.kind === "model" && a.downloadUrl) ? (
+            <>
+              <GgufDownloads runId={r.id} />
+              <RegisterAsModel run={r} />
+            </>
+          ) : null}
         </div>
         <Annotations key={r.id} run={r} />
       </div>

@@ -117,6 +117,9 @@ export const api = {
   methods: () => request<MethodsResponse>("GET", "/methods").then((r) => r.methods),
   models: () => request<ModelsResponse>("GET", "/models").then((r) => r.models),
   registerModel: (body: z.input<typeof RegisterModelBody>) => request<ModelRow>("POST", "/models", body),
+  /** Which GGUF types a run's model exports exactly (and why not the others), with download links. */
+  runGguf: (id: number) =>
+    request<{ runId: number; types: { type: string; exact: boolean; reason: string | null; url: string | null }[] }>("GET", `/runs/${id}/gguf`),
   datasets: () => request<DatasetsResponse>("GET", "/datasets").then((r) => r.datasets),
   workers: () => request<WorkersResponse>("GET", "/workers").then((r) => r.workers),
   experiments: () => request<ExperimentsResponse>("GET", "/experiments").then((r) => r.experiments),

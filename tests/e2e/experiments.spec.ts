@@ -124,6 +124,9 @@ test("a finished run's model downloads from its page, and registers as a base mo
   const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
   expect(download.suggestedFilename()).toBe(`run-${run!.id}-model.onnx`);
   expect(fs.statSync(await download.path()).size).toBe(bytes);
+  // the GGUF export is offered where exact: float always, Q4_0 only for symmetric 4-bit groups of 32
+  const gguf = page.getByTestId("gguf-downloads");
+  await expect(gguf.getByRole("link", { name: "F32" })).toHaveAttribute("href", `/api/v1/runs/${run!.id}/gguf?type=f32`);
   // no server path anywhere on the page
   await expect(page.locator("body")).not.toContainText(os.tmpdir());
 
