@@ -168,15 +168,23 @@ export interface GenerateResult {
   keptRatio: number;
 }
 
-/** Greedy generation under a policy. */
+/**
+ * Greedy generation under a policy. The prompt but its last token is prefilled and the policy
+ * applied; the last prompt token is then decoded against the kept entries, so every answer token,
+ * the first included, sees only what the policy kept. (The reference implementations produce the
+ * first token from the full prefill attention, before eviction: with one-token answers, as in
+ * recall, every policy would then score exactly as the dense cache.)
+ */
 export async function generateWithPolicy(
   state: KvPolicyState,
   prompt: number[],
   maxNew: number,
   stop: ReadonlySet<number> = new Set(),
 ): Promise<GenerateResult> {
+  if (prompt.length === 0) throw new Error("generation needs at least one prompt token");
   const t0 = performance.now();
-  let logits = await state.prefill(prompt);
+  let logits = await state.prefill(prompt.length > 1 ? prompt.slice(0, -1) : prompt);
+  if (prompt.length > 1) logits = await state.step(prompt[prompt.length - 1]);
   const prefillMs = performance.now() - t0;
   const tokens: number[] = [];
   const decodeMs: number[] = [];
