@@ -152,6 +152,22 @@ export class KvPolicyState {
     this.session.positionOffset += len - kept;
   }
 
+  /**
+   * Removes the newest cache entry (the last prompt token, to be decoded again). Every head keeps
+   * it under these policies; a head that did not (H2O with no recent share) loses its newest kept
+   * entry instead. H2O's scores keep the prompt's attention, the last token's included.
+   */
+  async dropLast(): Promise<void> {
+    const s = this.session;
+    const len = s.pastLength;
+    if (len < 2) throw new Error("dropLast needs a cache of at least two entries");
+    // kept lists are ascending, so the newest kept entry of every head is the cache's last slot
+    await s.truncate(len - 1);
+    if (this.hh.length) this.hh = this.hh.map((layer) => layer.map((scores) => scores.slice(0, -1)));
+    this.pos.pop();
+    this.seen--;
+  }
+
   /** Mean over the sequence of the cache entries kept, as a fraction of what the dense cache would hold. */
   get keptRatio(): number {
     return this.seen ? this.session.pastLength / this.seen : 1;
@@ -169,11 +185,12 @@ export interface GenerateResult {
 }
 
 /**
- * Greedy generation under a policy. The prompt but its last token is prefilled and the policy
- * applied; the last prompt token is then decoded against the kept entries, so every answer token,
- * the first included, sees only what the policy kept. (The reference implementations produce the
- * first token from the full prefill attention, before eviction: with one-token answers, as in
- * recall, every policy would then score exactly as the dense cache.)
+ * Greedy generation under a policy. The whole prompt is prefilled, so the policy sees the question
+ * (SnapKV's observation window ends with it, H2O's scores include its attention); then the last
+ * prompt token's entry is dropped and that token decoded again against the kept entries, so every
+ * answer token, the first included, sees only what the policy kept. (The reference implementations
+ * produce the first token from the full prefill attention, before eviction: with one-token answers,
+ * as in recall, every policy would then score exactly as the dense cache.)
  */
 export async function generateWithPolicy(
   state: KvPolicyState,
@@ -183,8 +200,11 @@ export async function generateWithPolicy(
 ): Promise<GenerateResult> {
   if (prompt.length === 0) throw new Error("generation needs at least one prompt token");
   const t0 = performance.now();
-  let logits = await state.prefill(prompt.length > 1 ? prompt.slice(0, -1) : prompt);
-  if (prompt.length > 1) logits = await state.step(prompt[prompt.length - 1]);
+  let logits = await state.prefill(prompt);
+  if (prompt.length > 1) {
+    await state.dropLast();
+    logits = await state.step(prompt[prompt.length - 1]);
+  }
   const prefillMs = performance.now() - t0;
   const tokens: number[] = [];
   const decodeMs: number[] = [];
