@@ -1,0 +1,93 @@
+/**
+ * A KV-budget sweep of tokens.h2o submitted like a user would (POST /api/v1/experiments) on
+ * zoo-small and a slice of the recall task, executed by a real worker process against the real
+ * route handlers; the explorer's data (quality against kv_cache_bytes and kept_token_ratio).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { datasets, models, runMetrics } from "../../db/schema";
+import { type ApiServer, startApiServer } from "../helpers/api-server";
+import { ENROLL, runRow, startWorker, until, type WorkerProc } from "../worker/fixtures";
+
+const ZOO = path.resolve(import.meta.dirname, "../../zoo");
+let api: ApiServer;
+let worker: WorkerProc | null = null;
+
+beforeAll(async () => {
+  api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
+  const dir = path.join(ZOO, "zoo-small");
+  api.db
+    .insert(models)
+    .values({
+      id: "zoo-small",
+      name: "zoo-small",
+      kind: "decoder-lm",
+      source: "zoo",
+      files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
+    })
+    .run();
+  const file = path.join(api.dir, "recall-small.jsonl");
+  fs.writeFileSync(
+    file,
+    fs
+      .readFileSync(path.join(ZOO, "datasets", "recall-test.jsonl"), "utf8")
+      .split("\n")
+      .slice(0, 12)
+      .join("\n"),
+  );
+  api.db.insert(datasets).values({ id: "recall-small", name: "recall (slice)", task: "recall", file }).run();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await api?.close();
+});
+
+async function post(p: string, body: unknown) {
+  const r = await fetch(`${api.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
+describe("KV-budget sweep through the API and a worker", () => {
+  it("runs tokens.h2o at budgets {8, 24} and charts quality against the cache held", async () => {
+    const r = await post("/api/v1/experiments", {
+      modelId: "zoo-small",
+      datasetId: "recall-small",
+      runtime: "cpu",
+      seed: 1,
+      name: "h2o budgets",
+      methodId: "tokens.h2o",
+      grid: { budget: [8, 24] },
+    });
+    expect(r.status, JSON.stringify(r.json)).toBe(201);
+    const ids: number[] = r.json.runIds;
+    expect(ids).toHaveLength(2);
+    worker = startWorker(api, "tokens", ["--bench-repeats", "2"]);
+    await until("both sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 120_000);
+    const byRun = ids.map((id) => {
+      expect(runRow(api, id), `run ${id}: ${runRow(api, id).error}`).toMatchObject({ status: "succeeded" });
+      return Object.fromEntries(
+        api.db
+          .select()
+          .from(runMetrics)
+          .all()
+          .filter((x) => x.runId === id)
+          .map((x) => [x.key, x.value]),
+      );
+    });
+    for (const m of byRun) {
+      expect(m.exact_match).toBeGreaterThanOrEqual(0);
+      expect(m.kept_token_ratio).toBeGreaterThan(0);
+      expect(m.decode_ms_per_token).toBeGreaterThan(0);
+    }
+    // the smaller budget holds the smaller cache and keeps fewer entries
+    expect(byRun[0].kv_cache_bytes).toBeLessThan(byRun[1].kv_cache_bytes);
+    expect(byRun[0].kept_token_ratio).toBeLessThan(byRun[1].kept_token_ratio);
+    for (const x of ["kv_cache_bytes", "kept_token_ratio"]) {
+      const res = await fetch(`${api.url}/api/v1/pareto?x=${x}&y=exact_match&group=param.budget&experiment=${r.json.id}`);
+      expect(res.status).toBe(200);
+      expect((await res.json()).total).toBe(2);
+    }
+  }, 150_000);
+});
