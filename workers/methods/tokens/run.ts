@@ -7,6 +7,7 @@
 import { performance } from "node:perf_hooks";
 import { readDataset, splitExamples } from "../../eval/dataset";
 import { openDecoder } from "../../eval/decoder-session";
+import { pairedRatioBootstrap } from "../../eval/intervals";
 import type { MethodContext, MethodResult } from "../types";
 import { KvPolicyState, generateWithPolicy, positionMode, streamNll, type KvPolicySpec } from "./kv-decode";
 import { median, openForPolicy, ropeTheta } from "./evaluate";
@@ -64,6 +65,7 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
         return { state, ms: median(r.decodeMs), nll: 0, n: 0, ok };
       };
       const order = i % 2 === 0 ? (["method", "dense"] as const) : (["dense", "method"] as const);
+      const pair: Record<string, number> = {};
       for (const which of order) {
         const r = await run(which);
         if (which === "method") {
@@ -73,12 +75,17 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
           kept += r.state.keptRatio;
           held = Math.max(held, r.state.decodeKvBytes);
           prefillPeak = Math.max(prefillPeak, r.state.peakKvBytes);
-          if (Number.isFinite(r.ms)) msMethod.push(r.ms);
+          pair.method = r.ms;
         } else {
           if (r.ok) denseCorrect++;
           denseNll += r.nll;
-          if (Number.isFinite(r.ms)) msDense.push(r.ms);
+          pair.dense = r.ms;
         }
+      }
+      // an example whose answer ended at its first token has no decode step to time
+      if (Number.isFinite(pair.method) && Number.isFinite(pair.dense)) {
+        msMethod.push(pair.method);
+        msDense.push(pair.dense);
       }
       ctx.reporter.progress(0.1 + (0.85 * (i + 1)) / scored.length);
     }
@@ -100,9 +107,15 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
     metrics.quality_delta = metrics.exact_match - denseCorrect / scored.length;
   }
   if (msDense.length && msMethod.length) metrics.speedup = median(msDense) / median(msMethod);
+  const ci = pairedRatioBootstrap(
+    msDense.map((x) => [x]),
+    msMethod.map((x) => [x]),
+    (ctx.seed ^ 0x70c3) >>> 0,
+  );
+  if (ci) Object.assign(metrics, { speedup_lo: ci.lo, speedup_hi: ci.hi });
   metrics.tokens_per_s = 1000 / metrics.decode_ms_per_token;
   const notes = [
-    `${describe} on ${scored.length} examples of ${ctx.dataset.id}; the dense cache decoded each example right before or after (order alternating)`,
+    `${describe} on ${scored.length} examples of ${ctx.dataset.id}; the dense cache decoded each example right before or after (order alternating); speedup = ratio of the medians of per-example ms per decode step${ci ? ", 95% interval by a paired bootstrap over examples" : ""}`,
     `dense: ${texts ? `perplexity ${Math.exp(denseNll / count).toFixed(3)}` : `exact match ${(denseCorrect / scored.length).toFixed(3)}`}, ${median(msDense).toFixed(2)} ms/token`,
     `kv_cache_bytes: largest cache held while decoding (after the prompt's eviction), from the cache tensors; the prompt's whole cache (${prefillPeak} bytes) is held at prefill`,
     `positions: ${positionMode(spec) === "rerotate" ? "within the cache, kept keys rotated back by the distance they move (the graph caches rotated keys)" : "original positions kept, new tokens at their absolute position"}`,
