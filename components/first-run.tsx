@@ -127,6 +127,37 @@ export function demoShapeExperiments(shape: ModelRow, datasetId: string, runtime
   ];
 }
 
+/** The long-context model and the set of the first-run KV-budget sweep (zoo-long, docs/zoo.md). */
+export const DEMO_LONG_MODEL = "zoo-long";
+export const DEMO_LONG_DATASET = "mqar-1024-test";
+
+/**
+ * A small KV-budget sweep on zoo-long's 1024-token multi-query recall: SnapKV and H2O at 64 and 256
+ * cache entries (6% and 25% of the prompt), StreamingLLM at the same budgets; each run also decodes
+ * the dense cache for its quality and speed comparison.
+ */
+export function demoTokenExperiments(
+  models: ModelRow[],
+  datasets: DatasetRow[],
+  methods: MethodInfo[],
+  runtime: Runtime,
+): Parameters<typeof api.createExperiment>[0][] {
+  if (!models.some((m) => m.id === DEMO_LONG_MODEL) || !datasets.some((d) => d.id === DEMO_LONG_DATASET)) return [];
+  const on = (id: string) => methods.some((m) => m.id === id && m.implemented);
+  const base = { modelId: DEMO_LONG_MODEL, datasetId: DEMO_LONG_DATASET, runtime, description: "Submitted by the first-run demo button: KV-cache budgets." };
+  const out: Parameters<typeof api.createExperiment>[0][] = [];
+  if (on("tokens.snapkv")) out.push({ ...base, name: `Demo: SnapKV budgets on ${DEMO_LONG_MODEL}`, methodId: "tokens.snapkv", grid: { budget: [64, 256] } });
+  if (on("tokens.h2o")) out.push({ ...base, name: `Demo: H2O budgets on ${DEMO_LONG_MODEL}`, methodId: "tokens.h2o", grid: { budget: [64, 256] } });
+  if (on("tokens.streaming-llm"))
+    out.push({
+      ...base,
+      name: `Demo: StreamingLLM windows on ${DEMO_LONG_MODEL}`,
+      methodId: "tokens.streaming-llm",
+      grid: { sink_tokens: [4], window: [60, 252] },
+    });
+  return out;
+}
+
 export function FirstRun() {
   const models = useModels();
   const datasets = useDatasets();
@@ -138,7 +169,11 @@ export function FirstRun() {
   const runtime = (runtimes.has("cpu") || runtimes.size === 0 ? "cpu" : [...runtimes][0]) as Runtime;
   const shape = models.data?.find((m) => m.id === DEMO_SHAPE_MODEL);
   const zooPlan = model && datasets.data && methods.data ? demoExperiments(model, datasets.data, methods.data, runtime) : [];
-  const plan = zooPlan.length > 0 && shape ? [...zooPlan, ...demoShapeExperiments(shape, zooPlan[0].datasetId, runtime)] : zooPlan;
+  const withShape = zooPlan.length > 0 && shape ? [...zooPlan, ...demoShapeExperiments(shape, zooPlan[0].datasetId, runtime)] : zooPlan;
+  const plan =
+    zooPlan.length > 0 && models.data && datasets.data && methods.data
+      ? [...withShape, ...demoTokenExperiments(models.data, datasets.data, methods.data, runtime)]
+      : withShape;
   const submit = useMutation({
     mutationFn: async () => {
       for (const e of plan) await api.createExperiment(e);

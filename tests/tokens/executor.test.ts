@@ -7,6 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { METRICS } from "../../lib/metrics";
+import { METHODS as METHODS_REGISTRY } from "../../lib/methods";
+import type { DatasetRow, MethodInfo, ModelRow } from "../../lib/api-client";
+import { demoTokenExperiments } from "../../components/first-run";
 import { loadTokenizer } from "../../workers/tokenizer/tokenizer";
 import h2o from "../../workers/methods/tokens/h2o";
 import snapkv from "../../workers/methods/tokens/snapkv";
@@ -108,5 +111,20 @@ describe("prompt compression", () => {
     expect(r.metrics.latency_ms_p50).toBeGreaterThan(0);
     expect(r.metrics.exact_match).toBeGreaterThanOrEqual(0);
     await expect(promptCompress.run(ctx("grammar-test", "perplexity", "pc2"), { ratio: 0.5, compressor_model: "zoo-draft" })).rejects.toThrow(/perplexity set/);
+  });
+});
+
+describe("first-run demo", () => {
+  it("plans a KV-budget sweep on zoo-long that each method's schema accepts, only when zoo-long and its set are registered", () => {
+    const methods = METHODS_REGISTRY.map((m) => ({ id: m.id, family: m.family, label: m.label, implemented: m.implemented })) as MethodInfo[];
+    const plan = demoTokenExperiments([{ id: "zoo-long" } as ModelRow], [{ id: "mqar-1024-test" } as DatasetRow], methods, "cpu");
+    expect(plan.map((e) => e.methodId).sort()).toEqual(["tokens.h2o", "tokens.snapkv", "tokens.streaming-llm"]);
+    for (const e of plan) {
+      const def = METHODS_REGISTRY.find((m) => m.id === e.methodId)!;
+      const keys = Object.keys(e.grid ?? {});
+      const combos = (e.grid?.[keys[0]] ?? []).map((v) => ({ [keys[0]]: v, ...Object.fromEntries(keys.slice(1).map((k) => [k, e.grid![k][0]])) }));
+      for (const c of combos) expect(def.params.safeParse(c).success, JSON.stringify(c)).toBe(true);
+    }
+    expect(demoTokenExperiments([], [{ id: "mqar-1024-test" } as DatasetRow], methods, "cpu")).toEqual([]);
   });
 });
