@@ -113,6 +113,7 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
       >
         {lines.map((l) =>
           l.d ? (
+            // biome-ignore lint/a11y/noStaticElementInteractions: hover only highlights a line; every run's values are in the tables above and its link appears below the chart
             <path
               key={l.run.id}
               d={l.d}
