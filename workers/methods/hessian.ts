@@ -64,3 +64,31 @@ export function dampedInverseFactor(H: Float64Array, n: number, damp: number, me
   }
   throw new Error(`${method}: Hessian is not positive definite even with heavy damping`);
 }
+
+/**
+ * The lazy half of the OBS/GPTQ update, shared by GPTQ and SparseGPT: after columns i1..i1+count
+ * of every row are done (their scaled errors in `err`, `blockSize` per row), subtract their effect
+ * from all later columns, W[:, j] -= Σ err[:, s] · U[i1 + s, j] for j ≥ i1 + count.
+ */
+export function propagateBlockError(
+  W: Float64Array,
+  rows: number,
+  n: number,
+  U: Float64Array,
+  err: Float64Array,
+  blockSize: number,
+  i1: number,
+  count: number,
+): void {
+  const i2 = i1 + count;
+  if (i2 >= n) return;
+  for (let r = 0; r < rows; r++) {
+    const row = r * n;
+    for (let s = 0; s < count; s++) {
+      const e = err[r * blockSize + s];
+      if (e === 0) continue;
+      const ut = (i1 + s) * n;
+      for (let j = i2; j < n; j++) W[row + j] -= e * U[ut + j];
+    }
+  }
+}

@@ -8,7 +8,7 @@
  * pruned column's error (w - q) / U_tt is propagated into the block's later columns at once and into
  * the columns after the block lazily, once per block (the same result as column by column).
  */
-import { dampedInverseFactor, layerHessian, zeroDeadColumns } from "../hessian";
+import { dampedInverseFactor, layerHessian, propagateBlockError, zeroDeadColumns } from "../hessian";
 import { checkNM, lowestPerBlock, markLowest, nmOf, type SparsityPattern } from "./masks";
 
 export interface SparseGptOptions {
@@ -85,17 +85,7 @@ export function sparsegptPrune(
         for (let j = t + 1; j < i2; j++) W[row + j] -= e * U[ut + j];
       }
     }
-    if (i2 < n) {
-      for (let r = 0; r < rows; r++) {
-        const row = r * n;
-        for (let s = 0; s < count; s++) {
-          const e = err[r * blockSize + s];
-          if (e === 0) continue;
-          const ut = (i1 + s) * n;
-          for (let j = i2; j < n; j++) W[row + j] -= e * U[ut + j];
-        }
-      }
-    }
+    propagateBlockError(W, rows, n, U, err, blockSize, i1, count);
   }
   // Exact zeros where pruned (float32 rounding cannot revive them).
   const out = Float32Array.from(W);

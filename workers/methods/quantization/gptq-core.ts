@@ -6,7 +6,7 @@
  * bulk update done once per block). H, dead inputs, damping and the factor come from ../hessian.ts,
  * which SparseGPT shares.
  */
-import { dampedInverseFactor, layerHessian, zeroDeadColumns } from "../hessian";
+import { dampedInverseFactor, layerHessian, propagateBlockError, zeroDeadColumns } from "../hessian";
 import { effectiveGroupSize, maxCode, minMaxParams, quantizeValue, type QuantSpec, type QuantizedWeight, validateSpec } from "./quant-math";
 
 export interface GptqOptions extends QuantSpec {
@@ -99,17 +99,7 @@ export function gptqQuantize(weight: ArrayLike<number>, rows: number, cols: numb
         for (let j = t + 1; j < i2; j++) Wp[row + j] -= e * U[ut + j];
       }
     }
-    if (i2 < n) {
-      for (let r = 0; r < rows; r++) {
-        const row = r * n;
-        for (let s = 0; s < count; s++) {
-          const e = err[r * blockSize + s];
-          if (e === 0) continue;
-          const ut = (i1 + s) * n;
-          for (let j = i2; j < n; j++) Wp[row + j] -= e * U[ut + j];
-        }
-      }
-    }
+    propagateBlockError(Wp, rows, n, U, err, blockSize, i1, count);
   }
 
   return {
