@@ -9,6 +9,7 @@ import { decoderParamCount } from "../../workers/onnx/decoder-config";
 import { getInitializer, readModel } from "../../workers/onnx/model-io";
 import { inputGroups, parameterCount } from "../../workers/methods/pruning/driver";
 import { quantizableLinears } from "../../workers/methods/quantization/emit";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 import { TINY, tmpDir, writeTinyDecoder } from "../quant/decoder-fixture";
 
 let root: string;
@@ -43,26 +44,15 @@ const saved = new Map<string, string>();
 async function run(methodId: string, params: Record<string, unknown>): Promise<JobResult> {
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
-  const spec: JobSpec = {
+  const spec: JobSpec = perplexityJob(pathModelRef("tiny", modelDir), { id: "text", file: datasetFile }, workDir, {
     runId,
     methodId,
     params,
-    model: {
-      id: "tiny",
-      kind: "decoder-lm",
-      source: "path",
-      files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-      sha256: null,
-      card: null,
-    },
-    dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
     calibration: { id: "text-validation", task: "perplexity", file: validationFile, sha256: null },
-    runtime: "cpu",
-    seed: 1,
-    workDir,
     // the dense model's quality is measured once, by the first run
     baseline: baseline ? { runId: 0, metrics: baseline } : null,
-  };
+  });
+
   const r = await executeJob(spec, reporter, engine);
   baseline ??= r.baselineMetrics ?? null;
   return r;

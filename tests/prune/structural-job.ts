@@ -3,6 +3,7 @@ import path from "node:path";
 import { type EngineOptions, executeJob } from "../../workers/execute";
 import { Rng } from "../../workers/data/rng";
 import type { JobReporter, JobResult, JobSpec } from "../../workers/types";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 import { tmpDir, writeTinyDecoder } from "../quant/decoder-fixture";
 
 const reporter: JobReporter = { stage() {}, progress() {}, log() {} };
@@ -26,25 +27,13 @@ export function structuralJobFixture() {
   const run = (methodId: string, params: Record<string, unknown>): Promise<JobResult> => {
     const workDir = path.join(root, `run-${++runId}`);
     fs.mkdirSync(workDir);
-    const spec: JobSpec = {
+    const spec: JobSpec = perplexityJob(pathModelRef("tiny", modelDir), { id: "text", file: datasetFile }, workDir, {
       runId,
       methodId,
       params,
-      model: {
-        id: "tiny",
-        kind: "decoder-lm",
-        source: "path",
-        files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-        sha256: null,
-        card: null,
-      },
-      dataset: { id: "text", task: "perplexity", file: datasetFile, sha256: null },
       calibration: { id: "text-validation", task: "perplexity", file: validationFile, sha256: null },
-      runtime: "cpu",
-      seed: 1,
-      workDir,
-      baseline: null,
-    };
+    });
+
     return executeJob(spec, reporter, engine);
   };
   return { root, modelDir, run, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };

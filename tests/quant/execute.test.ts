@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeJob, type EngineOptions } from "../../workers/execute";
 import type { JobReporter, JobResult, JobSpec } from "../../workers/types";
 import { Rng } from "../../workers/data/rng";
+import { pathModelRef, perplexityJob } from "../engine/fixtures";
 import { tmpDir, writeTinyDecoder } from "./decoder-fixture";
 
 let root: string;
@@ -63,22 +64,8 @@ async function run(
   const workDir = path.join(root, `run-${++runId}`);
   fs.mkdirSync(workDir);
   const spec: JobSpec = {
-    runId,
-    methodId,
-    params,
-    model: {
-      id: "tiny",
-      kind: "decoder-lm",
-      source: "path",
-      files: { dir: modelDir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-      sha256: null,
-      card: null,
-    },
+    ...perplexityJob(pathModelRef("tiny", modelDir), { id: "text", file: datasetFile }, workDir, { runId, methodId, params, runtime }),
     ...data,
-    runtime,
-    seed: 1,
-    workDir,
-    baseline: null,
   };
   return executeJob(spec, { ...reporter, log }, engine);
 }

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer, type ApiServer } from "../helpers/api-server";
-import { ENROLL, registerTinyModel, runRow, startWorker, until, type WorkerProc } from "../worker/fixtures";
+import { ENROLL, registerTinyModel, runRow, startWorker, until, type WorkerProc, postJson } from "../worker/fixtures";
 
 let api: ApiServer;
 let worker: WorkerProc | null = null;
@@ -19,10 +19,7 @@ afterAll(async () => {
   await api?.close();
 });
 
-async function post(path: string, body: unknown) {
-  const r = await fetch(`${api.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: r.status, json: await r.json() };
-}
+const post = (p: string, body: unknown) => postJson(api, p, body);
 
 describe("quantization sweep through the API and a worker", () => {
   it("runs RTN and GPTQ over bits x group size and lands every run on the Pareto endpoint", async () => {

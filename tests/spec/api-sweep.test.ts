@@ -1,15 +1,8 @@
-/**
- * A gamma sweep of spec.prompt-lookup submitted like a user would (POST /api/v1/experiments) on
- * zoo-base and a slice of the copy task, executed by a real worker process against the real route
- * handlers; a spec.draft run's lease carrying its draft model; and a spec.draft run naming an
- * unregistered draft model refused at queue time.
- */
-import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { datasets, models, runMetrics } from "../../db/schema";
+import { runMetrics } from "../../db/schema";
 import { type ApiServer, startApiServer } from "../helpers/api-server";
-import { ENROLL, runRow, startWorker, until, type WorkerProc } from "../worker/fixtures";
+import { ENROLL, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
 import { ZOO } from "./helpers";
 
 let api: ApiServer;
@@ -17,35 +10,15 @@ let worker: WorkerProc | null = null;
 
 beforeAll(async () => {
   api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
-  for (const id of ["zoo-base", "zoo-draft"]) {
-    const dir = path.join(ZOO, id);
-    api.db
-      .insert(models)
-      .values({ id, name: id, kind: "decoder-lm", source: "zoo", files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" } })
-      .run();
-  }
-  const file = path.join(api.dir, "copy-small.jsonl");
-  fs.writeFileSync(
-    file,
-    fs
-      .readFileSync(path.join(ZOO, "datasets", "copy-test.jsonl"), "utf8")
-      .split("\n")
-      .slice(0, 30)
-      .join("\n"),
-  );
-  api.db.insert(datasets).values({ id: "copy-small", name: "copy (slice)", task: "exact-match", file }).run();
+  for (const id of ["zoo-base", "zoo-draft"]) registerZooModel(api, id);
+  registerZooSlice(api, "copy-small", "copy-test", "exact-match", 30);
 });
 afterAll(async () => {
   await worker?.stop();
   await api?.close();
 });
 
-async function post(p: string, body: unknown, token?: string) {
-  const headers = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
-  const r = await fetch(`${api.url}${p}`, { method: "POST", headers, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null };
-}
+const post = (p: string, body: unknown, token?: string) => postJson(api, p, body, token);
 
 const common = { modelId: "zoo-base", datasetId: "copy-small", runtime: "cpu", seed: 1 };
 

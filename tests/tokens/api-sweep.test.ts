@@ -1,53 +1,22 @@
-/**
- * A KV-budget sweep of tokens.h2o submitted like a user would (POST /api/v1/experiments) on
- * zoo-small and a slice of the recall task, executed by a real worker process against the real
- * route handlers; the explorer's data (quality against kv_cache_bytes and kept_token_ratio).
- */
-import fs from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { datasets, models, runMetrics } from "../../db/schema";
+import { runMetrics } from "../../db/schema";
 import { type ApiServer, startApiServer } from "../helpers/api-server";
-import { ENROLL, runRow, startWorker, until, type WorkerProc } from "../worker/fixtures";
+import { ENROLL, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
 
-const ZOO = path.resolve(import.meta.dirname, "../../zoo");
 let api: ApiServer;
 let worker: WorkerProc | null = null;
 
 beforeAll(async () => {
   api = await startApiServer({ env: { FRONTIER_ENROLL_TOKEN: ENROLL } });
-  const dir = path.join(ZOO, "zoo-small");
-  api.db
-    .insert(models)
-    .values({
-      id: "zoo-small",
-      name: "zoo-small",
-      kind: "decoder-lm",
-      source: "zoo",
-      files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" },
-    })
-    .run();
-  const file = path.join(api.dir, "recall-small.jsonl");
-  fs.writeFileSync(
-    file,
-    fs
-      .readFileSync(path.join(ZOO, "datasets", "recall-test.jsonl"), "utf8")
-      .split("\n")
-      .slice(0, 12)
-      .join("\n"),
-  );
-  api.db.insert(datasets).values({ id: "recall-small", name: "recall (slice)", task: "recall", file }).run();
+  registerZooModel(api, "zoo-small");
+  registerZooSlice(api, "recall-small", "recall-test", "recall", 12);
 });
 afterAll(async () => {
   await worker?.stop();
   await api?.close();
 });
 
-async function post(p: string, body: unknown) {
-  const r = await fetch(`${api.url}${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null };
-}
+const post = (p: string, body: unknown) => postJson(api, p, body);
 
 describe("KV-budget sweep through the API and a worker", () => {
   it("runs tokens.h2o at budgets {8, 24} and charts quality against the cache held", async () => {

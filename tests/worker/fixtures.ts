@@ -55,6 +55,39 @@ export function registerTinyModel(api: ApiServer, id = "tiny"): void {
     .run();
 }
 
+const ZOO_DIR = path.resolve(import.meta.dirname, "../../zoo");
+
+/** Registers a zoo model (zoo/<id>) on the test server, as `npm start` does. */
+export function registerZooModel(api: ApiServer, id: string): void {
+  const dir = path.join(ZOO_DIR, id);
+  api.db
+    .insert(models)
+    .values({ id, name: id, kind: "decoder-lm", source: "zoo", files: { dir, model: "model.onnx", tokenizer: "tokenizer.json", config: "config.json" } })
+    .run();
+}
+
+/** Registers the first `n` examples of a zoo dataset (zoo/datasets/<from>.jsonl) as dataset `id`, to keep a run short. */
+export function registerZooSlice(api: ApiServer, id: string, from: string, task: (typeof datasets.$inferInsert)["task"], n: number): void {
+  const file = path.join(api.dir, `${id}.jsonl`);
+  const lines = fs
+    .readFileSync(path.join(ZOO_DIR, "datasets", `${from}.jsonl`), "utf8")
+    .split("\n")
+    .filter((l) => l.trim());
+  fs.writeFileSync(file, `${lines.slice(0, n).join("\n")}\n`);
+  api.db
+    .insert(datasets)
+    .values({ id, name: `${from} (first ${n})`, task, file })
+    .run();
+}
+
+/** POSTs JSON to the test server (with a bearer token when given); the answer's status and parsed body. */
+export async function postJson(api: ApiServer, p: string, body: unknown, token?: string): Promise<{ status: number; json: any }> {
+  const headers = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const r = await fetch(`${api.url}${p}`, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, json: text ? JSON.parse(text) : null };
+}
+
 export function queueBaseline(api: ApiServer, over: Partial<typeof runs.$inferInsert> = {}): number {
   return api.db
     .insert(runs)
