@@ -65,6 +65,17 @@ const PRUNING_DEMO_GRID: Readonly<Record<string, Record<string, (number | string
 };
 
 /**
+ * A method's demo grid, or null when the demo leaves it out: RTN sweeps every width, the slower
+ * calibrated quantizers take the two most telling ones, pruning methods their PRUNING_DEMO_GRID.
+ */
+function demoGrid(m: MethodInfo): Record<string, (number | string)[]> | null {
+  if (m.family === "pruning") return PRUNING_DEMO_GRID[m.id] ?? null;
+  if (m.family !== "quantization") return null;
+  const hasBits = "bits" in (getMethod(m.id)?.params.shape ?? {});
+  return hasBits ? { bits: m.id === "quant.rtn" ? [8, 4, 3, 2] : [4, 3] } : {};
+}
+
+/**
  * The demo sweep: the baseline, every implemented quantization method over bit widths and every
  * implemented pruning method over a few sparsities, on the demo datasets. Each method is one experiment (one method + grid), all submitted for real.
  */
@@ -73,22 +84,8 @@ export function demoExperiments(model: ModelRow, datasets: DatasetRow[], methods
   for (const d of demoDatasets(model, datasets)) {
     out.push({ name: `Demo: baseline on ${d.id}`, modelId: model.id, datasetId: d.id, runtime, methodId: "baseline", grid: {} });
     for (const m of methods) {
-      if (!m.implemented) continue;
-      if (m.family === "pruning" && PRUNING_DEMO_GRID[m.id]) {
-        out.push({
-          name: `Demo: ${m.label} on ${d.id}`,
-          description: "Submitted by the first-run demo button.",
-          modelId: model.id,
-          datasetId: d.id,
-          runtime,
-          methodId: m.id,
-          grid: PRUNING_DEMO_GRID[m.id],
-        });
-        continue;
-      }
-      if (m.family !== "quantization") continue;
-      const def = getMethod(m.id);
-      const hasBits = def && "bits" in def.params.shape;
+      const grid = m.implemented ? demoGrid(m) : null;
+      if (!grid) continue;
       out.push({
         name: `Demo: ${m.label} on ${d.id}`,
         description: "Submitted by the first-run demo button.",
@@ -96,8 +93,7 @@ export function demoExperiments(model: ModelRow, datasets: DatasetRow[], methods
         datasetId: d.id,
         runtime,
         methodId: m.id,
-        // RTN sweeps every width; the slower calibrated methods take the two most telling ones.
-        grid: hasBits ? { bits: m.id === "quant.rtn" ? [8, 4, 3, 2] : [4, 3] } : {},
+        grid,
       });
     }
   }
