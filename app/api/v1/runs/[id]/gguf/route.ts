@@ -45,6 +45,26 @@ function exporter(args: string[]): Promise<{ code: number; out: Record<string, u
   });
 }
 
+type Plan = { type: string; exact: boolean; reason: string | null }[];
+/**
+ * Which types a model file exports exactly, per file version: the run page asks on every view, and
+ * each answer otherwise cost a child process reading the whole model.
+ */
+const plans = new Map<string, Plan>();
+
+async function planOf(id: number, file: string): Promise<Plan> {
+  const st = fs.statSync(file);
+  const key = `${file}\0${st.mtimeMs}\0${st.size}`;
+  const hit = plans.get(key);
+  if (hit) return hit;
+  const r = await exporter(["--plan", file]);
+  const types = r.out?.types as Plan | undefined;
+  if (r.code !== 0 || !types) throw new Error(`GGUF export plan of run ${id} failed: ${r.stderr.slice(-1000)}`);
+  if (plans.size >= 256) plans.delete(plans.keys().next().value!);
+  plans.set(key, types);
+  return types;
+}
+
 /** Exports once per artifact version and type into the temp dir; later downloads reuse the file. */
 async function cachedExport(id: number, artifactId: number, file: string, type: string): Promise<string> {
   const dir = path.join(os.tmpdir(), "frontier-gguf");
@@ -69,9 +89,7 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
     const { type } = parseOr400(GgufQuery, searchParamsObject(new URL(req.url).searchParams));
     const { file, artifactId } = runModelFile(id);
     if (!type) {
-      const r = await exporter(["--plan", file]);
-      const types = r.out?.types as { type: string; exact: boolean; reason: string | null }[] | undefined;
-      if (r.code !== 0 || !types) throw new Error(`GGUF export plan of run ${id} failed: ${r.stderr.slice(-1000)}`);
+      const types = await planOf(id, file);
       return Response.json({ runId: id, types: types.map((t) => ({ ...t, url: t.exact ? `/api/v1/runs/${id}/gguf?type=${t.type}` : null })) });
     }
     const out = await cachedExport(id, artifactId, file, type);
