@@ -145,7 +145,8 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly, aggregate
   // against 145 ms on a filter change (scripts/bench-dashboard.ts). Everything else waits until it
   // has answered (or failed) once; after that, queries run side by side as before.
   const [primed, setPrimed] = useState(false);
-  const experiments = useExperiments(primed);
+  // A shared view never polls (nothing is live in it), and its link reads no experiment list.
+  const experiments = useExperiments(primed && !readOnly);
   const live = !readOnly && runsInFlight(experiments.data);
   useRefreshFrontsOn((experiments.data ?? []).reduce((n, e) => n + (e.statusCounts.succeeded ?? 0), 0));
   // Both charts in one request: the y column, the groups and the filter are read once, and the two
@@ -167,34 +168,40 @@ export function useExplorerData({ filters, y, xl, xm, group, readOnly, aggregate
   const load = primed || answered;
 
   // The latest runs tell the pickers which metrics runs actually carry (and whether there are any).
-  const recent = useRuns(RECENT, load);
+  // A shared view's link reads only runs under its filter (lib/share-scope), so its pickers look there.
+  const recent = useRuns(readOnly ? { ...filters, ...RECENT } : RECENT, load);
   const seen = useMemo(() => {
     const s = new Set<string>();
     for (const r of recent.data?.runs ?? []) for (const k of Object.keys(r.metrics)) s.add(k);
     return s;
   }, [recent.data]);
 
+  const listOf = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
   const methodFilter = filters.method;
-  const wantsBaselines = !methodFilter || (Array.isArray(methodFilter) ? methodFilter : [methodFilter]).includes("baseline");
-  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "200" }, load);
+  const wantsBaselines = !methodFilter || listOf(methodFilter).includes("baseline");
+  // A shared view's link reads only within its filter (lib/share-scope): it asks for baselines only
+  // where its method and status filters hold them (a refused read would be retried before the charts show).
+  const statusFilter = filters.status;
+  const fetchBaselines = !readOnly || (wantsBaselines && (!statusFilter || listOf(statusFilter).includes("succeeded")));
+  const baselineRuns = useRuns({ ...filters, method: "baseline", status: "succeeded", limit: "200" }, load && fetchBaselines);
 
   // The charts show the fronts and baselines of one view together: the last state where both
   // answers are for the current query. Swapping them in as they arrive meant two redraws of every
   // chart per filter change (one per answer), each a main-thread task of 100-200 ms on 100k runs.
-  const ready = !charts.isPending && !charts.isPlaceholderData && !baselineRuns.isPending && !baselineRuns.isPlaceholderData;
-  const current = useMemo<Shown>(
-    () => ({ charts: charts.data, baselines: baselineRuns.data, wantsBaselines }),
-    [charts.data, baselineRuns.data, wantsBaselines],
-  );
+  const baselinesReady = !fetchBaselines || (!baselineRuns.isPending && !baselineRuns.isPlaceholderData);
+  const ready = !charts.isPending && !charts.isPlaceholderData && baselinesReady;
+  const baselineData = fetchBaselines ? baselineRuns.data : undefined;
+  const current = useMemo<Shown>(() => ({ charts: charts.data, baselines: baselineData, wantsBaselines }), [charts.data, baselineData, wantsBaselines]);
   const shown = useLastReady(current, ready, NOTHING_SHOWN);
   const lat = shown.charts?.charts[0];
   const mem = shown.charts?.charts[1];
   const context = lat?.contexts[0] ?? mem?.contexts[0] ?? null;
+  // A shared view's picker offers the contexts within its filter: its link reads nothing wider.
   const contextFilter = useMemo(() => {
     const f: QueryParams = { ...filters };
-    for (const k of CONTEXT_KEYS) delete f[k];
+    if (!readOnly) for (const k of CONTEXT_KEYS) delete f[k];
     return f;
-  }, [filters]);
+  }, [filters, readOnly]);
   const contexts = useContexts(contextFilter, load);
 
   // The axes of the fronts shown, so baselines never appear against another view's axes.

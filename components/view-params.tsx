@@ -2,7 +2,6 @@
 
 import { usePathname, useSearchParams } from "next/navigation";
 import { createContext, useCallback, useContext, useMemo, useState, type ReactNode } from "react";
-import { FILTER_KEYS } from "@/lib/schemas/filters";
 import { toSearchParams } from "@/lib/share-state";
 
 export type ParamUpdates = Record<string, string | string[] | null | undefined>;
@@ -57,17 +56,5 @@ export function useViewParams(): ViewParams {
   return useMemo(() => fixed ?? { params: new URLSearchParams(sp.toString()), set, readOnly: false }, [fixed, sp, set]);
 }
 
-/** Keys of the run filter the runs table, explorer and export pass to the API (lib/schemas/filters). */
-export function isFilterKey(k: string): boolean {
-  return FILTER_KEYS.includes(k) || k.startsWith("metric.") || k.startsWith("param.");
-}
-
-export function filterParams(params: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of params) {
-    if (!isFilterKey(k) || (v === "" && !k.startsWith("metric.") && !k.startsWith("param."))) continue;
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return out;
-}
+/** The run filter of a view's query: one definition, shared with the server's check of a share link's reads. */
+export { filterParams, isFilterKey } from "@/lib/share-scope";

@@ -7,14 +7,16 @@
  * with FRONTIER_READ=token so do reads. Route handlers call handleWrite / handleRead.
  */
 import { findApiToken, findSession, sessionCsrfMatches, type SessionInfo } from "@/db/queries/auth";
-import { lookupShareLink } from "@/db/queries/share";
+import { lookupShareLink, runWithinShare } from "@/db/queries/share";
 import { envSetting } from "./env";
-import { bearerToken, handle, HttpError } from "./http";
+import { bearerToken, handle, HttpError, parseOr400 } from "./http";
+import { IdParams } from "./schemas/common";
+import { filterOutside, requestFilter, shareScope } from "./share-scope";
 
 export const SESSION_COOKIE = "frontier_session";
 export const CSRF_COOKIE = "frontier_csrf";
 export const CSRF_HEADER = "x-frontier-csrf";
-/** A shared view's page sends its link token in this header: it grants reads (never writes) with FRONTIER_READ=token. */
+/** A shared view's page sends its link token in this header: with FRONTIER_READ=token it grants the reads of that view (never writes). */
 export const SHARE_HEADER = "x-frontier-share";
 
 export type AuthMode = "local" | "token";
@@ -133,26 +135,62 @@ export function authorizeWrite(req: Request): Principal {
   return { kind: "session", tokenId: session.apiTokenId, name: session.name };
 }
 
-/** Whether a shared link's token (SHARE_HEADER) grants this read: a live link, and never anything but GET. */
-function shareGrants(req: Request): boolean {
+/**
+ * What a read route reads, for the check of a share link's token: "registry" (models, datasets,
+ * methods: the labels every shared page draws), "runs" (a list under the query's run filter: runs,
+ * fronts, contexts), or one run (its details or series) or one experiment, by its path id.
+ */
+export type ShareRead = "registry" | "runs" | { run: Promise<{ id: string }> } | { experiment: Promise<{ id: string }> };
+
+const READS_NEED_TOKEN = `reads need an API token on this server (FRONTIER_READ=token): ${SIGN_IN}`;
+
+/**
+ * Why a share link's token (SHARE_HEADER) does not grant this read, or null when it does: a live
+ * link, a GET, and a read within the link's view (lib/share-scope): a list whose run filter keeps
+ * every filter of the view, a run the view shows, the view's own experiment, or the registries.
+ * At most one indexed query besides the token's lookup.
+ */
+async function shareRefusal(req: Request, read: ShareRead): Promise<string | null> {
   const token = req.headers.get(SHARE_HEADER);
-  if (!token || req.method !== "GET" || token.length > 200) return false;
-  return lookupShareLink(token).state === "ok";
+  if (!token || req.method !== "GET") return READS_NEED_TOKEN;
+  const found = token.length > 200 ? ({ state: "missing" } as const) : lookupShareLink(token);
+  if (found.state !== "ok") {
+    const why = found.state === "missing" ? "no share link has this token" : `this share link is ${found.state}`;
+    return `${why}; ${READS_NEED_TOKEN}`;
+  }
+  if (read === "registry") return null;
+  const scope = shareScope(found.link.view);
+  const outside = (why: string) => `outside the shared view: ${why}; ${READS_NEED_TOKEN}`;
+  if (scope.kind === "none") return outside(scope.reason);
+  if (read === "runs") {
+    if (scope.kind === "ids") return outside("a shared comparison reads its runs by id, never a list");
+    const why = filterOutside(requestFilter(new URL(req.url).searchParams), scope.filter);
+    return why === null ? null : outside(why);
+  }
+  if ("experiment" in read) {
+    const { id } = parseOr400(IdParams, await read.experiment);
+    return scope.kind === "filter" && scope.experiment === id ? null : outside(`it does not show experiment ${id}`);
+  }
+  const { id } = parseOr400(IdParams, await read.run);
+  return runWithinShare(scope, id) ? null : outside(`it does not show run ${id}`);
 }
 
 /**
  * Checks a read: open unless FRONTIER_AUTH=token and FRONTIER_READ=token, when it needs an API
  * token, a signed-in session (no CSRF token: a read changes nothing) or, for the endpoints a shared
- * view draws from (`shareable`), a live share link's token.
+ * view draws from (`share` says what the route reads), a live share link's token whose view holds
+ * that read.
  */
-export function authorizeRead(req: Request, opts: { shareable?: boolean } = {}): Principal {
+export async function authorizeRead(req: Request, opts: { share?: ShareRead } = {}): Promise<Principal> {
   if (!readsNeedToken()) return { kind: "anonymous" };
   const bearer = bearerToken(req);
   if (bearer !== null) return bearerPrincipal(bearer);
   const session = sessionOf(req);
   if (session) return { kind: "session", tokenId: session.apiTokenId, name: session.name };
-  if (opts.shareable && shareGrants(req)) return { kind: "anonymous" };
-  throw unauthorized(`reads need an API token on this server (FRONTIER_READ=token): ${SIGN_IN}`);
+  if (!opts.share) throw unauthorized(READS_NEED_TOKEN);
+  const refusal = await shareRefusal(req, opts.share);
+  if (refusal !== null) throw unauthorized(refusal);
+  return { kind: "anonymous" };
 }
 
 /** `handle` for a write route: authorizeWrite first, then the body. */
@@ -160,10 +198,10 @@ export function handleWrite(req: Request, fn: (who: Principal) => Promise<Respon
   return handle(() => fn(authorizeWrite(req)));
 }
 
-/** `handle` for a read route: authorizeRead first. `shareable` routes are the ones a shared view reads. */
-export function handleRead(req: Request, fn: () => Promise<Response> | Response, opts: { shareable?: boolean } = {}): Promise<Response> {
-  return handle(() => {
-    authorizeRead(req, opts);
+/** `handle` for a read route: authorizeRead first. Routes a shared view reads say what they read (`share`). */
+export function handleRead(req: Request, fn: () => Promise<Response> | Response, opts: { share?: ShareRead } = {}): Promise<Response> {
+  return handle(async () => {
+    await authorizeRead(req, opts);
     return fn();
   });
 }

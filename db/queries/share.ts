@@ -1,9 +1,11 @@
 import crypto from "node:crypto";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { shareLinks } from "../schema";
 import { gone, notFound } from "../../lib/errors";
 import { ViewState, SHARE_TOKEN_PATTERN, type CreateShareRequest, type ShareLinkResponse } from "../../lib/schemas/share";
+import type { ShareScope } from "../../lib/share-scope";
+import { andAll, runFilterConditions } from "./run-filter";
 
 const DAY_MS = 86_400_000;
 
@@ -60,4 +62,31 @@ export function revokeShareLink(token: string, db: Tx = getDb(), now = Date.now(
     .where(and(eq(shareLinks.token, token), isNull(shareLinks.revokedAt)))
     .run();
   return { revokedAt: now };
+}
+
+/**
+ * Whether run `id` lies within a share link's scope: it matches the view's filter (one primary-key
+ * lookup with the filter's conditions checked on that row), or it is one of a comparison's runs or
+ * the baseline one of them is compared against (the compare page shows both).
+ */
+export function runWithinShare(scope: ShareScope, id: number, db: Tx = getDb()): boolean {
+  switch (scope.kind) {
+    case "none":
+      return false;
+    case "ids": {
+      if (scope.ids.includes(id)) return true;
+      if (scope.ids.length === 0) return false;
+      const ids = sql.join(
+        scope.ids.map((x) => sql`${x}`),
+        sql`, `,
+      );
+      return db.get<{ e: number }>(sql`SELECT EXISTS (SELECT 1 FROM runs WHERE id IN (${ids}) AND baseline_run_id = ${id}) AS e`)!.e === 1;
+    }
+    case "filter":
+      return (
+        db.get<{ e: number }>(
+          sql`SELECT EXISTS (SELECT 1 FROM runs r WHERE r.id = ${id} AND ${andAll(runFilterConditions(scope.filter, "r", "exists"))}) AS e`,
+        )!.e === 1
+      );
+  }
 }

@@ -15,6 +15,6 @@ export function GET(req: Request) {
       const { filter } = parseRunQuery(new URL(req.url).searchParams, z.object({}));
       return Response.json({ contexts: listContexts(filter) });
     },
-    { shareable: true },
+    { share: "runs" },
   );
 }

@@ -7,7 +7,7 @@ export const dynamic = "force-dynamic";
 
 // GET /api/v1/datasets — registered evaluation datasets
 export function GET(req: Request) {
-  return handleRead(req, () => Response.json({ datasets: listDatasets() }), { shareable: true });
+  return handleRead(req, () => Response.json({ datasets: listDatasets() }), { share: "registry" });
 }
 
 // POST /api/v1/datasets — register a JSONL dataset file by path, its lines checked against the task

@@ -6,5 +6,5 @@ export const dynamic = "force-dynamic";
 
 // GET /api/v1/methods — the method registry with each method's params as JSON Schema and defaults
 export function GET(req: Request) {
-  return handleRead(req, () => Response.json({ methods: METHODS.map(describeMethod) }), { shareable: true });
+  return handleRead(req, () => Response.json({ methods: METHODS.map(describeMethod) }), { share: "registry" });
 }

@@ -7,7 +7,7 @@ export const dynamic = "force-dynamic";
 
 // GET /api/v1/models — registered base models
 export function GET(req: Request) {
-  return handleRead(req, () => Response.json({ models: listModels() }), { shareable: true });
+  return handleRead(req, () => Response.json({ models: listModels() }), { share: "registry" });
 }
 
 // POST /api/v1/models — register a model directory (model.onnx + tokenizer.json) by path

@@ -13,6 +13,6 @@ export function GET(req: Request) {
       const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, ParetoQuery);
       return Response.json(paretoFronts(filter, extra));
     },
-    { shareable: true },
+    { share: "runs" },
   );
 }

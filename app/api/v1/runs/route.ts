@@ -14,7 +14,7 @@ export function GET(req: Request) {
       const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, RunsPageQuery);
       return Response.json(listRuns(filter, extra));
     },
-    { shareable: true },
+    { share: "runs" },
   );
 }
 

@@ -13,6 +13,6 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
       const { id } = parseOr400(IdParams, await ctx.params);
       return Response.json(getExperiment(id));
     },
-    { shareable: true },
+    { share: { experiment: ctx.params } },
   );
 }

@@ -14,7 +14,7 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
       const { id } = parseOr400(IdParams, await ctx.params);
       return Response.json(getRunDetail(id));
     },
-    { shareable: true },
+    { share: { run: ctx.params } },
   );
 }
 

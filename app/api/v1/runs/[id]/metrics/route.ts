@@ -15,7 +15,7 @@ export function GET(req: Request, ctx: { params: Promise<{ id: string }> }) {
       const { key } = parseOr400(MetricSeriesQuery, searchParamsObject(new URL(req.url).searchParams));
       return Response.json(getMetricSeries(id, key));
     },
-    { shareable: true },
+    { share: { run: ctx.params } },
   );
 }
 
