@@ -16,8 +16,9 @@ import {
   RunActionResponse,
   RunDetail,
   RunsPage,
-  RunsPageQuery,
 } from "./schemas/runs";
+import { BulkTagsBody, BulkTagsResponse, RunGroupsPage, RunsListQuery } from "./schemas/run-groups";
+import { CreateSavedViewBody, SavedView, SavedViewsResponse } from "./schemas/saved-views";
 import { ParetoChartsResponse, ParetoContext, ParetoQuery, ParetoResponse } from "./schemas/pareto";
 import { ExportQuery } from "./schemas/export";
 import { GgufQuery } from "./schemas/gguf";
@@ -128,11 +129,20 @@ export const OPERATIONS: Operation[] = [
   {
     method: "get",
     path: "/api/v1/runs",
-    summary: "Filtered, sorted page of runs",
+    summary:
+      "Filtered, sorted page of runs; aggregate=seeds answers seed sets instead (runs differing only by seed: one group each, metrics as mean ± sd and n, a metric sort by the mean)",
     tag: "runs",
-    query: RunsPageQuery,
+    query: RunsListQuery,
     runFilter: true,
-    ok: { status: 200, schema: RunsPage },
+    ok: { status: 200, schema: z.union([RunsPage, RunGroupsPage]) },
+  },
+  {
+    method: "post",
+    path: "/api/v1/runs/tags",
+    summary: "Add and/or remove tags on up to 1000 runs in one transaction (404 naming unknown ids, nothing written)",
+    tag: "runs",
+    body: BulkTagsBody,
+    ok: { status: 200, schema: BulkTagsResponse },
   },
   { method: "post", path: "/api/v1/runs", summary: "Log a run executed elsewhere", tag: "runs", body: LogRunBody, ok: { status: 201, schema: LogRunResponse } },
   { method: "get", path: "/api/v1/runs/{id}", summary: "A run in full", tag: "runs", pathParams: id, ok: { status: 200, schema: RunDetail } },
@@ -319,6 +329,23 @@ export const OPERATIONS: Operation[] = [
     tag: "share",
     pathParams: token,
     ok: { status: 200, schema: Empty.passthrough() },
+  },
+  { method: "get", path: "/api/v1/views", summary: "Saved dashboard views, by name", tag: "views", ok: { status: 200, schema: SavedViewsResponse } },
+  {
+    method: "post",
+    path: "/api/v1/views",
+    summary: "Save the current view under a name (409 when the name is taken)",
+    tag: "views",
+    body: CreateSavedViewBody,
+    ok: { status: 201, schema: SavedView },
+  },
+  {
+    method: "delete",
+    path: "/api/v1/views/{id}",
+    summary: "Delete a saved view; answers the deleted view",
+    tag: "views",
+    pathParams: id,
+    ok: { status: 200, schema: SavedView },
   },
 ];
 

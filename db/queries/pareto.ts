@@ -24,6 +24,7 @@ import {
   type ParetoResponse,
 } from "../../lib/schemas/pareto";
 import { andAll, runFilterConditions } from "./run-filter";
+import { methodParamsKeyOfText } from "../../lib/seed-sets";
 import { rawClient } from "./raw";
 
 /**
@@ -478,30 +479,14 @@ interface SeedStats {
 }
 
 /**
- * Which runs differ only by seed: each run's index into sets of runs with the same method and
- * parameters (the context is one per pass, so model, dataset, runtime and hardware agree too).
- * Parameters compare as canonical JSON (keys sorted), so key order in a logged body does not split a set.
+ * Which runs differ only by seed (lib/seed-sets.ts): each run's index into sets of runs with the
+ * same method and parameters (the context is one per pass, so model, dataset, runtime and hardware
+ * agree too).
  */
 function seedSets(tx: Tx, where: SQL, runIds: number[]): Int32Array {
   const rows = tx.all<{ id: number; m: string; p: string }>(sql`SELECT r.id AS id, r.method_id AS m, r.params AS p FROM runs r WHERE ${where}`);
-  const canonical = (v: unknown): unknown =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>)
-            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-            .map(([k, x]) => [k, canonical(x)]),
-        )
-      : v;
   const keyOf = new Map<number, string>();
-  for (const r of rows) {
-    let params: unknown = null;
-    try {
-      params = JSON.parse(r.p);
-    } catch {
-      params = r.p;
-    }
-    keyOf.set(r.id, `${r.m}\u0000${JSON.stringify(canonical(params))}`);
-  }
+  for (const r of rows) keyOf.set(r.id, methodParamsKeyOfText(r.m, r.p));
   const index = new Map<string, number>();
   const out = new Int32Array(runIds.length);
   for (let i = 0; i < runIds.length; i++) {

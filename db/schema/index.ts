@@ -10,3 +10,4 @@ export * from "./run-events";
 export * from "./workers";
 export * from "./share-links";
 export * from "./auth";
+export * from "./saved-views";

@@ -5,8 +5,8 @@ import { boundedMetrics, RunLabel, RunStatus, Runtime } from "./common";
 
 export const metricKeySchema = z.string().regex(METRIC_KEY_PATTERN, "metric keys are a letter then up to 63 of A-Z a-z 0-9 _ . / -");
 const finite = z.number().refine(Number.isFinite, "must be a finite number");
-const tag = z.string().trim().min(1).max(64);
-const tags = z
+export const tag = z.string().trim().min(1).max(64);
+export const tags = z
   .array(tag)
   .max(50)
   .refine((t) => new Set(t).size === t.length, "tags must not repeat");

@@ -1,18 +1,21 @@
 import { handleRead, handleWrite } from "@/lib/auth";
+import { listRunGroups } from "@/db/queries/run-groups";
 import { listRuns, logRun } from "@/db/queries/runs";
 import { parseOr400, readJson } from "@/lib/http";
 import { parseRunQuery } from "@/lib/schemas/filters";
-import { LogRunBody, RunsPageQuery } from "@/lib/schemas/runs";
+import { RunsListQuery } from "@/lib/schemas/run-groups";
+import { LogRunBody } from "@/lib/schemas/runs";
 
 export const dynamic = "force-dynamic";
 
-// GET /api/v1/runs — filtered, sorted page of runs
+// GET /api/v1/runs — filtered, sorted page of runs (aggregate=seeds: of seed sets)
 export function GET(req: Request) {
   return handleRead(
     req,
     () => {
-      const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, RunsPageQuery);
-      return Response.json(listRuns(filter, extra));
+      const { filter, extra } = parseRunQuery(new URL(req.url).searchParams, RunsListQuery);
+      const { aggregate, ...page } = extra;
+      return Response.json(aggregate === "seeds" ? listRunGroups(filter, page) : listRuns(filter, page));
     },
     { share: "runs" },
   );
