@@ -5,7 +5,9 @@ import Link from "next/link";
 import { api, type RunDetail } from "@/lib/api-client";
 import { formatMetric, METRICS } from "@/lib/metrics";
 import { qk } from "@/lib/query-keys";
+import { meanSd, seedSetKey } from "@/lib/seed-sets";
 import { SeriesOverlay } from "./series-overlay";
+import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Delta, Empty, ErrorBox, metricLabel, StatusBadge } from "./ui";
 import { useViewParams } from "./view-params";
@@ -23,8 +25,33 @@ export function parseIds(raw: string | null): { ids: number[]; error: string | n
 
 const show = (v: unknown) => (v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
+/**
+ * The compared runs as columns: one per run, or with `collapse` one per seed set (runs differing
+ * only by seed, lib/seed-sets.ts), in the order their first run was asked for.
+ */
+function columnsOf(runs: RunDetail[], collapse: boolean): RunDetail[][] {
+  if (!collapse) return runs.map((r) => [r]);
+  const sets = new Map<string, RunDetail[]>();
+  for (const r of runs) {
+    const k = seedSetKey(r);
+    const set = sets.get(k);
+    if (set) set.push(r);
+    else sets.set(k, [r]);
+  }
+  return [...sets.values()];
+}
+
+/** A metric over a column's runs: the value, or for several the mean ± sd over those that have it. */
+function columnMetric(col: RunDetail[], k: string): { value: number; sd: number; n: number } | undefined {
+  const vals = col.flatMap((r) => r.metrics.filter((m) => m.key === k).map((m) => m.value));
+  if (vals.length === 0) return undefined;
+  const { mean, sd } = meanSd(vals);
+  return { value: mean, sd, n: vals.length };
+}
+
 export function CompareView() {
-  const { params } = useViewParams();
+  const { params, set } = useViewParams();
+  const collapse = params.get("agg") === "seeds";
   const { ids, error } = parseIds(params.get("ids"));
   const runs = useQueries({ queries: ids.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id), enabled: !error })) });
   const baseIds = [...new Set(runs.map((q) => q.data?.baselineRunId).filter((x): x is number => !!x))];
@@ -46,10 +73,12 @@ export function CompareView() {
   const paramKeys = [...new Set(loaded.flatMap((r) => Object.keys(r.params)))].sort();
   const present = new Set(loaded.flatMap((r) => r.metrics.map((m) => m.key)));
   const metricKeys = [...METRICS.map((m) => m.key).filter((k) => present.has(k)), ...[...present].filter((k) => !METRICS.some((m) => m.key === k)).sort()];
-  const val = (r: RunDetail, k: string) => r.metrics.find((m) => m.key === k)?.value;
+  const replicates = loaded.length - columnsOf(loaded, true).length;
+  const cols = columnsOf(loaded, collapse);
   const differs = (vals: unknown[]) => new Set(vals.map(show)).size > 1;
   const info: [string, (r: RunDetail) => unknown][] = [
     ["status", (r) => r.status],
+    ["seed", (r) => r.seed],
     ["method", (r) => r.methodId],
     ["family", (r) => r.family],
     ["model", (r) => r.modelId],
@@ -64,6 +93,20 @@ export function CompareView() {
         <h1>Compare {ids.length} runs</h1>
         <span className="spacer" />
         <ShareButton />
+        <SavedViewsMenu />
+      </div>
+      <div className="filters">
+        <label
+          className="field-inline"
+          title="Runs that differ only by seed (same method, parameters, model, dataset, runtime and hardware) become one column: each metric as mean ± 1 sd, with n"
+        >
+          <input type="checkbox" checked={collapse} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
+        </label>
+        <span className="muted small" data-testid="seed-replicates">
+          {replicates > 0
+            ? `${loaded.length - replicates} seed set${loaded.length - replicates === 1 ? "" : "s"} among these ${loaded.length} runs`
+            : "no two of these runs differ only by seed"}
+        </span>
       </div>
       <ErrorBox error={failed} />
       <div className="table-wrap">
@@ -71,56 +114,77 @@ export function CompareView() {
           <thead>
             <tr>
               <th />
-              {loaded.map((r) => (
-                <th key={r.id}>
-                  <Link href={`/runs/${r.id}`} prefetch={false}>
-                    #{r.id}
-                  </Link>
+              {cols.map((c) => (
+                <th key={c[0].id} data-runs={c.map((r) => r.id).join(",")}>
+                  {c.map((r, i) => (
+                    <span key={r.id}>
+                      {i > 0 && " "}
+                      <Link href={`/runs/${r.id}`} prefetch={false}>
+                        #{r.id}
+                      </Link>
+                    </span>
+                  ))}
+                  {c.length > 1 && <div className="muted small">mean of {c.length}</div>}
                 </th>
               ))}
             </tr>
           </thead>
           <tbody>
-            {info.map(([label, get]) => (
-              <tr key={label} className={differs(loaded.map(get)) ? "differs" : undefined}>
-                <th>{label}</th>
-                {loaded.map((r) => (
-                  <td key={r.id}>
-                    {label === "status" ? (
-                      <StatusBadge status={r.status} />
-                    ) : label === "baseline" && r.baselineRunId ? (
-                      <Link href={`/runs/${r.baselineRunId}`} prefetch={false}>
-                        #{r.baselineRunId}
-                      </Link>
-                    ) : (
-                      show(get(r) ?? undefined)
-                    )}
-                  </td>
-                ))}
-              </tr>
-            ))}
+            {info.map(([label, get]) => {
+              // A collapsed column shows what its runs share; where they differ (seed, status), each run's value.
+              const cell = (c: RunDetail[]) => [...new Set(c.map((r) => show(get(r) ?? undefined)))].join(", ");
+              return (
+                <tr key={label} className={differs(cols.map(cell)) ? "differs" : undefined}>
+                  <th>{label}</th>
+                  {cols.map((c) => (
+                    <td key={c[0].id}>
+                      {label === "status" && c.length === 1 ? (
+                        <StatusBadge status={c[0].status} />
+                      ) : label === "baseline" && c.length === 1 && c[0].baselineRunId ? (
+                        <Link href={`/runs/${c[0].baselineRunId}`} prefetch={false}>
+                          #{c[0].baselineRunId}
+                        </Link>
+                      ) : (
+                        cell(c)
+                      )}
+                    </td>
+                  ))}
+                </tr>
+              );
+            })}
             <tr className="section">
-              <th colSpan={loaded.length + 1}>Parameters</th>
+              <th colSpan={cols.length + 1}>Parameters</th>
             </tr>
             {paramKeys.map((k) => (
-              <tr key={k} className={differs(loaded.map((r) => r.params[k])) ? "differs" : undefined} data-param={k}>
+              <tr key={k} className={differs(cols.map((c) => c[0].params[k])) ? "differs" : undefined} data-param={k}>
                 <th>{k}</th>
-                {loaded.map((r) => (
-                  <td key={r.id}>{show(r.params[k])}</td>
+                {cols.map((c) => (
+                  <td key={c[0].id}>{show(c[0].params[k])}</td>
                 ))}
               </tr>
             ))}
             <tr className="section">
-              <th colSpan={loaded.length + 1}>Metrics (Δ vs each run&apos;s baseline)</th>
+              <th colSpan={cols.length + 1}>Metrics (Δ vs each run&apos;s baseline{collapse ? "; mean ± 1 sd over seeds" : ""})</th>
             </tr>
             {metricKeys.map((k) => (
-              <tr key={k} className={differs(loaded.map((r) => val(r, k))) ? "differs" : undefined} data-metric={k}>
+              <tr key={k} className={differs(cols.map((c) => columnMetric(c, k)?.value)) ? "differs" : undefined} data-metric={k}>
                 <th>{metricLabel(k)}</th>
-                {loaded.map((r) => (
-                  <td key={r.id} className="num">
-                    {formatMetric(k, val(r, k))} <Delta k={k} v={val(r, k)} base={r.baselineRunId ? baseMetrics.get(r.baselineRunId)?.get(k) : undefined} />
-                  </td>
-                ))}
+                {cols.map((c) => {
+                  const m = columnMetric(c, k);
+                  const base = c[0].baselineRunId ? baseMetrics.get(c[0].baselineRunId)?.get(k) : undefined;
+                  return (
+                    <td key={c[0].id} className="num">
+                      {formatMetric(k, m?.value)}
+                      {m && c.length > 1 && (
+                        <span className="muted" title={`mean of ${m.n} run${m.n === 1 ? "" : "s"}; ± 1 sample standard deviation`}>
+                          {" "}
+                          ± {formatMetric(k, m.sd)} (n={m.n})
+                        </span>
+                      )}{" "}
+                      <Delta k={k} v={m?.value} base={base} />
+                    </td>
+                  );
+                })}
               </tr>
             ))}
           </tbody>

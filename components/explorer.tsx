@@ -10,6 +10,7 @@ import { FiltersBar } from "./filters-bar";
 import { FirstRun } from "./first-run";
 import { groupColor, ParetoChart } from "./pareto-chart";
 import { useExplorerData, useModels, useRuns } from "./queries";
+import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
@@ -279,6 +280,7 @@ export function Explorer() {
         </span>
         <span className="spacer" />
         <ShareButton />
+        <SavedViewsMenu />
       </div>
       <div className="filters">
         <MetricPicker

@@ -6,8 +6,11 @@ import { exportHref, type RunRow } from "@/lib/api-client";
 import { METHODS } from "@/lib/methods";
 import { isAuxiliaryMetric, PICKABLE_METRICS } from "@/lib/metrics";
 import { formatRunColumns, parseRunColumn, parseRunColumns, type RunColumn, runColumnSort } from "@/lib/run-columns";
+import { BulkTagBar } from "./bulk-tag-bar";
 import { FiltersBar } from "./filters-bar";
 import { useRuns } from "./queries";
+import { RunGroupsTable, useRunGroups } from "./run-groups-table";
+import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, paramsSummary, formatTime, metricLabel, MetricValue, ProgressBar, StatusBadge } from "./ui";
 import { filterParams, useViewParams } from "./view-params";
@@ -119,31 +122,42 @@ export function RunsView() {
     if (cursor) p.cursor = cursor;
     return p;
   }, [query]);
-  const runs = useRuns(apiParams);
+  // "mean over seeds" (agg=seeds, as on the explorer): one row per set of runs differing only by seed.
+  const seeds = params.get("agg") === "seeds";
+  const runs = useRuns(apiParams, !seeds);
+  const groups = useRunGroups(apiParams, seeds);
   const [selected, setSelected] = useState<number[]>([]);
-  const rows = runs.data?.runs ?? [];
+  const rows = seeds ? [] : (runs.data?.runs ?? []);
+  const groupRows = seeds ? (groups.data?.groups ?? []) : [];
   const chosen = parseRunColumns(params.get("cols"));
-  const autoCols = metricColumns(rows);
+  const metricsShown = seeds
+    ? groupRows.map((g) => Object.fromEntries(Object.entries(g.metrics).map(([k, m]) => [k, m.mean])))
+    : rows.map((r) => r.metrics ?? {});
+  const autoCols = metricColumns(metricsShown.map((metrics) => ({ metrics }) as RunRow));
   const cols: RunColumn[] = chosen ?? autoCols.map((k) => ({ kind: "metric", key: k, id: `metric.${k}` }));
-  const present = [...new Set(rows.flatMap((r) => Object.keys(r.metrics ?? {})))].filter((k) => !isAuxiliaryMetric(k)).sort();
-  const toggle = (id: number) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id].slice(-10)));
+  const present = [...new Set(metricsShown.flatMap((m) => Object.keys(m)))].filter((k) => !isAuxiliaryMetric(k)).sort();
+  const toggle = (id: number) => setSelected((s) => (s.includes(id) ? s.filter((x) => x !== id) : [...s, id]));
+  const pageIds = rows.map((r) => r.id);
+  const allOnPage = pageIds.length > 0 && pageIds.every((id) => selected.includes(id));
+  const toggleAll = () => setSelected((s) => (allOnPage ? s.filter((id) => !pageIds.includes(id)) : [...new Set([...s, ...pageIds])]));
   const exportParams = filters;
+  const current = seeds ? groups : runs;
 
   return (
     <div>
       <div className="toolbar">
         <h1>Runs</h1>
         <span className="muted" data-testid="runs-total">
-          {runs.data ? `${runs.data.total.toLocaleString("en-US")} runs match` : ""}
+          {seeds
+            ? groups.data
+              ? `${groups.data.total.toLocaleString("en-US")} seed sets of ${groups.data.runs.toLocaleString("en-US")} runs match`
+              : ""
+            : runs.data
+              ? `${runs.data.total.toLocaleString("en-US")} runs match`
+              : ""}
         </span>
         <span className="spacer" />
-        {selected.length >= 2 ? (
-          <Link className="button" href={`/compare?ids=${selected.join(",")}`}>
-            Compare {selected.length}
-          </Link>
-        ) : (
-          <span className="muted">select 2–10 runs to compare</span>
-        )}
+        {!seeds && selected.length === 0 && <span className="muted">select runs to compare or tag</span>}
         <a className="button secondary" href={exportHref("csv", exportParams)} download>
           Export CSV
         </a>
@@ -151,11 +165,21 @@ export function RunsView() {
           Export JSON
         </a>
         <ShareButton />
+        <SavedViewsMenu />
       </div>
       <FiltersBar />
+      <div className="filters">
+        <label
+          className="field-inline"
+          title="Runs that differ only by seed (same method, parameters, model, dataset, runtime and hardware) become one row: n runs, each metric as mean ± 1 sd"
+        >
+          <input type="checkbox" checked={seeds} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
+        </label>
+      </div>
       <ColumnPicker columns={cols} auto={chosen === null} present={present} />
-      <ErrorBox error={runs.error} />
-      {runs.data && rows.length === 0 ? (
+      {!seeds && !readOnly && <BulkTagBar selected={selected} onClear={() => setSelected([])} />}
+      <ErrorBox error={current.error} />
+      {current.data && (seeds ? groupRows.length === 0 : rows.length === 0) ? (
         <Empty>
           No runs match these filters.{" "}
           {readOnly ? (
@@ -166,12 +190,16 @@ export function RunsView() {
             </>
           )}
         </Empty>
+      ) : seeds ? (
+        <RunGroupsTable groups={groupRows} cols={cols} Sort={SortHeader} />
       ) : (
         <div className="table-wrap">
           <table className="runs-table" data-testid="runs-table">
             <thead>
               <tr>
-                <th aria-label="select" />
+                <th>
+                  <input type="checkbox" aria-label="select all runs on this page" checked={allOnPage} onChange={toggleAll} />
+                </th>
                 <SortHeader sortKey="id">ID</SortHeader>
                 <SortHeader sortKey="status">Status</SortHeader>
                 <SortHeader sortKey="methodId">Method</SortHeader>
@@ -180,6 +208,7 @@ export function RunsView() {
                 <SortHeader sortKey="datasetId">Dataset</SortHeader>
                 <SortHeader sortKey="runtime">Runtime</SortHeader>
                 <SortHeader sortKey="hardwareKey">Hardware</SortHeader>
+                <th>Tags</th>
                 {cols.map((c) => {
                   const sortKey = runColumnSort(c);
                   return sortKey ? (
@@ -221,6 +250,9 @@ export function RunsView() {
                   <td className="ellipsis" title={r.hardwareKey ?? ""}>
                     {r.hardwareKey ?? "—"}
                   </td>
+                  <td className="small" data-testid="run-tags">
+                    {r.tags.join(", ") || "—"}
+                  </td>
                   {cols.map((c) =>
                     c.kind === "metric" ? (
                       <td key={c.id} className="num">
@@ -243,8 +275,8 @@ export function RunsView() {
             ⇤ First page
           </button>
         )}
-        {runs.data?.nextCursor && (
-          <button type="button" className="secondary" onClick={() => set({ cursor: runs.data!.nextCursor })}>
+        {current.data?.nextCursor && (
+          <button type="button" className="secondary" onClick={() => set({ cursor: current.data!.nextCursor })}>
             Next page →
           </button>
         )}
@@ -256,7 +288,7 @@ export function RunsView() {
             ))}
           </select>
         </label>
-        {runs.isFetching && <span className="muted">updating…</span>}
+        {current.isFetching && <span className="muted">updating…</span>}
       </div>
     </div>
   );

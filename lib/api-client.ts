@@ -6,6 +6,8 @@ import type { z } from "zod";
 import type { QueryParams } from "./query-keys";
 import type { CreateShareRequest, CreateShareResponse } from "./schemas/share";
 import type { SessionResponse } from "./schemas/session";
+import type { BulkTagsBody, BulkTagsResponse, RunGroupsPage } from "./schemas/run-groups";
+import type { CreateSavedViewBody, SavedView, SavedViewsResponse } from "./schemas/saved-views";
 
 export class ApiError extends Error {
   constructor(
@@ -34,6 +36,8 @@ export type {
   LogRunBody,
 } from "./schemas/runs";
 export type { ExperimentRow, ExperimentDetail, ExperimentRun, CreateExperimentBody, CreateExperimentResponse } from "./schemas/experiments";
+export type { RunGroup, RunGroupsPage, SeedMetric } from "./schemas/run-groups";
+export type { SavedView } from "./schemas/saved-views";
 export type { ParetoResponse, ParetoChartsResponse, ParetoContext, FrontPoint, DominatedPoint } from "./schemas/pareto";
 
 import type { MethodsResponse } from "./schemas/methods";
@@ -126,6 +130,9 @@ export const api = {
   experiment: (id: number) => request<ExperimentDetail>("GET", `/experiments/${id}`),
   createExperiment: (body: z.input<typeof CreateExperimentBody>) => request<CreateExperimentResponse>("POST", "/experiments", body),
   runs: (params: QueryParams) => request<RunsPage>("GET", `/runs${toQueryString(params)}`),
+  /** Seed sets (runs differing only by seed) under the same filter, sort and page keys as `runs`. */
+  runGroups: (params: QueryParams) => request<RunGroupsPage>("GET", `/runs${toQueryString({ ...params, aggregate: "seeds" })}`),
+  bulkTags: (body: BulkTagsBody) => request<BulkTagsResponse>("POST", "/runs/tags", body),
   run: (id: number) => request<RunDetail>("GET", `/runs/${id}`),
   runSeries: (id: number, key?: string) => request<MetricSeriesResponse>("GET", `/runs/${id}/metrics${toQueryString(key ? { key } : {})}`),
   patchRun: (id: number, body: { tags?: string[]; notes?: string | null }) => request<RunDetail>("PATCH", `/runs/${id}`, body),
@@ -137,6 +144,9 @@ export const api = {
       "charts" in r ? { charts: r.charts.map(expandChart) } : { charts: [r] },
     ),
   contexts: (params: QueryParams) => request<{ contexts: ParetoContext[] }>("GET", `/contexts${toQueryString(params)}`).then((r) => r.contexts),
+  savedViews: () => request<SavedViewsResponse>("GET", "/views").then((r) => r.views),
+  createSavedView: (body: CreateSavedViewBody) => request<SavedView>("POST", "/views", body),
+  deleteSavedView: (id: number) => request<SavedView>("DELETE", `/views/${id}`),
   createShare: (body: CreateShareRequest) => request<CreateShareResponse>("POST", "/share", body),
   revokeShare: (token: string) => request<{ revokedAt: number }>("DELETE", `/share/${encodeURIComponent(token)}`),
   session: () => request<SessionResponse>("GET", "/session"),

@@ -17,6 +17,7 @@ export const qk = {
   runs: {
     all: ["runs"] as const,
     list: (params: QueryParams) => ["runs", "list", params] as const,
+    groups: (params: QueryParams) => ["runs", "groups", params] as const,
     detail: (id: number) => ["runs", "detail", id] as const,
     series: (id: number, key: string) => ["runs", "series", id, key] as const,
   },
@@ -26,4 +27,5 @@ export const qk = {
     contexts: (params: QueryParams) => ["pareto", "contexts", params] as const,
   },
   share: (token: string) => ["share", token] as const,
+  views: () => ["views"] as const,
 };
