@@ -1,8 +1,23 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
 import { POST as bulkTags } from "@/app/api/v1/runs/tags/route";
 import { GET as getRun } from "@/app/api/v1/runs/[id]/route";
+import { createApiToken } from "@/db/queries/auth";
 import { call, cleanup, fields, freshDb } from "./helpers";
+
+/** A route call with extra request headers (an Authorization bearer). */
+async function callAs(
+  handler: (req: Request, ctx: { params: Promise<any> }) => Response | Promise<Response>,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  opts: { body?: unknown; params?: Record<string, string> } = {},
+) {
+  const init: RequestInit = { method, headers: { ...headers, ...(opts.body !== undefined ? { "content-type": "application/json" } : {}) } };
+  if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
+  const res = await handler(new Request(new URL(url, "http://localhost"), init), { params: Promise.resolve(opts.params ?? {}) });
+  return { status: res.status, json: await res.json() };
+}
 
 let dir: string;
 const ids: number[] = [];
@@ -73,5 +88,19 @@ describe("POST /api/v1/runs/tags", () => {
     expect(r.status).toBe(400);
     expect(r.json.details[0].message).toContain(`runs ${ids[0]} would carry more than 50 tags`);
     expect(await tagsOf(ids[3])).toEqual([]);
+  });
+
+  it("in token mode needs a live API token", async () => {
+    const { token } = createApiToken("tags-test");
+    process.env.FRONTIER_AUTH = "token";
+    onTestFinished(() => {
+      delete process.env.FRONTIER_AUTH;
+    });
+    const anon = await post({ ids: [ids[3]], add: ["locked"] });
+    expect(anon.status).toBe(401);
+    expect(await tagsOf(ids[3])).toEqual([]);
+    const r = await callAs(bulkTags, "POST", "/api/v1/runs/tags", { authorization: `Bearer ${token}` }, { body: { ids: [ids[3]], add: ["locked"] } });
+    expect(r.status).toBe(200);
+    expect(await tagsOf(ids[3])).toEqual(["locked"]);
   });
 });

@@ -1,7 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { GET as listViews, POST as postView } from "@/app/api/v1/views/route";
 import { DELETE as deleteView } from "@/app/api/v1/views/[id]/route";
+import { createApiToken } from "@/db/queries/auth";
 import { call, cleanup, count, fields, freshDb } from "./helpers";
+
+/** A route call with extra request headers (an Authorization bearer). */
+async function callAs(
+  handler: (req: Request, ctx: { params: Promise<any> }) => Response | Promise<Response>,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  opts: { body?: unknown; params?: Record<string, string> } = {},
+) {
+  const init: RequestInit = { method, headers: { ...headers, ...(opts.body !== undefined ? { "content-type": "application/json" } : {}) } };
+  if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
+  const res = await handler(new Request(new URL(url, "http://localhost"), init), { params: Promise.resolve(opts.params ?? {}) });
+  return { status: res.status, json: await res.json() };
+}
 
 let dir: string;
 beforeAll(() => {
@@ -67,5 +82,26 @@ describe("saved views", () => {
   it("accepts a name of exactly 80 characters", async () => {
     const r = await call(postView, "POST", "/api/v1/views", { body: { name: "n".repeat(80), view: runsView } });
     expect(r.status).toBe(201);
+  });
+
+  it("in token mode needs a live API token to read (with FRONTIER_READ=token), save and delete", async () => {
+    const { token } = createApiToken("views-test");
+    const saved = (await call(postView, "POST", "/api/v1/views", { body: { name: "token mode", view: runsView } })).json;
+    process.env.FRONTIER_AUTH = "token";
+    process.env.FRONTIER_READ = "token";
+    onTestFinished(() => {
+      delete process.env.FRONTIER_AUTH;
+      delete process.env.FRONTIER_READ;
+    });
+    const before = count("saved_views");
+    expect((await call(listViews, "GET", "/api/v1/views")).status).toBe(401);
+    expect((await call(postView, "POST", "/api/v1/views", { body: { name: "anonymous", view: runsView } })).status).toBe(401);
+    expect((await call(deleteView, "DELETE", `/api/v1/views/${saved.id}`, { params: { id: String(saved.id) } })).status).toBe(401);
+    expect(count("saved_views")).toBe(before);
+    const auth = { authorization: `Bearer ${token}` };
+    const list = await callAs(listViews, "GET", "/api/v1/views", auth);
+    expect(list.status).toBe(200);
+    expect((await callAs(postView, "POST", "/api/v1/views", auth, { body: { name: "with token", view: runsView } })).status).toBe(201);
+    expect((await callAs(deleteView, "DELETE", `/api/v1/views/${saved.id}`, auth, { params: { id: String(saved.id) } })).status).toBe(200);
   });
 });
