@@ -1,3 +1,4 @@
+import type Database from "better-sqlite3";
 import { type SQL, sql } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { invalid } from "../../lib/errors";
@@ -7,6 +8,7 @@ import type { RunSortColumn } from "../../lib/schemas/runs";
 import type { RunStatus } from "../../lib/schemas/common";
 import { contextKey, meanSd, methodParamsKeyOfText } from "../../lib/seed-sets";
 import { runFilterConditions, whereClause } from "./run-filter";
+import { rawClient } from "./raw";
 import { decodeCursor, encodeCursor, reapBeforeRead } from "./runs";
 
 const SORT_COLUMN: Record<RunSortColumn, string> = {
@@ -30,10 +32,28 @@ type SortValue = string | number | null;
 interface Pending {
   id: number;
   ids: number[];
-  /** Metric sort: sum and count of the members' values, then their mean; otherwise the first member's value. */
-  sum: number;
-  count: number;
+  /** A metric sort: the mean over the members that have it; otherwise the first member's value. */
   value: SortValue;
+}
+
+/** Above this many runs a metric sort reads the metric's whole column; at or below, each run's value by primary key. */
+export const COLUMN_READ_ABOVE = 5000;
+
+/**
+ * A metric's value by run id for `runs` runs: a primary-key lookup each for a few, else one scan of
+ * the covering run_metrics_key_value index as two plucked columns (the Pareto charts' column read).
+ */
+function metricValues(client: Database.Database, key: string, runs: number, columnReadAbove: number): (id: number) => number | undefined {
+  if (runs <= columnReadAbove) {
+    const get = client.prepare("SELECT value FROM run_metrics WHERE run_id = ? AND key = ?").pluck(true);
+    return (id) => get.get(id, key) as number | undefined;
+  }
+  const q = "FROM run_metrics WHERE key = ? ORDER BY value, run_id";
+  const ids = client.prepare(`SELECT run_id ${q}`).pluck(true).all(key) as number[];
+  const vals = client.prepare(`SELECT value ${q}`).pluck(true).all(key) as number[];
+  const map = new Map<number, number>();
+  for (let i = 0; i < ids.length; i++) map.set(ids[i], vals[i]);
+  return (id) => map.get(id);
 }
 
 /**
@@ -45,56 +65,78 @@ interface Pending {
  * (lowest id) member's value. Groups lacking the sort value come last in both directions, as in the
  * plain list. The cursor names the last group's (sort value, first id).
  *
- * Measured on the 100k-run benchmark database (2 cores shared with other jobs, load about 4):
- * every run, sorted by id, 422 ms median; by a metric's mean 798 ms; one model and dataset (11k
- * runs) by a metric 80 ms. Reading runs one at a time and grouping them in memory took 1250 ms for
- * the first.
+ * Measured on the 100k-run benchmark database (data/bench-tracker.db, includeSynthetic=1; 2 cores
+ * shared with other jobs, load about 5; 7 requests, median): every run sorted by id 391 ms, by
+ * created 454 ms, by a metric's mean 509 ms (the metric read per run inside the GROUP BY took
+ * 798 ms); one model and dataset (11k runs) by a metric 103 ms; the plain list answers in under
+ * 10 ms, since it stops after a page. Reading runs one row at a time and grouping them in memory
+ * took 1250 ms for the first.
  */
-export function listRunGroups(filter: RunFilter, page: { sort: string; cursor?: string; limit: number }, tx: Tx = getDb()): RunGroupsPage {
+export function listRunGroups(
+  filter: RunFilter,
+  page: { sort: string; cursor?: string; limit: number },
+  tx: Tx = getDb(),
+  opts: { columnReadAbove?: number } = {},
+): RunGroupsPage {
   reapBeforeRead(tx);
   const desc = page.sort.startsWith("-");
   const name = desc ? page.sort.slice(1) : page.sort;
   const cursorSort = `seeds:${page.sort}`;
   const cur = page.cursor ? decodeCursor(page.cursor, cursorSort) : null;
   const where = whereClause(runFilterConditions(filter, "r", "in"));
-  let sortValue: SQL;
   const metricKey = name.startsWith("metric.") ? name.slice("metric.".length) : null;
-  if (metricKey !== null) {
-    // A primary-key lookup per run (run_metrics is WITHOUT ROWID on (run_id, key)).
-    sortValue = sql`(SELECT x.value FROM run_metrics x NOT INDEXED WHERE x.run_id = r.id AND x.key = ${metricKey})`;
-  } else {
+  let sortValue: SQL = sql`NULL`;
+  if (metricKey === null) {
     const col = SORT_COLUMN[name as RunSortColumn];
     if (!col) throw invalid("invalid query", [{ field: "sort", message: `cannot sort by ${name}` }]);
     sortValue = sql.raw(`r.${col}`);
   }
-  // SQLite groups by the stored parameter text (a sort over narrow keys); the few groups whose
-  // texts differ only in key order then merge in memory under the canonical key. `min(r.id)` is
-  // the only min/max aggregate, so the bare sort value is the first member's (SQLite's rule).
-  const aggregates = metricKey !== null ? sql`sum(sv) AS s, count(sv) AS c, NULL AS v` : sql`0 AS s, 0 AS c, sv AS v`;
-  const rows = tx.values<[string, string, string, string | null, string, string, number, string, number, number, number, SortValue]>(
-    sql`SELECT model_id, dataset_id, runtime, hardware_key, method_id, params, min(id), group_concat(id), count(*), ${aggregates}
-      FROM (SELECT r.id, r.model_id, r.dataset_id, r.runtime, r.hardware_key, r.method_id, r.params, ${sortValue} AS sv FROM runs r ${where})
-      GROUP BY model_id, dataset_id, runtime, hardware_key, method_id, params`,
-  );
-
-  const groups = new Map<string, Pending>();
-  let runCount = 0;
-  for (const [model, dataset, runtime, hw, method, params, first, idList, n, sum, count, v] of rows) {
-    runCount += n;
-    const key = contextKey({ modelId: model, datasetId: dataset, runtime, hardwareKey: hw }) + methodParamsKeyOfText(method, params);
-    const ids = idList.split(",").map(Number);
-    const g = groups.get(key);
-    if (!g) groups.set(key, { id: first, ids, sum, count, value: v });
-    else {
-      g.ids.push(...ids);
-      g.sum += sum;
-      g.count += count;
-      if (first < g.id) Object.assign(g, { id: first, value: v });
+  const client = rawClient(tx);
+  // One read transaction: the groups and the metric values come from the same snapshot.
+  const all = client.transaction(() => {
+    // SQLite groups by the stored parameter text (a sort over narrow keys); the few groups whose
+    // texts differ only in key order then merge in memory under the canonical key. `min(r.id)` is
+    // the only min/max aggregate, so the bare sort value is the first member's (SQLite's rule).
+    const rows = tx.values<[string, string, string, string | null, string, string, number, string, SortValue]>(
+      sql`SELECT r.model_id, r.dataset_id, r.runtime, r.hardware_key, r.method_id, r.params, min(r.id), group_concat(r.id), ${sortValue}
+        FROM runs r ${where} GROUP BY r.model_id, r.dataset_id, r.runtime, r.hardware_key, r.method_id, r.params`,
+    );
+    const groups = new Map<string, Pending>();
+    for (const [model, dataset, runtime, hw, method, params, first, idList, v] of rows) {
+      const key = contextKey({ modelId: model, datasetId: dataset, runtime, hardwareKey: hw }) + methodParamsKeyOfText(method, params);
+      const ids = idList.split(",").map(Number);
+      const g = groups.get(key);
+      if (!g) groups.set(key, { id: first, ids, value: v });
+      else {
+        g.ids.push(...ids);
+        if (first < g.id) Object.assign(g, { id: first, value: v });
+      }
     }
-  }
-  const all = [...groups.values()];
-  for (const g of all) g.ids.sort((a, b) => a - b);
-  if (metricKey !== null) for (const g of all) g.value = g.count > 0 ? g.sum / g.count : null;
+    const out = [...groups.values()];
+    for (const g of out) g.ids.sort((a, b) => a - b);
+    if (metricKey !== null) {
+      const valueOf = metricValues(
+        client,
+        metricKey,
+        out.reduce((n, g) => n + g.ids.length, 0),
+        opts.columnReadAbove ?? COLUMN_READ_ABOVE,
+      );
+      for (const g of out) {
+        let sum = 0;
+        let count = 0;
+        for (const id of g.ids) {
+          const x = valueOf(id);
+          if (x !== undefined) {
+            sum += x;
+            count++;
+          }
+        }
+        g.value = count > 0 ? sum / count : null;
+      }
+    }
+    return out;
+  })();
+  const runCount = all.reduce((n, g) => n + g.ids.length, 0);
 
   // Order: groups with a value by (value, id) in the sort's direction, then the rest by id.
   const sign = desc ? -1 : 1;

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
 import { GET as getPareto } from "@/app/api/v1/pareto/route";
+import { listRunGroups } from "@/db/queries/run-groups";
+import { emptyFilter } from "@/lib/schemas/filters";
 import { call, cleanup, freshDb } from "./helpers";
 
 let dir: string;
@@ -94,6 +96,14 @@ describe("GET /api/v1/runs?aggregate=seeds", () => {
       cursor = page.json.nextCursor;
     } while (cursor);
     expect(seen).toEqual(asc.json.groups.map((g: any) => g.id));
+  });
+
+  it("orders the same whether the sort metric is read per run or as a whole column", () => {
+    for (const sort of ["metric.perplexity", "-metric.decode_ms_per_token"]) {
+      const perRun = listRunGroups(emptyFilter(), { sort, limit: 50 });
+      const column = listRunGroups(emptyFilter(), { sort, limit: 50 }, undefined, { columnReadAbove: 0 });
+      expect(column).toEqual(perRun);
+    }
   });
 
   it("applies the run filter before grouping", async () => {
