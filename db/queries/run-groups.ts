@@ -115,7 +115,7 @@ export function listRunGroups(
     const out = [...groups.values()];
     for (const g of out) g.ids.sort((a, b) => a - b);
     if (metricKey !== null) {
-      const valueOf = metricValues(
+      const metricOf = metricValues(
         client,
         metricKey,
         out.reduce((n, g) => n + g.ids.length, 0),
@@ -125,7 +125,7 @@ export function listRunGroups(
         let sum = 0;
         let count = 0;
         for (const id of g.ids) {
-          const x = valueOf(id);
+          const x = metricOf(id);
           if (x !== undefined) {
             sum += x;
             count++;
