@@ -79,7 +79,7 @@ test("mean over seeds on /runs: seed replicates become one row with n and mean Â
   await page.goto(`/runs?model=${MODEL}`);
   await expect(page.getByTestId("runs-total")).toHaveText("4 runs match");
   await expect(page.getByTestId("runs-table").locator("tbody tr")).toHaveCount(4);
-  await page.getByLabel("mean over seeds").check();
+  await page.getByLabel("mean over seeds").click(); // controlled by the URL: checked once the view updates
   await expect(page).toHaveURL(/agg=seeds/);
   await expect(page.getByTestId("runs-total")).toHaveText("2 seed sets of 4 runs match");
   const rows = page.getByTestId("runs-groups-table").locator("tbody tr");
@@ -156,7 +156,7 @@ test("compare collapses seed replicates into one column with mean Â± sd and n", 
   const table = page.getByTestId("compare-table");
   await expect(table.locator("thead th")).toHaveCount(5);
   await expect(page.getByTestId("seed-replicates")).toHaveText("2 seed sets among these 4 runs");
-  await page.getByLabel("mean over seeds").check();
+  await page.getByLabel("mean over seeds").click(); // controlled by the URL: checked once the view updates
   await expect(page).toHaveURL(/agg=seeds/);
   await expect(table.locator("thead th")).toHaveCount(3);
   await expect(table.locator("thead th").nth(2)).toContainText("mean of 3");
