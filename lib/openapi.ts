@@ -57,6 +57,8 @@ export interface Operation {
   auth?: boolean;
   /** Accepts the run filter keys (and metric.<key><op><value> ranges). */
   runFilter?: boolean;
+  /** Further error statuses the endpoint answers, with what each means. */
+  errors?: Record<number, string>;
 }
 
 const id = IdParams;
@@ -143,6 +145,7 @@ export const OPERATIONS: Operation[] = [
     tag: "runs",
     body: BulkTagsBody,
     ok: { status: 200, schema: BulkTagsResponse },
+    errors: { 404: "Some ids are not runs; the message names them and nothing was written" },
   },
   { method: "post", path: "/api/v1/runs", summary: "Log a run executed elsewhere", tag: "runs", body: LogRunBody, ok: { status: 201, schema: LogRunResponse } },
   { method: "get", path: "/api/v1/runs/{id}", summary: "A run in full", tag: "runs", pathParams: id, ok: { status: 200, schema: RunDetail } },
@@ -338,6 +341,7 @@ export const OPERATIONS: Operation[] = [
     tag: "views",
     body: CreateSavedViewBody,
     ok: { status: 201, schema: SavedView },
+    errors: { 409: "A saved view already has this name" },
   },
   {
     method: "delete",
@@ -407,6 +411,8 @@ export function buildOpenApi(): Record<string, unknown> {
       };
       responses["415"] = { description: "The body is not JSON", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
     }
+    for (const [status, description] of Object.entries(op.errors ?? {}))
+      responses[status] = { description, content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
     if (op.auth)
       responses["401"] = { description: "Missing or wrong bearer token", content: { "application/json": { schema: jsonSchema(ErrorResponse, "output") } } };
     (paths[op.path] ??= {})[op.method] = {
