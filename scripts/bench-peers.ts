@@ -13,7 +13,9 @@
  * Options: --models=125m,1b --threads=1,2 --weights=fp32,q4 --rounds=3 --prompt=128 --decode=64
  *          --shapes=data/shapes (shape models, as the worker caches them) --out=data/peers
  *          --lever=prealloc (adds each Frontier engine with preallocated logits/KV outputs, interleaved)
+ *          --lever=hostcache (adds each Frontier engine with its cache round-tripping as present tensors, interleaved)
  *          --profile (instead of the comparison: onnxruntime's kernel time per op type of Frontier's decode steps)
+ *          --breakdown (instead of the comparison: what a decode step costs outside the kernels, see breakdown())
  */
 import { spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, statSync } from "node:fs";
@@ -47,6 +49,8 @@ interface RunSpec {
    * instead of a fresh output array per tensor and step copied out of onnxruntime's memory.
    */
   prealloc?: boolean;
+  /** Frontier only: the cache round-trips through onnxruntime as present tensors (host cache mode off). */
+  roundTrip?: boolean;
 }
 
 interface RunResult {
@@ -97,7 +101,7 @@ async function frontierChild(spec: RunSpec): Promise<RunResult> {
   const shape = shapeFromFiles(spec.file);
   if (!shape) throw new Error(`no decoder shape for ${spec.file}`);
   if (spec.prealloc) return preallocatedDecode(handle, session, shape, spec);
-  const dec = new DecoderSession(handle, session, shape);
+  const dec = new DecoderSession(handle, session, shape, spec.roundTrip ? { hostCache: false } : {});
   let t = performance.now();
   let tok = argmax(await dec.prefill(spec.prompt));
   const prefillMs = performance.now() - t;
@@ -330,7 +334,7 @@ interface Config {
   model: Prepared;
   weights: "fp32" | "q4";
   threads: number;
-  engines: { label: string; engine: RunSpec["engine"]; file: string; stepBytes: number; kvBytesPerElem: number; prealloc?: boolean }[];
+  engines: { label: string; engine: RunSpec["engine"]; file: string; stepBytes: number; kvBytesPerElem: number; prealloc?: boolean; roundTrip?: boolean }[];
 }
 
 function runChild(spec: RunSpec, pin: boolean): RunResult {
@@ -408,9 +412,20 @@ async function main(): Promise<void> {
     return;
   }
 
+  if (process.argv.includes("--breakdown")) {
+    await breakdown(configs, canPin, Number(arg("rounds", "5")));
+    return;
+  }
+
   if (arg("lever", "") === "prealloc") {
     for (const c of configs) {
       c.engines = c.engines.flatMap((e) => (e.engine === "frontier" ? [e, { ...e, label: `${e.label} + preallocated outputs`, prealloc: true }] : [e]));
+    }
+  }
+  if (arg("lever", "") === "hostcache") {
+    // the engine before host cache mode, interleaved with it
+    for (const c of configs) {
+      c.engines = c.engines.flatMap((e) => (e.engine === "frontier" ? [{ ...e, label: `${e.label}, cache round-trip`, roundTrip: true }, e] : [e]));
     }
   }
 
@@ -426,7 +441,10 @@ async function main(): Promise<void> {
       bws.push(copyBandwidth(256 * 2 ** 20));
       for (const e of order) {
         const key = `${c.model.name}|${c.weights}|${c.threads}|${e.label}`;
-        const res = runChild({ engine: e.engine, file: e.file, threads: c.threads, prompt, decode, prealloc: e.prealloc }, c.threads === 1 && canPin);
+        const res = runChild(
+          { engine: e.engine, file: e.file, threads: c.threads, prompt, decode, prealloc: e.prealloc, roundTrip: e.roundTrip },
+          c.threads === 1 && canPin,
+        );
         samples.set(key, [...(samples.get(key) ?? []), res]);
         console.error(
           `round ${r + 1}/${rounds} ${c.model.name} ${c.threads}t ${e.label}: prefill ${res.prefillMs.toFixed(0)} ms, decode median ${median(res.decodeMs).toFixed(2)} ms, load ${os.loadavg()[0].toFixed(1)}`,
@@ -489,7 +507,18 @@ ${rows.join("\n")}
 ${ratios.join("\n")}`);
 }
 
-if (process.argv[2] === "--child") {
+if (process.argv[2] === "--breakdown-child") {
+  breakdownChild(JSON.parse(process.argv[3]) as BreakdownSpec).then(
+    (r) => {
+      process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
+      process.exit(0);
+    },
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+} else if (process.argv[2] === "--child") {
   const spec = JSON.parse(process.argv[3]) as RunSpec;
   (spec.engine === "frontier" ? frontierChild(spec) : llamaChild(spec)).then(
     (r) => {
@@ -506,4 +535,149 @@ if (process.argv[2] === "--child") {
     console.error(e);
     process.exit(1);
   });
+}
+
+// ---------------------------------------------------------------- breakdown
+
+/**
+ * Where a decode step's time goes outside onnxruntime's kernels, measured as differences of
+ * session.run wall times on one session, the variants interleaved within each child:
+ * - "all outputs" (what DecoderSession does) vs "logits only" (the present key/values are still
+ *   computed, but not returned): the cost of handing the whole cache back to JS every step, which
+ *   the node binding copies into fresh arrays (preallocated outputs do not avoid it);
+ * - the same graph with each RMSNorm's square written as Pow(x, 2) (as transformers' exports write
+ *   it), which onnxruntime's optimizer fuses into one SimplifiedLayerNormalization per norm, against
+ *   the builder's Mul(x, x), which it leaves as six nodes.
+ * One decode step (1 token) after a synthetic cache of each context length.
+ */
+interface BreakdownSpec {
+  variants: { label: string; file: string }[];
+  threads: number;
+  contexts: number[];
+  reps: number;
+}
+
+type BreakdownResult = Record<string, number[]>;
+
+async function breakdownChild(spec: BreakdownSpec): Promise<BreakdownResult> {
+  const { openRuntime } = await import("../workers/runtimes");
+  const { shapeFromFiles } = await import("../workers/eval/decoder-session");
+  const { layerKvHeads } = await import("../workers/eval/types");
+  const handle = await openRuntime("cpu");
+  const { Tensor } = handle.ort;
+  const sessions = [];
+  for (const v of spec.variants) {
+    const session = await handle.ort.InferenceSession.create(v.file, { ...handle.sessionOptions(), intraOpNumThreads: spec.threads });
+    const shape = shapeFromFiles(v.file);
+    if (!shape) throw new Error(`no decoder shape for ${v.file}`);
+    sessions.push({ label: v.label, session, shape });
+  }
+  const out: BreakdownResult = {};
+  const rng = seededRng(7);
+  for (const P of spec.contexts) {
+    const feedsOf = sessions.map(({ shape }) => {
+      const feeds: Record<string, InstanceType<typeof Tensor>> = {
+        input_ids: new Tensor("int64", BigInt64Array.of(5n), [1, 1]),
+        attention_mask: new Tensor("int64", new BigInt64Array(P + 1).fill(1n), [1, P + 1]),
+      };
+      if (shape.hasPositionIds) feeds.position_ids = new Tensor("int64", BigInt64Array.of(BigInt(P)), [1, 1]);
+      for (let l = 0; l < shape.numLayers; l++) {
+        const h = layerKvHeads(shape, l);
+        for (const kv of ["key", "value"]) {
+          const data = Float32Array.from({ length: h * P * shape.headDim }, () => rng() - 0.5);
+          feeds[`past_key_values.${l}.${kv}`] = new Tensor("float32", data, [1, h, P, shape.headDim]);
+        }
+      }
+      return feeds;
+    });
+    for (let r = 0; r < spec.reps + 2; r++) {
+      for (let i = 0; i < sessions.length; i++) {
+        for (const mode of ["all outputs", "logits only"]) {
+          const t = performance.now();
+          const session = sessions[i].session;
+          await (mode === "logits only" ? session.run(feedsOf[i], ["logits"]) : session.run(feedsOf[i]));
+          const ms = performance.now() - t;
+          // the first two repetitions warm the session's arena for this context length
+          if (r >= 2) (out[`${P}|${sessions[i].label}|${mode}`] ??= []).push(ms);
+        }
+      }
+    }
+  }
+  for (const s of sessions) await s.session.release();
+  return out;
+}
+
+/** The builder's graph with each RMSNorm square written as Pow(x, 2): the same numbers, a fusable pattern. */
+async function powNormVariant(src: string, dst: string): Promise<number> {
+  const { readModel, writeModel, makeTensor } = await import("../workers/onnx/model-io");
+  const { copyFileSync } = await import("node:fs");
+  const model = readModel(src);
+  const g = model.graph ?? {};
+  let n = 0;
+  for (const node of g.node ?? []) {
+    const inputs = node.input ?? [];
+    if (node.opType === "Mul" && inputs.length === 2 && inputs[0] === inputs[1] && (node.name ?? "").endsWith("/sq")) {
+      node.opType = "Pow";
+      node.input = [inputs[0], "const.pow2"];
+      n++;
+    }
+  }
+  (g.initializer ??= []).push(makeTensor("const.pow2", [], Float32Array.of(2)));
+  mkdirSync(path.dirname(dst), { recursive: true });
+  writeModel(model, dst);
+  for (const f of ["config.json", "tokenizer.json"]) copyFileSync(path.join(path.dirname(src), f), path.join(path.dirname(dst), f));
+  return n;
+}
+
+async function breakdown(configs: Config[], canPin: boolean, rounds: number): Promise<void> {
+  const contexts = arg("contexts", "128,512").split(",").map(Number);
+  const reps = Number(arg("reps", "15"));
+  const started = performance.now();
+  const loadBefore = os.loadavg();
+  const rows: string[] = [];
+  const seen = new Set<string>();
+  for (const c of configs) {
+    for (const e of c.engines.filter((x) => x.engine === "frontier" && !x.label.includes("W4A16"))) {
+      const key = `${e.file}|${c.threads}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const pow = path.join(path.dirname(e.file), "..", `${path.basename(path.dirname(e.file))}-pownorm`, "model.onnx");
+      const norms = existsSync(pow) ? -1 : await powNormVariant(e.file, pow);
+      if (norms === 0) throw new Error(`${e.file}: no RMSNorm square found to rewrite`);
+      const variants = [
+        { label: "builder graph", file: e.file },
+        { label: "RMSNorm as Pow (fused by onnxruntime)", file: pow },
+      ];
+      const all: BreakdownResult = {};
+      for (let r = 0; r < rounds; r++) {
+        const spec: BreakdownSpec = { variants: r % 2 ? [...variants].reverse() : variants, threads: c.threads, contexts, reps };
+        const cmd = c.threads === 1 && canPin ? "taskset" : process.execPath;
+        const args = [...(c.threads === 1 && canPin ? ["-c", "0", process.execPath] : []), "--import", "tsx", self, "--breakdown-child", JSON.stringify(spec)];
+        const res = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+        const line = res.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+        if (res.status !== 0 || !line) throw new Error(`breakdown of ${e.file} failed (exit ${res.status}):\n${res.stderr.slice(-2000)}`);
+        const got = JSON.parse(line.slice(7)) as BreakdownResult;
+        // one median per child and variant: rounds are the unit of resampling
+        for (const [k, v] of Object.entries(got)) (all[k] ??= []).push(median(v));
+        console.error(`breakdown round ${r + 1}/${rounds} ${c.model.name} ${c.threads}t ${e.label}, load ${os.loadavg()[0].toFixed(1)}`);
+      }
+      for (const P of contexts) {
+        const m = (v: string, mode: string) => all[`${P}|${v}|${mode}`] ?? [];
+        const base = median(m("builder graph", "all outputs"));
+        const logits = median(m("builder graph", "logits only"));
+        const fused = median(m("RMSNorm as Pow (fused by onnxruntime)", "all outputs"));
+        const paired = (a: number[], b: number[]) => median(a.map((x, i) => x - b[i]));
+        rows.push(
+          `| ${c.model.name} | ${e.label} | ${c.threads}${c.threads === 1 && canPin ? ", pinned" : ""} | ${P} | ${base.toFixed(2)} | ${logits.toFixed(2)} | ${paired(m("builder graph", "all outputs"), m("builder graph", "logits only")).toFixed(2)} (${((1 - logits / base) * 100).toFixed(0)}%) | ${fused.toFixed(2)} | ${paired(m("builder graph", "all outputs"), m("RMSNorm as Pow (fused by onnxruntime)", "all outputs")).toFixed(2)} |`,
+        );
+      }
+    }
+  }
+  const loadAfter = os.loadavg();
+  console.log(`Command: \`npm run bench:peers -- ${process.argv.slice(2).join(" ")}\` (${rounds} child processes per engine, each timing ${reps} session.run calls per variant and mode after 2 warm-up calls, variants and modes interleaved; total ${((performance.now() - started) / 60000).toFixed(1)} min)
+Load average (1/5/15 min) ${loadBefore.map((x) => x.toFixed(1)).join("/")} before, ${loadAfter.map((x) => x.toFixed(1)).join("/")} after. Medians over rounds of each round's median; differences are medians of per-round paired differences.
+
+| model | engine | threads | context (cached tokens) | session.run, all outputs (ms) | logits only (ms) | returning the cache to JS (ms, share) | RMSNorm fused: all outputs (ms) | saved by the fused norm (ms) |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join("\n")}`);
 }

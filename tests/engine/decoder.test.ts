@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
-import { argmax, openDecoder, shapeFromFiles, type DecoderSession } from "@/workers/eval/decoder-session";
+import { argmax, DecoderSession, openDecoder, shapeFromFiles } from "@/workers/eval/decoder-session";
 import { dropPositionIdsInput, tempDir, writeRandomModel } from "./fixtures";
 
 let dir: string;
@@ -63,6 +63,47 @@ describe("decoder session", () => {
     const stepLogits = Float32Array.from(await cpu.step(generated[0]));
     const full = await cpu.forwardFull([...prompt, generated[0]]);
     expect(maxAbsDiff(stepLogits, full.subarray(full.length - 300))).toBeLessThan(1e-4);
+  });
+
+  it("keeps the cache in host buffers with the same logits as the round-trip cache: growth, truncate, eviction, cache writes", async () => {
+    // The builder's graph outputs each call's own keys and values, so cpu keeps the cache itself.
+    expect(cpu.hostCache).toBe(true);
+    const roundTrip = new DecoderSession(cpu.handle, cpu.session, cpu.shape, { hostCache: false });
+    expect(roundTrip.hostCache).toBe(false);
+    const both = async (f: (d: DecoderSession) => Promise<Float32Array>) => maxAbsDiff(Float32Array.from(await f(cpu)), Float32Array.from(await f(roundTrip)));
+    // 8 prompt tokens + 60 steps: the host buffers grow several times (32, 64, 96 slots)
+    expect(await cpu.generate(prompt, 60)).toEqual(await roundTrip.generate(prompt, 60));
+    expect(cpu.pastLength).toBe(roundTrip.pastLength);
+    expect(await both((d) => d.step(77))).toBeLessThan(1e-5);
+    expect(await both((d) => d.extend([3, 4, 5]))).toBeLessThan(1e-5);
+    await cpu.truncate(20);
+    await roundTrip.truncate(20);
+    expect(await both((d) => d.step(8))).toBeLessThan(1e-5);
+    const a = await cpu.readCache();
+    const b = await roundTrip.readCache();
+    expect(a.length).toBe(21);
+    for (let l = 0; l < 2; l++) expect(maxAbsDiff(a.keys[l], b.keys[l]) + maxAbsDiff(a.values[l], b.values[l])).toBeLessThan(1e-5);
+    // per-head eviction (H2O/SnapKV's keepPositions) and positions continuing past the cache
+    const keep = [0, 1].map(() => [
+      [0, 3, 5, 9, 20],
+      [1, 2, 7, 19, 20],
+    ]);
+    await cpu.keepPositions(keep);
+    await roundTrip.keepPositions(keep);
+    cpu.positionOffset = 16;
+    roundTrip.positionOffset = 16;
+    expect(await both((d) => d.step(12))).toBeLessThan(1e-5);
+    await cpu.writeCache(b);
+    await roundTrip.writeCache(b);
+    cpu.positionOffset = 0;
+    roundTrip.positionOffset = 0;
+    expect(await both((d) => d.extend([9, 10]))).toBeLessThan(1e-5);
+    // and both equal a recompute of the same tokens from scratch
+    await cpu.prefill(prompt);
+    const step = Float32Array.from(await cpu.step(42));
+    const full = await roundTrip.forwardFull([...prompt, 42]);
+    expect(maxAbsDiff(step, full.subarray(full.length - 300))).toBeLessThan(1e-4);
+    roundTrip.reset();
   });
 
   it("extend, truncate and cache round trips keep the cache consistent", async () => {

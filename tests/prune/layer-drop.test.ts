@@ -59,7 +59,17 @@ describe("prune.layer-drop", () => {
     const file = save(middle);
     const names = middle.graph!.input!.map((v) => v.name).filter((n) => n!.startsWith("past_key_values."));
     expect(names).toEqual(["past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"]);
-    expect(middle.graph!.output!.map((v) => v.name)).toEqual(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"]);
+    expect(middle.graph!.output!.map((v) => v.name)).toEqual([
+      "logits",
+      "present.0.key",
+      "present.0.value",
+      "new_key_values.0.key",
+      "new_key_values.0.value",
+      "present.1.key",
+      "present.1.value",
+      "new_key_values.1.key",
+      "new_key_values.1.value",
+    ]);
     expect(decoderLayers(middle)).toHaveLength(2);
 
     const reference = save(buildDecoder({ ...CFG, num_layers: 2 }, { weights: keptWeights(weights, [0, 3]) }));

@@ -14,6 +14,7 @@ import { openRuntime, type OrtSession, type OrtTensor, type RuntimeHandle } from
 import type { Runtime } from "../types";
 import { kvFloatsPerToken, layerKvHeads, type Decoder, type DecoderShape, type HostKvCache } from "./types";
 import { modelStats } from "./model-stats";
+import { NEW_KV_PREFIX } from "../onnx/decoder-config";
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 
@@ -160,6 +161,13 @@ function readShape(session: OrtSession, modelPath: string, options: OpenDecoderO
   };
 }
 
+/** Host cache mode's buffers: per layer [kv_heads, capacity, head_dim] keys and values. */
+interface HostBuffers {
+  capacity: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+}
+
 export class DecoderSession implements Decoder {
   /** Present tensors of the last call, [key0, value0, key1, value1, ...]; empty before the first. */
   private cache: OrtTensor[] = [];
@@ -180,14 +188,40 @@ export class DecoderSession implements Decoder {
   lastAttention: Float32Array[] | null = null;
   attentionWindow: number | null = null;
   private readonly hasAttention: boolean;
+  /**
+   * Host cache mode (cpu and wasm, on a graph with new_key_values.* outputs): the cache lives in
+   * buffers this object owns, [kv_heads, capacity, head_dim] per layer and kind, with the valid
+   * entries first. A call feeds the whole buffers as past, masks the unused slots with
+   * attention_mask zeros, gives position_ids explicitly, and fetches only the logits and the call's
+   * own keys and values, which are written into the buffers. Without it the runtime hands the whole
+   * present cache back on every step, copied into fresh arrays: 18% of a 1-thread W4A8 step of
+   * shape-125m at 128 cached tokens and 49% at 512 (`npm run bench:peers -- --breakdown`).
+   */
+  private readonly hostMode: boolean;
+  private host: HostBuffers | null = null;
 
   constructor(
     readonly handle: RuntimeHandle,
     readonly session: OrtSession,
     readonly shape: DecoderShape,
+    options: { hostCache?: boolean } = {},
   ) {
     this.hasMask = session.inputNames.includes("attention_mask");
     this.hasAttention = session.inputNames.includes("attn_window");
+    const outs = new Set(session.outputNames);
+    const newKv = Array.from({ length: shape.numLayers }, (_, l) => [`${NEW_KV_PREFIX}${l}.key`, `${NEW_KV_PREFIX}${l}.value`]).flat();
+    this.hostMode =
+      (options.hostCache ?? process.env.FRONTIER_KV_HOST !== "0") &&
+      handle.runtime !== "webgpu" &&
+      this.hasMask &&
+      shape.hasPositionIds &&
+      !this.hasAttention &&
+      newKv.every((n) => outs.has(n));
+  }
+
+  /** Whether the cache is kept in host buffers (see hostMode); false means present tensors round-trip. */
+  get hostCache(): boolean {
+    return this.hostMode;
   }
 
   get pastLength(): number {
@@ -263,6 +297,80 @@ export class DecoderSession implements Decoder {
     return { logits, present };
   }
 
+  /**
+   * One forward in host cache mode over `ids` after the valid cache entries (pastLen of them), which
+   * it then extends with the call's keys and values; returns all logits.
+   */
+  private async forwardHost(ids: number[], pastLen: number): Promise<Float32Array> {
+    if (ids.length === 0) throw new Error("forward needs at least one token");
+    const { Tensor } = this.handle.ort;
+    const { numLayers, headDim: D, vocabSize: V } = this.shape;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
+    }
+    this.checkContext(pastLen + this.positionOffset + ids.length);
+    const T = ids.length;
+    const C = this.host?.capacity ?? 0;
+    const mask = new BigInt64Array(C + T);
+    mask.fill(1n, 0, pastLen);
+    mask.fill(1n, C);
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, T]),
+      attention_mask: new Tensor("int64", mask, [1, C + T]),
+      position_ids: new Tensor(
+        "int64",
+        BigInt64Array.from(ids, (_, i) => BigInt(pastLen + this.positionOffset + i)),
+        [1, T],
+      ),
+    };
+    const fetches = ["logits"];
+    for (let l = 0; l < numLayers; l++) {
+      const dims = [1, layerKvHeads(this.shape, l), C, D];
+      feeds[`past_key_values.${l}.key`] = new Tensor("float32", this.host?.keys[l] ?? new Float32Array(0), dims);
+      feeds[`past_key_values.${l}.value`] = new Tensor("float32", this.host?.values[l] ?? new Float32Array(0), dims);
+      fetches.push(`${NEW_KV_PREFIX}${l}.key`, `${NEW_KV_PREFIX}${l}.value`);
+    }
+    const out = await this.session.run(feeds, fetches);
+    const logits = (await out.logits.getData()) as Float32Array;
+    if (logits.length !== T * V) throw new Error(`logits have ${logits.length} values, expected ${T} x ${V}`);
+    const host = this.reserve(pastLen, pastLen + T);
+    for (let l = 0; l < numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      for (const [kind, dst] of [["key", host.keys[l]] as const, ["value", host.values[l]] as const]) {
+        const src = (await out[`${NEW_KV_PREFIX}${l}.${kind}`].getData()) as Float32Array;
+        if (src.length !== heads * T * D) throw new Error(`${NEW_KV_PREFIX}${l}.${kind} holds ${src.length} floats, expected ${heads} x ${T} x ${D}`);
+        for (let h = 0; h < heads; h++) dst.set(src.subarray(h * T * D, (h + 1) * T * D), (h * host.capacity + pastLen) * D);
+      }
+    }
+    for (const name of Object.keys(out)) releaseTensor(out[name]);
+    return logits;
+  }
+
+  /**
+   * Host mode: makes room for `need` entries, keeping the first `valid`. Grows by a quarter (at
+   * least 32 slots), so a decode copies the cache once per many steps instead of on every one.
+   */
+  private reserve(valid: number, need: number): HostBuffers {
+    const C = this.host?.capacity ?? 0;
+    if (this.host && need <= C) return this.host;
+    const capacity = Math.max(need, Math.ceil((need * 1.25) / 32) * 32);
+    const D = this.shape.headDim;
+    const grow = (old: Float32Array | undefined, heads: number) => {
+      const buf = new Float32Array(heads * capacity * D);
+      if (old && valid > 0) for (let h = 0; h < heads; h++) buf.set(old.subarray(h * C * D, (h * C + valid) * D), h * capacity * D);
+      return buf;
+    };
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      keys.push(grow(this.host?.keys[l], heads));
+      values.push(grow(this.host?.values[l], heads));
+    }
+    this.host = { capacity, keys, values };
+    return this.host;
+  }
+
   private replaceCache(present: OrtTensor[], tokens: number[]): void {
     for (const t of this.cache) releaseTensor(t);
     this.cache = present;
@@ -271,17 +379,24 @@ export class DecoderSession implements Decoder {
 
   reset(): void {
     this.replaceCache([], []);
+    this.host = null;
     this.positionOffset = 0;
   }
 
   async prefill(ids: number[]): Promise<Float32Array> {
     this.reset();
+    if (this.hostMode) return lastRow(await this.extend(ids), this.shape.vocabSize);
     const { logits, present } = await this.forward(ids, this.emptyPast(), 0);
     this.replaceCache(present, [...ids]);
     return lastRow(logits, this.shape.vocabSize);
   }
 
   async extend(ids: number[]): Promise<Float32Array> {
+    if (this.hostMode) {
+      const logits = await this.forwardHost(ids, this.tokens.length);
+      this.tokens = [...this.tokens, ...ids];
+      return logits;
+    }
     const past = this.cache.length ? this.cache : this.emptyPast();
     const { logits, present } = await this.forward(ids, past, this.tokens.length);
     this.replaceCache(present, [...this.tokens, ...ids]);
@@ -301,6 +416,7 @@ export class DecoderSession implements Decoder {
   async readCache(): Promise<HostKvCache> {
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
+    if (this.hostMode) return this.readHost(this.tokens.length);
     for (let l = 0; l < this.shape.numLayers; l++) {
       if (this.cache.length === 0) {
         keys.push(new Float32Array(0));
@@ -330,6 +446,11 @@ export class DecoderSession implements Decoder {
       tensors.push(new this.handle.ort.Tensor("float32", cache.keys[l], dims), new this.handle.ort.Tensor("float32", cache.values[l], dims));
     }
     // Positions continue from the cache length; callers evicting tokens keep that in mind.
+    if (this.hostMode) {
+      this.writeHost(cache);
+      this.tokens = tokens ?? new Array<number>(cache.length).fill(-1);
+      return;
+    }
     this.replaceCache(tensors, tokens ?? new Array<number>(cache.length).fill(-1));
   }
 
@@ -347,6 +468,11 @@ export class DecoderSession implements Decoder {
       throw new Error(`cannot truncate a cache of ${this.tokens.length} tokens to ${length}`);
     }
     if (length === 0) return this.reset();
+    if (this.hostMode) {
+      // the entries past `length` stay in the buffers, masked out, and are overwritten next
+      this.tokens = this.tokens.slice(0, length);
+      return;
+    }
     const full = this.tokens.length;
     const row = this.shape.headDim;
     const cropped: OrtTensor[] = [];
@@ -379,11 +505,22 @@ export class DecoderSession implements Decoder {
     if (keep.length !== numLayers) throw new Error(`keepPositions: ${keep.length} layers given, the model has ${numLayers}`);
     const kept = keep[0]?.[0]?.length ?? 0;
     const cropped: OrtTensor[] = [];
+    // rows of head h start at h * stride entries: the cache length, or the host buffers' capacity
+    const stride = this.hostMode ? (this.host?.capacity ?? 0) : full;
     for (let l = 0; l < numLayers; l++) {
       const heads = layerKvHeads(this.shape, l);
       if (keep[l].length !== heads) throw new Error(`keepPositions: layer ${l} has ${heads} kv heads, ${keep[l].length} index lists given`);
-      for (const [kind, t] of [["key", this.cache[2 * l]] as const, ["value", this.cache[2 * l + 1]] as const]) {
-        const src = (await t.getData()) as Float32Array;
+      const pair = this.hostMode
+        ? ([
+            ["key", this.host?.keys[l]],
+            ["value", this.host?.values[l]],
+          ] as const)
+        : ([
+            ["key", this.cache[2 * l]],
+            ["value", this.cache[2 * l + 1]],
+          ] as const);
+      for (const [kind, t] of pair) {
+        const src = t === undefined ? new Float32Array(0) : t instanceof Float32Array ? t : ((await t.getData()) as Float32Array);
         const out = new Float32Array(heads * kept * row);
         for (let h = 0; h < heads; h++) {
           const idx = keep[l][h];
@@ -391,14 +528,56 @@ export class DecoderSession implements Decoder {
           for (let j = 0; j < kept; j++) {
             const i = idx[j];
             if (!Number.isInteger(i) || i < 0 || i >= full) throw new Error(`keepPositions: index ${i} outside the cache of ${full}`);
-            out.set(src.subarray((h * full + i) * row, (h * full + i + 1) * row), (h * kept + j) * row);
+            out.set(src.subarray((h * stride + i) * row, (h * stride + i + 1) * row), (h * kept + j) * row);
           }
         }
         if (kind === "key" && rotateBack) rotateRows(out, heads * kept, row, (r) => rotateBack.shift[r % kept], rotateBack.ropeTheta);
         cropped.push(new this.handle.ort.Tensor("float32", out, [1, heads, kept, row]));
       }
     }
+    if (this.hostMode) {
+      const data = await Promise.all(cropped.map(async (t) => (await t.getData()) as Float32Array));
+      this.writeHost({ length: kept, keys: data.filter((_, i) => i % 2 === 0), values: data.filter((_, i) => i % 2 === 1) });
+      this.tokens = new Array<number>(kept).fill(-1);
+      return;
+    }
     this.replaceCache(cropped, new Array<number>(kept).fill(-1));
+  }
+
+  /** Host mode: the first `length` entries as exact [kv_heads, length, head_dim] arrays. */
+  private readHost(length: number): HostKvCache {
+    const D = this.shape.headDim;
+    const C = this.host?.capacity ?? 0;
+    const cut = (buf: Float32Array | undefined, heads: number) => {
+      const out = new Float32Array(heads * length * D);
+      if (buf) for (let h = 0; h < heads; h++) out.set(buf.subarray(h * C * D, (h * C + length) * D), h * length * D);
+      return out;
+    };
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      keys.push(cut(this.host?.keys[l], heads));
+      values.push(cut(this.host?.values[l], heads));
+    }
+    return { length, keys, values };
+  }
+
+  /** Host mode: replaces the buffers with a copy of `cache` (exact [kv_heads, length, head_dim] arrays). */
+  private writeHost(cache: HostKvCache): void {
+    this.host = null;
+    if (cache.length === 0) return;
+    const host = this.reserve(0, cache.length);
+    const D = this.shape.headDim;
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      for (const [src, dst] of [
+        [cache.keys[l], host.keys[l]],
+        [cache.values[l], host.values[l]],
+      ]) {
+        for (let h = 0; h < heads; h++) dst.set(src.subarray(h * cache.length * D, (h + 1) * cache.length * D), h * host.capacity * D);
+      }
+    }
   }
 
   async generate(prompt: number[], maxNew: number, stop: ReadonlySet<number> = new Set()): Promise<number[]> {

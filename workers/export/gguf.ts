@@ -188,6 +188,8 @@ const GRAPH_OPS = new Set([
   "Softmax",
   "Sigmoid",
   "MatMulNBits",
+  // the new_key_values.* outputs (a call's own keys and values), which carry no weights
+  "Identity",
 ]);
 
 class GraphWeights {

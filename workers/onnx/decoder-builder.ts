@@ -15,6 +15,7 @@ import {
 } from "./model-io";
 import {
   MASK_NEG,
+  NEW_KV_PREFIX,
   decoderParamCount,
   decoderWeightShapes,
   headDim,
@@ -325,6 +326,13 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
     const presentV = g.op("Concat", [pastV, v], [attr.int("axis", 2)], `present.${i}.value`);
     outputs.push(tensorInfo(presentK, DataType.FLOAT, ["batch_size", nkv, "total_sequence_length", D]));
     outputs.push(tensorInfo(presentV, DataType.FLOAT, ["batch_size", nkv, "total_sequence_length", D]));
+    // This call's own keys and values (rotated keys), beside the full present: a caller that keeps
+    // the cache in its own buffers (DecoderSession on host runtimes) fetches these T positions
+    // instead of the whole cache, which the runtime would otherwise copy out on every step.
+    for (const [kind, t] of [["key", k] as const, ["value", v] as const]) {
+      const out = g.op("Identity", [t], [], `${NEW_KV_PREFIX}${i}.${kind}`);
+      outputs.push(tensorInfo(out, DataType.FLOAT, ["batch_size", nkv, "sequence_length", D]));
+    }
 
     const kT = g.op("Transpose", [repeatKv(presentK, `${p}/attn/k_rep`)], [attr.ints("perm", [0, 1, 3, 2])], `${p}/attn/k_t`);
     const scores = g.op("Mul", [g.op("MatMul", [q, kT], [], `${p}/attn/qk`), g.f32(1 / Math.sqrt(D))], [], `${p}/attn/scaled`);
@@ -360,4 +368,4 @@ function buildGraph(config: DecoderConfig, weight: (name: string, dims: number[]
   };
 }
 
-export { MASK_NEG, decoderParamCount, decoderWeightShapes } from "./decoder-config";
+export { MASK_NEG, NEW_KV_PREFIX, decoderParamCount, decoderWeightShapes } from "./decoder-config";

@@ -99,3 +99,6 @@ export function validateDecoderWeights(c: DecoderConfig, weights: Map<string, Fl
   }
   if (problems.length) throw new Error(`decoder weights do not match the config: ${problems.join("; ")}`);
 }
+
+/** Outputs `new_key_values.{layer}.key|value`: the keys and values of a call's own tokens. */
+export const NEW_KV_PREFIX = "new_key_values.";

@@ -49,8 +49,11 @@ export const SHAPE_MODELS = {
 
 export type ShapeModelName = keyof typeof SHAPE_MODELS;
 
-/** Bump when generation changes, so cached models from an older generator are rebuilt. */
-export const GENERATOR_VERSION = 1;
+/**
+ * Bump when generation changes, so cached models from an older generator are rebuilt. v2: the
+ * decoder graph also outputs each call's own keys and values (new_key_values.*).
+ */
+export const GENERATOR_VERSION = 2;
 
 /** Accepts "shape-1b" or the short "1b". */
 export function resolveShapeName(name: string): ShapeModelName {

@@ -22,6 +22,7 @@ import {
   type NodeProto,
   type ValueInfoProto,
 } from "../../onnx/model-io";
+import { NEW_KV_PREFIX } from "../../onnx/decoder-config";
 
 export const PROJ = ["q", "k", "v", "o", "gate", "up", "down"] as const;
 export type Proj = (typeof PROJ)[number];
@@ -376,7 +377,9 @@ export function pruneHeads(model: ModelProto, layer: LayerInfo, edit: HeadEdit):
     setShapeAxis(model, s.node, s.axis, value, `layers.${layer.index}.self_attn.pruned_shape.${j}`);
   });
   for (const name of [layer.pastKey, layer.pastValue]) setDim(model.graph?.input, name, 1, nkv);
-  for (const name of [layer.presentKey, layer.presentValue]) setDim(model.graph?.output, name, 1, nkv);
+  for (const name of [layer.presentKey, layer.presentValue, `${NEW_KV_PREFIX}${layer.index}.key`, `${NEW_KV_PREFIX}${layer.index}.value`]) {
+    setDim(model.graph?.output, name, 1, nkv);
+  }
   if (bias) addOutputBias(model, L.o, bias);
   layer.numHeads = nh;
   layer.numKvHeads = nkv;
@@ -449,7 +452,8 @@ export function dropLayers(model: ModelProto, layers: readonly LayerInfo[], drop
     const cache = [layers[i].pastKey, layers[i].pastValue];
     const present = [layers[i].presentKey, layers[i].presentValue];
     graph.input = (graph.input ?? []).filter((v) => !cache.includes(v.name ?? ""));
-    graph.output = (graph.output ?? []).filter((v) => !present.includes(v.name ?? ""));
+    const fresh = [`${NEW_KV_PREFIX}${layers[i].index}.key`, `${NEW_KV_PREFIX}${layers[i].index}.value`];
+    graph.output = (graph.output ?? []).filter((v) => !present.includes(v.name ?? "") && !fresh.includes(v.name ?? ""));
   }
   removeDeadCode(model);
   let next = 0;
@@ -461,6 +465,7 @@ export function dropLayers(model: ModelProto, layers: readonly LayerInfo[], drop
     renameValue(model, layer.pastValue, `past_key_values.${j}.value`);
     renameValue(model, layer.presentKey, `present.${j}.key`);
     renameValue(model, layer.presentValue, `present.${j}.value`);
+    for (const kind of ["key", "value"]) renameValue(model, `${NEW_KV_PREFIX}${layer.index}.${kind}`, `${NEW_KV_PREFIX}${j}.${kind}`);
     // Weights and node names follow, so the result is the docs/decoder.md layout of L' layers.
     const from = `layers.${layer.index}.`;
     for (const t of graph.initializer ?? []) {
