@@ -9,6 +9,7 @@ import { GET as listModels, POST as postModel } from "@/app/api/v1/models/route"
 import { GET as getPareto } from "@/app/api/v1/pareto/route";
 import { POST as postRun } from "@/app/api/v1/runs/route";
 import { REGISTERED_SHAPE_MODELS, shapeModelRegistration } from "@/workers/onnx/shape-cache";
+import { GENERATOR_VERSION } from "@/workers/onnx/shapes";
 import { call, cleanup, freshDb, writeModelDir } from "./helpers";
 
 let dir: string;
@@ -36,7 +37,7 @@ describe("shape models through the API", () => {
     const shapes = r.json.models.filter((m: { source: string }) => m.source === "shape");
     expect(shapes.map((m: { id: string }) => m.id)).toEqual(["shape-125m", "shape-1b"]);
     const m = shapes[0];
-    expect(m).toMatchObject({ kind: "decoder-lm", sha256: null, bytes: null, card: { shapeOnly: true, shape: "shape-125m", seed: 0, generator: 1 } });
+    expect(m).toMatchObject({ kind: "decoder-lm", sha256: null, bytes: null, card: { shapeOnly: true, shape: "shape-125m", seed: 0, generator: GENERATOR_VERSION } });
     expect(m.params).toBeGreaterThan(120e6);
     expect(m.files.dir).toBeUndefined();
     expect(shapes[1].params).toBeGreaterThan(1.09e9);

@@ -98,6 +98,9 @@ const CHANNEL_OPS = new Set(["Reshape", "Transpose", "Concat", "Unsqueeze", "Squ
  */
 function traceChannelPath(model: ModelProto, tensor: string, producer: Map<string, NodeProto>, consumers: Map<string, NodeProto[]>): string | null {
   const graphInputs = new Set((model.graph?.input ?? []).map((v) => v.name ?? ""));
+  const graphOutputs = new Set((model.graph?.output ?? []).map((v) => v.name ?? ""));
+  // An Identity that only exposes the tensor as a graph output (new_key_values.*) computes nothing from it.
+  const exposes = (n: NodeProto) => n.opType === "Identity" && (n.output ?? []).every((o) => graphOutputs.has(o) && !consumers.has(o));
   let t = tensor;
   for (let steps = 0; steps < 64; steps++) {
     const node = producer.get(t);
@@ -123,7 +126,7 @@ function traceChannelPath(model: ModelProto, tensor: string, producer: Map<strin
     } else {
       next = node.input?.[0];
     }
-    if (!next || (consumers.get(next) ?? []).length !== 1) return null;
+    if (!next || (consumers.get(next) ?? []).filter((n) => !exposes(n)).length !== 1) return null;
     t = next;
   }
   return null;
