@@ -507,8 +507,9 @@ ${rows.join("\n")}
 ${ratios.join("\n")}`);
 }
 
-if (process.argv[2] === "--breakdown-child") {
-  breakdownChild(JSON.parse(process.argv[3]) as BreakdownSpec).then(
+/** A child process's protocol: one RESULT line of JSON on stdout, exit 0; the error and exit 1 otherwise. */
+function answerAsChild<T>(work: Promise<T>): void {
+  work.then(
     (r) => {
       process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
       process.exit(0);
@@ -518,18 +519,13 @@ if (process.argv[2] === "--breakdown-child") {
       process.exit(1);
     },
   );
+}
+
+if (process.argv[2] === "--breakdown-child") {
+  answerAsChild(breakdownChild(JSON.parse(process.argv[3]) as BreakdownSpec));
 } else if (process.argv[2] === "--child") {
   const spec = JSON.parse(process.argv[3]) as RunSpec;
-  (spec.engine === "frontier" ? frontierChild(spec) : llamaChild(spec)).then(
-    (r) => {
-      process.stdout.write(`RESULT ${JSON.stringify(r)}\n`);
-      process.exit(0);
-    },
-    (e) => {
-      console.error(e);
-      process.exit(1);
-    },
-  );
+  answerAsChild(spec.engine === "frontier" ? frontierChild(spec) : llamaChild(spec));
 } else {
   main().catch((e) => {
     console.error(e);

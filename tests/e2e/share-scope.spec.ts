@@ -1,7 +1,6 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
+import { startTokenServer, type TokenServer } from "./token-server";
 import { expect, type Page, test } from "@playwright/test";
 import { DATASET, HARDWARE, RUNS } from "./fixtures";
 
@@ -12,7 +11,7 @@ import { DATASET, HARDWARE, RUNS } from "./fixtures";
  */
 const port = Number(process.env.E2E_SHARE_PORT ?? 3102);
 const base = `http://127.0.0.1:${port}`;
-let server: ChildProcess;
+let srv: TokenServer | undefined;
 let dir: string;
 let token: string;
 
@@ -55,37 +54,13 @@ async function openShared(page: Page, link: string): Promise<string[]> {
 
 test.beforeAll(async () => {
   test.setTimeout(300_000);
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "frontier-e2e-share-"));
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    FRONTIER_AUTH: "token",
-    FRONTIER_READ: "token",
-    FRONTIER_LOCAL_WORKER: "0",
-    FRONTIER_MODEL_ROOTS: dir,
-    FRONTIER_DB: path.join(dir, "frontier.db"),
-    FRONTIER_DATA_DIR: path.join(dir, "data"),
-  };
-  const out = execFileSync(process.execPath, ["--import", "tsx", "scripts/token.ts", "create", "--name", "e2e-author"], { env, encoding: "utf8" });
-  token = /^(ft_\S+)$/m.exec(out)![1];
-  server = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], { env, stdio: "ignore" });
-  for (let i = 0; i < 1200; i++) {
-    try {
-      if ((await fetch(`${base}/api/v1/health`)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error("the token-read server did not answer /api/v1/health within 300 s");
+  srv = await startTokenServer({ port, read: "token", name: "share", modelRootsInDir: true });
+  token = srv.token;
+  dir = srv.dir;
 });
 
 test.afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once("exit", r));
-    server.kill("SIGTERM");
-    await exited;
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
+  await srv?.stop();
 });
 
 test("with FRONTIER_READ=token, explorer, compare and experiment shares render on the link's token alone", async ({ browser }) => {
