@@ -29,12 +29,12 @@ export async function call(
   handler: Handler,
   method: string,
   url: string,
-  opts: { body?: unknown; raw?: string; params?: Record<string, string> } = {},
+  opts: { body?: unknown; raw?: string; params?: Record<string, string>; headers?: Record<string, string> } = {},
 ): Promise<{ status: number; json: any; text: string; headers: Headers }> {
   const init: RequestInit = { method };
   if (opts.raw !== undefined) init.body = opts.raw;
   else if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
-  if (init.body !== undefined) init.headers = { "content-type": "application/json" };
+  if (init.body !== undefined || opts.headers) init.headers = { ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...opts.headers };
   const res = await handler(new Request(new URL(url, "http://localhost"), init), { params: Promise.resolve(opts.params ?? {}) });
   const text = await res.text();
   let json: any = null;

@@ -5,18 +5,13 @@ import { createApiToken } from "@/db/queries/auth";
 import { call, cleanup, count, fields, freshDb } from "./helpers";
 
 /** A route call with extra request headers (an Authorization bearer). */
-async function callAs(
-  handler: (req: Request, ctx: { params: Promise<any> }) => Response | Promise<Response>,
+const callAs = (
+  handler: Parameters<typeof call>[0],
   method: string,
   url: string,
   headers: Record<string, string>,
   opts: { body?: unknown; params?: Record<string, string> } = {},
-) {
-  const init: RequestInit = { method, headers: { ...headers, ...(opts.body !== undefined ? { "content-type": "application/json" } : {}) } };
-  if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
-  const res = await handler(new Request(new URL(url, "http://localhost"), init), { params: Promise.resolve(opts.params ?? {}) });
-  return { status: res.status, json: await res.json() };
-}
+) => call(handler, method, url, { ...opts, headers });
 
 let dir: string;
 beforeAll(() => {
