@@ -82,7 +82,22 @@ export const METRICS: readonly MetricDef[] = [
   ),
   def("gpu_buffer_bytes", "GPU buffers", "bytes", "lower", "memory", "Bytes of GPU buffers held by the WebGPU session."),
   def("memory_bytes", "Memory", "bytes", "lower", "memory", "Total memory attributed to the run (weights plus KV cache)."),
-  def("bits_effective", "Effective bits", "bits", "lower", "method", "Average bits per weight including scales and zero points."),
+  def(
+    "bits_effective",
+    "Effective bits (stored)",
+    "bits",
+    "lower",
+    "method",
+    "Bits per weight the model file holds: codes as stored (2- and 3-bit codes sit in 4-bit containers where no 2/3-bit kernel exists), scales and zero points.",
+  ),
+  def(
+    "bits_packed",
+    "Effective bits (packed codes)",
+    "bits",
+    "lower",
+    "method",
+    "Bits per weight with the codes packed densely at their own width (2, 3, 4 or 8), scales and zero points as stored: the information the weights carry; compare with the stored bits.",
+  ),
   def("sparsity", "Sparsity", "ratio", "higher", "method", "Fraction of weights that are zero."),
   def(
     "sparsity_overall",

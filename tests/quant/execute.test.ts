@@ -110,6 +110,9 @@ describe("quantization methods end to end through executeJob", () => {
     const r = await run("quant.gptq", { bits: 3, group_size: 32, calib_samples: 4 });
     expect(r.notes.join("\n")).toMatch(/format qdq/);
     expect(r.metrics.bits_effective).toBeCloseTo(4 + 32 / 32 + 4 / 32, 6);
+    // and the information the weights carry: the same with the 3-bit codes packed densely, labelled
+    expect(r.metrics.bits_packed).toBeCloseTo(3 + 32 / 32 + 4 / 32, 6);
+    expect(r.notes.join("\n")).toMatch(/bits_packed 4\.125: the same with the codes packed densely/);
     expect(Number.isFinite(r.metrics.quality_delta)).toBe(true);
     await expectLoadableModel(r);
   });

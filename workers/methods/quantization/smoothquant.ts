@@ -55,7 +55,7 @@ export default defineExecutor<SmoothQuantParams>({
     });
     const written = writeRunModel(ctx, model);
     const bits = bitsPerWeight(storage, weights);
-    return quantResult({ path: written.path, storage, weights, bitsEffective: bits, artifacts: written.artifacts }, targets.length, [
+    return quantResult({ path: written.path, storage, weights, bitsEffective: bits, bitsPacked: bits, artifacts: written.artifacts }, targets.length, [
       describeW8A8(p.act_quant),
       stats
         ? `SmoothQuant alpha ${p.alpha}: ${smoothed} of ${groups.length} input groups smoothed (those fed by a norm); folded float model matches the original (relative max logit diff ${diff.toExponential(2)})`
