@@ -37,7 +37,12 @@ describe("shape models through the API", () => {
     const shapes = r.json.models.filter((m: { source: string }) => m.source === "shape");
     expect(shapes.map((m: { id: string }) => m.id)).toEqual(["shape-125m", "shape-1b"]);
     const m = shapes[0];
-    expect(m).toMatchObject({ kind: "decoder-lm", sha256: null, bytes: null, card: { shapeOnly: true, shape: "shape-125m", seed: 0, generator: GENERATOR_VERSION } });
+    expect(m).toMatchObject({
+      kind: "decoder-lm",
+      sha256: null,
+      bytes: null,
+      card: { shapeOnly: true, shape: "shape-125m", seed: 0, generator: GENERATOR_VERSION },
+    });
     expect(m.params).toBeGreaterThan(120e6);
     expect(m.files.dir).toBeUndefined();
     expect(shapes[1].params).toBeGreaterThan(1.09e9);
