@@ -19,7 +19,7 @@ interface Axis {
 
 const WIDTH = 900;
 const HEIGHT = 300;
-const PAD = { top: 58, bottom: 26, left: 40, right: 40 };
+const PAD = { top: 58, bottom: 26, left: 70, right: 70 };
 
 const paramValue = (r: ExperimentRun, k: string): number | string | null => {
   const v = r.params[k];
@@ -131,14 +131,7 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
         {axes.map((a, i) => (
           <g key={a.key} pointerEvents="none">
             <line x1={x(i)} x2={x(i)} y1={y(0)} y2={y(1)} stroke="#495057" />
-            <text
-              x={x(i)}
-              y={PAD.top - 18}
-              textAnchor={i === 0 ? "start" : i === axes.length - 1 ? "end" : "middle"}
-              fontSize={12}
-              fontWeight={600}
-              fill="#212529"
-            >
+            <text x={x(i)} y={PAD.top - 18} textAnchor="middle" fontSize={12} fontWeight={600} fill="#212529">
               {axisTitleLines(a.label, axes.length).map((line, k, all) => (
                 <tspan key={line} x={x(i)} dy={k === 0 ? -(all.length - 1) * 13 : 13}>
                   {line}
@@ -211,9 +204,10 @@ export function axisTitleLines(label: string, axisCount: number): string[] {
   const m = /^(.*?)\s*(\([^()]*\))$/.exec(label);
   const name = m ? m[1] : label;
   const unit = m ? m[2] : null;
-  // about 6.5 SVG units per character at font size 12, and the axes' spacing in those units
-  const spacing = (WIDTH - PAD.left - PAD.right) / Math.max(1, axisCount - 1);
-  const max = Math.max(8, Math.floor(spacing / 6.5) - 1);
+  // about 8 SVG units per bold character at font size 12, and the axes' spacing in those units
+  // (titles are centred on their axis; the side padding holds half a title)
+  const spacing = Math.min((WIDTH - PAD.left - PAD.right) / Math.max(1, axisCount - 1), 2 * PAD.left);
+  const max = Math.max(8, Math.floor(spacing / 8) - 1);
   const lines: string[] = [];
   for (const word of name.split(/\s+/)) {
     const last = lines[lines.length - 1];
