@@ -16,7 +16,7 @@ let token: string;
 
 test.beforeAll(async () => {
   test.setTimeout(300_000);
-  srv = await startTokenServer({ port, read: "open", name: "token" });
+  srv = await startTokenServer({ port, read: "open", name: "user" });
   token = srv.token;
   dir = srv.dir;
 });
