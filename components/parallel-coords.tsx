@@ -101,6 +101,8 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
   });
   const hovered = lines.find((l) => l.run.id === hover)?.run;
   const label = (a: Axis, v: number | string) => (a.kind === "metric" ? formatMetric(a.key, v as number) : String(v));
+  // values beside their axis, on its left for the last one so they stay inside the chart
+  const valueAt = (i: number) => (i === axes.length - 1 ? { x: x(i) - 4, textAnchor: "end" as const } : { x: x(i) + 4 });
   return (
     <div className="parallel-coords">
       <svg
@@ -140,16 +142,16 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
             </text>
             {a.categories ? (
               a.categories.map((c) => (
-                <text key={c} x={x(i) + 4} y={y(position(a, c)) + 4} fontSize={11} fill="#343a40">
+                <text key={c} {...valueAt(i)} y={y(position(a, c)) + 4} fontSize={11} fill="#343a40">
                   {c}
                 </text>
               ))
             ) : (
               <>
-                <text x={x(i) + 4} y={y(1) + 4} fontSize={11} fill="#343a40">
+                <text {...valueAt(i)} y={y(1) + 4} fontSize={11} fill="#343a40">
                   {label(a, a.kind === "metric" && metricDirection(a.key) === "lower" ? a.min : a.max)}
                 </text>
-                <text x={x(i) + 4} y={y(0) + 4} fontSize={11} fill="#343a40">
+                <text {...valueAt(i)} y={y(0) + 4} fontSize={11} fill="#343a40">
                   {label(a, a.kind === "metric" && metricDirection(a.key) === "lower" ? a.max : a.min)}
                 </text>
               </>
