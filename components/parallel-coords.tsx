@@ -19,7 +19,7 @@ interface Axis {
 
 const WIDTH = 900;
 const HEIGHT = 300;
-const PAD = { top: 58, bottom: 26, left: 70, right: 70 };
+const PAD = { top: 58, bottom: 26, left: 70, right: 90 };
 
 const paramValue = (r: ExperimentRun, k: string): number | string | null => {
   const v = r.params[k];
@@ -101,8 +101,8 @@ export function ParallelCoords({ runs, metricKeys }: { runs: ExperimentRun[]; me
   });
   const hovered = lines.find((l) => l.run.id === hover)?.run;
   const label = (a: Axis, v: number | string) => (a.kind === "metric" ? formatMetric(a.key, v as number) : String(v));
-  // values beside their axis, on its left for the last one so they stay inside the chart
-  const valueAt = (i: number) => (i === axes.length - 1 ? { x: x(i) - 4, textAnchor: "end" as const } : { x: x(i) + 4 });
+  // values on the right of their axis (the right padding holds the last axis's)
+  const valueAt = (i: number) => ({ x: x(i) + 4 });
   return (
     <div className="parallel-coords">
       <svg
