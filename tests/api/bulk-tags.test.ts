@@ -3,16 +3,7 @@ import { GET as listRuns, POST as postRun } from "@/app/api/v1/runs/route";
 import { POST as bulkTags } from "@/app/api/v1/runs/tags/route";
 import { GET as getRun } from "@/app/api/v1/runs/[id]/route";
 import { createApiToken } from "@/db/queries/auth";
-import { call, cleanup, fields, freshDb } from "./helpers";
-
-/** A route call with extra request headers (an Authorization bearer). */
-const callAs = (
-  handler: Parameters<typeof call>[0],
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  opts: { body?: unknown; params?: Record<string, string> } = {},
-) => call(handler, method, url, { ...opts, headers });
+import { call, callAs, cleanup, fields, freshDb } from "./helpers";
 
 let dir: string;
 const ids: number[] = [];

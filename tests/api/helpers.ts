@@ -46,6 +46,15 @@ export async function call(
   return { status: res.status, json, text, headers: res.headers };
 }
 
+/** A route call with extra request headers (an Authorization bearer). */
+export const callAs = (
+  handler: Handler,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  opts: { body?: unknown; params?: Record<string, string> } = {},
+) => call(handler, method, url, { ...opts, headers });
+
 /** The fields every synthetic logged run of the API tests shares: a method from the test's list on model "m", dataset "d". */
 export function loggedRun(method: { id: string; params: Record<string, unknown> }, runtime: string) {
   return { methodId: method.id, params: method.params, modelId: "m", datasetId: "d", runtime };

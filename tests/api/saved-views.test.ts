@@ -2,16 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { GET as listViews, POST as postView } from "@/app/api/v1/views/route";
 import { DELETE as deleteView } from "@/app/api/v1/views/[id]/route";
 import { createApiToken } from "@/db/queries/auth";
-import { call, cleanup, count, fields, freshDb } from "./helpers";
-
-/** A route call with extra request headers (an Authorization bearer). */
-const callAs = (
-  handler: Parameters<typeof call>[0],
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  opts: { body?: unknown; params?: Record<string, string> } = {},
-) => call(handler, method, url, { ...opts, headers });
+import { call, callAs, cleanup, count, fields, freshDb } from "./helpers";
 
 let dir: string;
 beforeAll(() => {

@@ -339,7 +339,7 @@ export class DecoderSession implements Decoder {
       for (const [kind, dst] of [["key", host.keys[l]] as const, ["value", host.values[l]] as const]) {
         const src = (await out[`${NEW_KV_PREFIX}${l}.${kind}`].getData()) as Float32Array;
         if (src.length !== heads * T * D) throw new Error(`${NEW_KV_PREFIX}${l}.${kind} holds ${src.length} floats, expected ${heads} x ${T} x ${D}`);
-        for (let h = 0; h < heads; h++) dst.set(src.subarray(h * T * D, (h + 1) * T * D), (h * host.capacity + pastLen) * D);
+        copyHeadRows(src, T, dst.subarray(pastLen * D), host.capacity, heads, T, D);
       }
     }
     for (const name of Object.keys(out)) releaseTensor(out[name]);
@@ -354,20 +354,7 @@ export class DecoderSession implements Decoder {
     const C = this.host?.capacity ?? 0;
     if (this.host && need <= C) return this.host;
     const capacity = Math.max(need, Math.ceil((need * 1.25) / 32) * 32);
-    const D = this.shape.headDim;
-    const grow = (old: Float32Array | undefined, heads: number) => {
-      const buf = new Float32Array(heads * capacity * D);
-      if (old && valid > 0) for (let h = 0; h < heads; h++) buf.set(old.subarray(h * C * D, (h * C + valid) * D), h * capacity * D);
-      return buf;
-    };
-    const keys: Float32Array[] = [];
-    const values: Float32Array[] = [];
-    for (let l = 0; l < this.shape.numLayers; l++) {
-      const heads = layerKvHeads(this.shape, l);
-      keys.push(grow(this.host?.keys[l], heads));
-      values.push(grow(this.host?.values[l], heads));
-    }
-    this.host = { capacity, keys, values };
+    this.host = { capacity, ...this.restride(valid, capacity) };
     return this.host;
   }
 
@@ -546,21 +533,28 @@ export class DecoderSession implements Decoder {
 
   /** Host mode: the first `length` entries as exact [kv_heads, length, head_dim] arrays. */
   private readHost(length: number): HostKvCache {
+    return { length, ...this.restride(length, length) };
+  }
+
+  /**
+   * Host mode: new per-layer arrays of `stride` entries per kv head holding the first `rows`
+   * entries of each head of the current buffers (none when there are no buffers yet).
+   */
+  private restride(rows: number, stride: number): { keys: Float32Array[]; values: Float32Array[] } {
     const D = this.shape.headDim;
-    const C = this.host?.capacity ?? 0;
-    const cut = (buf: Float32Array | undefined, heads: number) => {
-      const out = new Float32Array(heads * length * D);
-      if (buf) for (let h = 0; h < heads; h++) out.set(buf.subarray(h * C * D, (h * C + length) * D), h * length * D);
+    const copy = (src: Float32Array | undefined, heads: number) => {
+      const out = new Float32Array(heads * stride * D);
+      if (src && rows > 0) copyHeadRows(src, this.host?.capacity ?? 0, out, stride, heads, rows, D);
       return out;
     };
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     for (let l = 0; l < this.shape.numLayers; l++) {
       const heads = layerKvHeads(this.shape, l);
-      keys.push(cut(this.host?.keys[l], heads));
-      values.push(cut(this.host?.values[l], heads));
+      keys.push(copy(this.host?.keys[l], heads));
+      values.push(copy(this.host?.values[l], heads));
     }
-    return { length, keys, values };
+    return { keys, values };
   }
 
   /** Host mode: replaces the buffers with a copy of `cache` (exact [kv_heads, length, head_dim] arrays). */
@@ -571,12 +565,8 @@ export class DecoderSession implements Decoder {
     const D = this.shape.headDim;
     for (let l = 0; l < this.shape.numLayers; l++) {
       const heads = layerKvHeads(this.shape, l);
-      for (const [src, dst] of [
-        [cache.keys[l], host.keys[l]],
-        [cache.values[l], host.values[l]],
-      ]) {
-        for (let h = 0; h < heads; h++) dst.set(src.subarray(h * cache.length * D, (h + 1) * cache.length * D), h * host.capacity * D);
-      }
+      copyHeadRows(cache.keys[l], cache.length, host.keys[l], host.capacity, heads, cache.length, D);
+      copyHeadRows(cache.values[l], cache.length, host.values[l], host.capacity, heads, cache.length, D);
     }
   }
 
@@ -649,6 +639,14 @@ export function rotateRows(data: Float32Array, rows: number, dim: number, shift:
       data[o + j + half] = x2 * c - x1 * s;
     }
   }
+}
+
+/**
+ * Copies the first `rows` entries of each of `heads` kv heads between [heads, stride, dim] layouts
+ * of different strides (entries per head).
+ */
+function copyHeadRows(src: Float32Array, srcStride: number, dst: Float32Array, dstStride: number, heads: number, rows: number, dim: number): void {
+  for (let h = 0; h < heads; h++) dst.set(src.subarray(h * srcStride * dim, (h * srcStride + rows) * dim), h * dstStride * dim);
 }
 
 function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {
