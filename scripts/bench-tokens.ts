@@ -8,9 +8,13 @@
  *      StreamingLLM, H2O and SnapKV, exact match, with the dense model for reference.
  *  (c) Decode ms/token and the KV cache held on shape-125m (random weights) after a long prompt, by
  *      StreamingLLM budget.
+ *  (s) Whether the model has an attention sink (StreamingLLM's premise): the mean attention
+ *      probability each layer gives the first token, and the first four, over every query of
+ *      --examples grammar-long texts of the trained context, against the share causal uniform
+ *      attention would give it. Not in the default parts.
  *
  *   npm run bench:tokens -- [--model zoo/zoo-long] [--examples 30] [--streams 2] [--stream-tokens 4096]
- *                           [--budgets 64,128,256] [--shape-context 2048] [--parts a,b,c] [--json FILE]
+ *                           [--budgets 64,128,256] [--shape-context 2048] [--parts a,b,c,s] [--json FILE]
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -26,6 +30,7 @@ import { loadTokenizer } from "../workers/tokenizer/tokenizer";
 import { KvPolicyState, streamNll, type KvPolicySpec } from "../workers/methods/tokens/kv-decode";
 import { streamingKeep } from "../workers/methods/tokens/policies";
 import { answerQuality, median, openForPolicy, ropeTheta } from "../workers/methods/tokens/evaluate";
+import { exposeAttentionScores } from "../workers/methods/tokens/attention-graph";
 
 const { values } = parseArgs({
   options: {
@@ -221,12 +226,60 @@ async function shapeSpeed(): Promise<void> {
   results.shape = { context: ctx, prefill_ms: prefillMs, rows };
 }
 
+// (s) ---------------------------------------------------------------------------------------------
+async function sinkMass(): Promise<void> {
+  log("\n### (s) Attention on the first tokens (an attention sink?)\n");
+  const dir = path.join(tmp, "scores");
+  fs.mkdirSync(dir, { recursive: true });
+  for (const name of ["config.json", "tokenizer.json"]) fs.copyFileSync(path.join(path.dirname(MODEL), name), path.join(dir, name));
+  exposeAttentionScores(MODEL, path.join(dir, "model.onnx"), cfg.num_layers);
+  const s = await openDecoder(path.join(dir, "model.onnx"), "cpu");
+  const texts = readJsonl(path.join(ZOO, "datasets", "grammar-long-test.jsonl")).slice(0, EXAMPLES);
+  const L = cfg.num_layers;
+  const first = new Float64Array(L);
+  const firstFour = new Float64Array(L);
+  let uniform = 0;
+  for (const ex of texts) {
+    const ids = [...(tok.eosId !== null ? [tok.eosId] : []), ...tok.encode(String(ex.text ?? ""))].slice(0, cfg.max_position);
+    s.attentionWindow = null;
+    await s.prefill(ids);
+    const T = ids.length;
+    for (let l = 0; l < L; l++) {
+      // [heads, T]: each key's probability summed over every query; each query's row sums to 1
+      const a = s.lastAttention?.[l] ?? new Float32Array(0);
+      const H = a.length / T;
+      for (let h = 0; h < H; h++) {
+        first[l] += a[h * T] / (H * T);
+        for (let j = 0; j < 4; j++) firstFour[l] += a[h * T + j] / (H * T);
+      }
+    }
+    // causal attention spread evenly gives the first key 1/(i+1) of query i's mass
+    let harmonic = 0;
+    for (let i = 1; i <= T; i++) harmonic += 1 / i;
+    uniform += harmonic / T;
+  }
+  await s.release();
+  const n = texts.length;
+  log(
+    `${n} grammar-long test texts of up to ${cfg.max_position} tokens (the first token is ${tok.eosId !== null ? "end-of-text, as in training" : "the text's first"}); mean over every query and head:`,
+  );
+  log("| layer | attention on token 0 | on tokens 0-3 | causal uniform attention on token 0 |");
+  log("|---:|---:|---:|---:|");
+  const rows: Record<string, number>[] = [];
+  for (let l = 0; l < L; l++) {
+    rows.push({ layer: l, first: first[l] / n, firstFour: firstFour[l] / n });
+    log(`| ${l} | ${(first[l] / n).toFixed(4)} | ${(firstFour[l] / n).toFixed(4)} | ${(uniform / n).toFixed(4)} |`);
+  }
+  results.sink = { texts: n, uniform: uniform / n, rows };
+}
+
 const t0 = performance.now();
 log(`bench:tokens on ${path.relative(process.cwd(), MODEL)} (${os.cpus().length} x ${os.cpus()[0]?.model}, load ${os.loadavg()[0].toFixed(1)})`);
 const parts = new Set((values.parts ?? "a,b,c").split(","));
 if (parts.has("a")) await streaming();
 if (parts.has("b")) await budgets();
 if (parts.has("c")) await shapeSpeed();
+if (parts.has("s")) await sinkMass();
 log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 if (values.json) fs.writeFileSync(values.json, JSON.stringify(results, null, 2));
 fs.rmSync(tmp, { recursive: true, force: true });
