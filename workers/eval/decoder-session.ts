@@ -211,7 +211,7 @@ export class DecoderSession implements Decoder {
     const outs = new Set(session.outputNames);
     const newKv = Array.from({ length: shape.numLayers }, (_, l) => [`${NEW_KV_PREFIX}${l}.key`, `${NEW_KV_PREFIX}${l}.value`]).flat();
     this.hostMode =
-      (options.hostCache ?? process.env.FRONTIER_KV_HOST !== "0") &&
+      (options.hostCache ?? true) &&
       handle.runtime !== "webgpu" &&
       this.hasMask &&
       shape.hasPositionIds &&
@@ -246,6 +246,15 @@ export class DecoderSession implements Decoder {
     return out;
   }
 
+  /** Token ids inside the vocabulary, and the context (after pastLen cached entries) within max_position. */
+  private checkIds(ids: readonly number[], pastLen: number): void {
+    const V = this.shape.vocabSize;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
+    }
+    this.checkContext(pastLen + this.positionOffset + ids.length);
+  }
+
   private checkContext(total: number): void {
     const max = this.shape.maxPosition;
     if (max !== null && total > max) throw new Error(`context of ${total} tokens exceeds the model's maximum of ${max}`);
@@ -256,10 +265,7 @@ export class DecoderSession implements Decoder {
     if (ids.length === 0) throw new Error("forward needs at least one token");
     const { Tensor } = this.handle.ort;
     const V = this.shape.vocabSize;
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
-    }
-    this.checkContext(pastLen + this.positionOffset + ids.length);
+    this.checkIds(ids, pastLen);
     const feeds: Record<string, OrtTensor> = {
       input_ids: new Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]),
     };
@@ -305,10 +311,7 @@ export class DecoderSession implements Decoder {
     if (ids.length === 0) throw new Error("forward needs at least one token");
     const { Tensor } = this.handle.ort;
     const { numLayers, headDim: D, vocabSize: V } = this.shape;
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= V) throw new Error(`token id ${id} outside the vocabulary [0, ${V})`);
-    }
-    this.checkContext(pastLen + this.positionOffset + ids.length);
+    this.checkIds(ids, pastLen);
     const T = ids.length;
     const C = this.host?.capacity ?? 0;
     const mask = new BigInt64Array(C + T);
@@ -423,22 +426,25 @@ export class DecoderSession implements Decoder {
   async writeCache(cache: HostKvCache, tokens?: number[]): Promise<void> {
     const { numLayers, headDim } = this.shape;
     if (cache.keys.length !== numLayers || cache.values.length !== numLayers) throw new Error(`cache must have ${numLayers} layers`);
-    const tensors: OrtTensor[] = [];
     for (let l = 0; l < numLayers; l++) {
       const per = layerKvHeads(this.shape, l) * cache.length * headDim;
-      const dims = [1, layerKvHeads(this.shape, l), cache.length, headDim];
       if (cache.keys[l].length !== per || cache.values[l].length !== per) {
         throw new Error(`layer ${l}: cache arrays must hold ${per} floats for ${cache.length} tokens`);
       }
-      tensors.push(new this.handle.ort.Tensor("float32", cache.keys[l], dims), new this.handle.ort.Tensor("float32", cache.values[l], dims));
     }
     // Positions continue from the cache length; callers evicting tokens keep that in mind.
+    const ids = tokens ?? new Array<number>(cache.length).fill(-1);
     if (this.hostMode) {
       this.writeHost(cache);
-      this.tokens = tokens ?? new Array<number>(cache.length).fill(-1);
+      this.tokens = ids;
       return;
     }
-    this.replaceCache(tensors, tokens ?? new Array<number>(cache.length).fill(-1));
+    const tensors: OrtTensor[] = [];
+    for (let l = 0; l < numLayers; l++) {
+      const dims = [1, layerKvHeads(this.shape, l), cache.length, headDim];
+      tensors.push(new this.handle.ort.Tensor("float32", cache.keys[l], dims), new this.handle.ort.Tensor("float32", cache.values[l], dims));
+    }
+    this.replaceCache(tensors, ids);
   }
 
   /**
@@ -491,7 +497,8 @@ export class DecoderSession implements Decoder {
     const full = this.tokens.length;
     if (keep.length !== numLayers) throw new Error(`keepPositions: ${keep.length} layers given, the model has ${numLayers}`);
     const kept = keep[0]?.[0]?.length ?? 0;
-    const cropped: OrtTensor[] = [];
+    const keys: Float32Array[] = [];
+    const values: Float32Array[] = [];
     // rows of head h start at h * stride entries: the cache length, or the host buffers' capacity
     const stride = this.hostMode ? (this.host?.capacity ?? 0) : full;
     for (let l = 0; l < numLayers; l++) {
@@ -519,16 +526,10 @@ export class DecoderSession implements Decoder {
           }
         }
         if (kind === "key" && rotateBack) rotateRows(out, heads * kept, row, (r) => rotateBack.shift[r % kept], rotateBack.ropeTheta);
-        cropped.push(new this.handle.ort.Tensor("float32", out, [1, heads, kept, row]));
+        (kind === "key" ? keys : values).push(out);
       }
     }
-    if (this.hostMode) {
-      const data = await Promise.all(cropped.map(async (t) => (await t.getData()) as Float32Array));
-      this.writeHost({ length: kept, keys: data.filter((_, i) => i % 2 === 0), values: data.filter((_, i) => i % 2 === 1) });
-      this.tokens = new Array<number>(kept).fill(-1);
-      return;
-    }
-    this.replaceCache(cropped, new Array<number>(kept).fill(-1));
+    await this.writeCache({ length: kept, keys, values });
   }
 
   /** Host mode: the first `length` entries as exact [kv_heads, length, head_dim] arrays. */
