@@ -1,8 +1,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMetrics } from "../../db/schema";
 import { type ApiServer, startApiServer } from "../helpers/api-server";
-import { ENROLL, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
+import { ENROLL, metricValues, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
 import { ZOO } from "./helpers";
 
 let api: ApiServer;
@@ -69,14 +68,7 @@ describe("speculative decoding through the API and a worker", () => {
     await until("both sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 150_000);
     for (const id of ids) {
       expect(runRow(api, id), `run ${id}: ${runRow(api, id).error}`).toMatchObject({ status: "succeeded" });
-      const m = Object.fromEntries(
-        api.db
-          .select()
-          .from(runMetrics)
-          .all()
-          .filter((x) => x.runId === id)
-          .map((x) => [x.key, x.value]),
-      );
+      const m = metricValues(api, id);
       expect(m.acceptance_rate).toBeGreaterThan(0);
       expect(m.speedup).toBeGreaterThan(0);
       expect(m.mean_accepted_tokens).toBeGreaterThanOrEqual(1);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMetrics } from "../../db/schema";
 import { type ApiServer, startApiServer } from "../helpers/api-server";
-import { ENROLL, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
+import { ENROLL, metricValues, runRow, startWorker, until, type WorkerProc, postJson, registerZooModel, registerZooSlice } from "../worker/fixtures";
 
 let api: ApiServer;
 let worker: WorkerProc | null = null;
@@ -36,14 +35,7 @@ describe("KV-budget sweep through the API and a worker", () => {
     await until("both sweep runs finished", () => ids.every((id) => ["succeeded", "failed"].includes(runRow(api, id).status)), 120_000);
     const byRun = ids.map((id) => {
       expect(runRow(api, id), `run ${id}: ${runRow(api, id).error}`).toMatchObject({ status: "succeeded" });
-      return Object.fromEntries(
-        api.db
-          .select()
-          .from(runMetrics)
-          .all()
-          .filter((x) => x.runId === id)
-          .map((x) => [x.key, x.value]),
-      );
+      return metricValues(api, id);
     });
     for (const m of byRun) {
       expect(m.exact_match).toBeGreaterThanOrEqual(0);

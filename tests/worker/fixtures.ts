@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { eq } from "drizzle-orm";
 import { writeDecoder } from "../../workers/onnx/decoder-builder";
-import { datasets, models, runEvents, runs } from "../../db/schema";
+import { datasets, models, runEvents, runMetrics, runs } from "../../db/schema";
 import type { ApiServer } from "../helpers/api-server";
 
 export const ENROLL = "enroll-token-for-worker-tests";
@@ -97,6 +97,16 @@ export function queueBaseline(api: ApiServer, over: Partial<typeof runs.$inferIn
 }
 
 export const runRow = (api: ApiServer, id: number) => api.db.select().from(runs).where(eq(runs.id, id)).get()!;
+/** A run's final metrics as { key: value }. */
+export const metricValues = (api: ApiServer, id: number): Record<string, number> =>
+  Object.fromEntries(
+    api.db
+      .select()
+      .from(runMetrics)
+      .where(eq(runMetrics.runId, id))
+      .all()
+      .map((x) => [x.key, x.value]),
+  );
 export const events = (api: ApiServer, id: number) => api.db.select().from(runEvents).where(eq(runEvents.runId, id)).all();
 
 export interface WorkerProc {

@@ -6,10 +6,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { median } from "../../eval/bench";
 import { openDecoder, type DecoderSession } from "../../eval/decoder-session";
 import type { TextTokenizer } from "../../eval/types";
 import { exposeAttentionScores } from "./attention-graph";
 import { KvPolicyState, generateWithPolicy, needsAttention, streamNll, type KvPolicySpec } from "./kv-decode";
+
+export { median };
 
 export interface AnswerExample {
   prompt: string;
@@ -68,8 +71,7 @@ export async function answerQuality(
   examples: AnswerExample[],
   theta: number,
 ): Promise<PolicyScores> {
-  const nl = tok.encode("\n");
-  const stop = new Set<number>([...(nl.length === 1 ? nl : []), ...(tok.eosId !== null ? [tok.eosId] : [])]);
+  const stop = answerStopIds(tok);
   let correct = 0;
   let peak = 0;
   let prefillPeak = 0;
@@ -124,9 +126,11 @@ export async function streamQuality(session: DecoderSession, spec: KvPolicySpec,
   };
 }
 
-export function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+/**
+ * Where a greedy answer ends: the newline token (when the tokenizer encodes it as one) and
+ * end-of-text.
+ */
+export function answerStopIds(tok: TextTokenizer): Set<number> {
+  const nl = tok.encode("\n");
+  return new Set<number>([...(nl.length === 1 ? nl : []), ...(tok.eosId !== null ? [tok.eosId] : [])]);
 }

@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { readDataset, splitExamples } from "../../eval/dataset";
 import { type Decoder, kvFloatsPerToken, type TextTokenizer } from "../../eval/types";
 import { defineExecutor } from "../types";
-import { median } from "./evaluate";
+import { answerStopIds, median } from "./evaluate";
 import { topK } from "./policies";
 import { TOKENS_RUN_EXAMPLES } from "./run";
 
@@ -40,8 +40,7 @@ export async function compressPrompt(compressor: Decoder, ids: number[], ratio: 
 }
 
 async function greedyAnswer(d: Decoder, tok: TextTokenizer, prompt: number[], maxNew: number): Promise<string> {
-  const nl = tok.encode("\n");
-  const stop = new Set<number>([...(nl.length === 1 ? nl : []), ...(tok.eosId !== null ? [tok.eosId] : [])]);
+  const stop = answerStopIds(tok);
   return tok.decode(await d.generate(prompt, maxNew, stop)).split("\n")[0];
 }
 

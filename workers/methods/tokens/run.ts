@@ -10,7 +10,7 @@ import { openDecoder } from "../../eval/decoder-session";
 import { pairedRatioBootstrap } from "../../eval/intervals";
 import type { MethodContext, MethodResult } from "../types";
 import { KvPolicyState, generateWithPolicy, positionMode, streamNll, type KvPolicySpec } from "./kv-decode";
-import { median, openForPolicy, ropeTheta } from "./evaluate";
+import { answerStopIds, median, openForPolicy, ropeTheta } from "./evaluate";
 
 /** Examples scored per run: long prompts make each one cost a prefill of up to the whole context. */
 export const TOKENS_RUN_EXAMPLES = 24;
@@ -30,8 +30,7 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
   const method = await openForPolicy(ctx.modelPath, spec, ctx.workDir, "cpu");
   const dense = await openDecoder(ctx.modelPath, "cpu");
   const max = dense.shape.maxPosition;
-  const nl = tok.encode("\n");
-  const stop = new Set<number>([...(nl.length === 1 ? nl : []), ...(tok.eosId !== null ? [tok.eosId] : [])]);
+  const stop = answerStopIds(tok);
   let correct = 0;
   let denseCorrect = 0;
   let nll = 0;
