@@ -10,7 +10,7 @@ import { SeriesOverlay } from "./series-overlay";
 import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Delta, Empty, ErrorBox, metricLabel, StatusBadge } from "./ui";
-import { useViewParams } from "./view-params";
+import { SeedsToggle, useSeedsParam, useViewParams } from "./view-params";
 
 export function parseIds(raw: string | null): { ids: number[]; error: string | null } {
   const parts = (raw ?? "")
@@ -50,8 +50,8 @@ function columnMetric(col: RunDetail[], k: string): { value: number; sd: number;
 }
 
 export function CompareView() {
-  const { params, set } = useViewParams();
-  const collapse = params.get("agg") === "seeds";
+  const { params } = useViewParams();
+  const collapse = useSeedsParam();
   const { ids, error } = parseIds(params.get("ids"));
   const runs = useQueries({ queries: ids.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id), enabled: !error })) });
   const baseIds = [...new Set(runs.map((q) => q.data?.baselineRunId).filter((x): x is number => !!x))];
@@ -96,12 +96,7 @@ export function CompareView() {
         <SavedViewsMenu />
       </div>
       <div className="filters">
-        <label
-          className="field-inline"
-          title="Runs that differ only by seed (same method, parameters, model, dataset, runtime and hardware) become one column: each metric as mean ± 1 sd, with n"
-        >
-          <input type="checkbox" checked={collapse} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
-        </label>
+        <SeedsToggle becomes="one column: each metric as mean ± 1 sd, with n" />
         <span className="muted small" data-testid="seed-replicates">
           {replicates > 0
             ? `${loaded.length - replicates} seed set${loaded.length - replicates === 1 ? "" : "s"} among these ${loaded.length} runs`

@@ -13,7 +13,7 @@ import { useExplorerData, useModels, useRuns } from "./queries";
 import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, metricLabel, paramsSummary } from "./ui";
-import { filterParams, useViewParams } from "./view-params";
+import { filterParams, SeedsToggle, useSeedsParam, useViewParams } from "./view-params";
 
 /**
  * The default y is the primary quality metric of the shown context's dataset (perplexity on text,
@@ -243,7 +243,7 @@ export function Explorer() {
   const group: ParetoGroupBy = (PARETO_GROUPS as readonly string[]).includes(groupParam) || isParamGroup(groupParam) ? (groupParam as ParetoGroupBy) : "family";
   const logX = params.get("logx") === "1";
   const logY = params.get("logy") === "1";
-  const seeds = params.get("agg") === "seeds";
+  const seeds = useSeedsParam();
   // Keyed by the values: `params` is new on every URL change, and a new set would redraw both charts
   // with the old data before the new request even starts.
   const hideKey = params.getAll("hide").join("\n");
@@ -314,9 +314,7 @@ export function Explorer() {
         <label className="field-inline">
           <input type="checkbox" checked={logY} onChange={(e) => set({ logy: e.target.checked ? "1" : null })} /> log y
         </label>
-        <label className="field-inline" title="Runs that differ only by seed become one point at their mean, with ± 1 sd error bars">
-          <input type="checkbox" checked={seeds} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
-        </label>
+        <SeedsToggle becomes="one point at their mean, with ± 1 sd error bars" />
         {fetching && <span className="muted">updating…</span>}
       </div>
       <ContextPicker context={context} contexts={contexts} />

@@ -13,7 +13,7 @@ import { RunGroupsTable, useRunGroups } from "./run-groups-table";
 import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Empty, ErrorBox, formatParams, paramsSummary, formatTime, metricLabel, MetricValue, ProgressBar, StatusBadge } from "./ui";
-import { filterParams, useViewParams } from "./view-params";
+import { filterParams, SeedsToggle, useSeedsParam, useViewParams } from "./view-params";
 
 const DEFAULT_LIMIT = "50";
 const MAX_METRIC_COLUMNS = 8;
@@ -123,7 +123,7 @@ export function RunsView() {
     return p;
   }, [query]);
   // "mean over seeds" (agg=seeds, as on the explorer): one row per set of runs differing only by seed.
-  const seeds = params.get("agg") === "seeds";
+  const seeds = useSeedsParam();
   const runs = useRuns(apiParams, !seeds);
   const groups = useRunGroups(apiParams, seeds);
   const [selected, setSelected] = useState<number[]>([]);
@@ -169,12 +169,7 @@ export function RunsView() {
       </div>
       <FiltersBar />
       <div className="filters">
-        <label
-          className="field-inline"
-          title="Runs that differ only by seed (same method, parameters, model, dataset, runtime and hardware) become one row: n runs, each metric as mean ± 1 sd"
-        >
-          <input type="checkbox" checked={seeds} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
-        </label>
+        <SeedsToggle becomes="one row: n runs, each metric as mean ± 1 sd" />
       </div>
       <ColumnPicker columns={cols} auto={chosen === null} present={present} />
       {!seeds && !readOnly && <BulkTagBar selected={selected} onClear={() => setSelected([])} />}

@@ -58,3 +58,22 @@ export function useViewParams(): ViewParams {
 
 /** The run filter of a view's query: one definition, shared with the server's check of a share link's reads. */
 export { filterParams, isFilterKey } from "@/lib/share-scope";
+
+/** Whether the view shows seed sets (`agg=seeds`): the explorer, runs table and compare share it. */
+export function useSeedsParam(): boolean {
+  return useViewParams().params.get("agg") === "seeds";
+}
+
+/**
+ * The "mean over seeds" checkbox of a page, bound to `agg=seeds` in its URL; `becomes` says what a
+ * seed set turns into on that page ("one point at their mean, with ± 1 sd error bars").
+ */
+export function SeedsToggle({ becomes }: { becomes: string }) {
+  const { set } = useViewParams();
+  const seeds = useSeedsParam();
+  return (
+    <label className="field-inline" title={`Runs that differ only by seed (same method, parameters, model, dataset, runtime and hardware) become ${becomes}`}>
+      <input type="checkbox" checked={seeds} onChange={(e) => set({ agg: e.target.checked ? "seeds" : null })} /> mean over seeds
+    </label>
+  );
+}
