@@ -1,4 +1,3 @@
-import type Database from "better-sqlite3";
 import { type SQL, sql } from "drizzle-orm";
 import { getDb, type Tx } from "../client";
 import { invalid } from "../../lib/errors";
@@ -9,23 +8,8 @@ import type { RunStatus } from "../../lib/schemas/common";
 import { contextKey, meanSd, methodParamsKeyOfText } from "../../lib/seed-sets";
 import { runFilterConditions, whereClause } from "./run-filter";
 import { rawClient } from "./raw";
-import { decodeCursor, encodeCursor, reapBeforeRead } from "./runs";
-
-const SORT_COLUMN: Record<RunSortColumn, string> = {
-  id: "id",
-  createdAt: "created_at",
-  startedAt: "started_at",
-  finishedAt: "finished_at",
-  updatedAt: "updated_at",
-  status: "status",
-  methodId: "method_id",
-  family: "family",
-  modelId: "model_id",
-  datasetId: "dataset_id",
-  runtime: "runtime",
-  hardwareKey: "hardware_key",
-  experimentId: "experiment_id",
-};
+import { metricColumn, sparseColumn } from "./metric-columns";
+import { decodeCursor, encodeCursor, reapBeforeRead, SORT_SQL } from "./runs";
 
 type SortValue = string | number | null;
 
@@ -38,23 +22,6 @@ interface Pending {
 
 /** Above this many runs a metric sort reads the metric's whole column; at or below, each run's value by primary key. */
 export const COLUMN_READ_ABOVE = 5000;
-
-/**
- * A metric's value by run id for `runs` runs: a primary-key lookup each for a few, else one scan of
- * the covering run_metrics_key_value index as two plucked columns (the Pareto charts' column read).
- */
-function metricValues(client: Database.Database, key: string, runs: number, columnReadAbove: number): (id: number) => number | undefined {
-  if (runs <= columnReadAbove) {
-    const get = client.prepare("SELECT value FROM run_metrics WHERE run_id = ? AND key = ?").pluck(true);
-    return (id) => get.get(id, key) as number | undefined;
-  }
-  const q = "FROM run_metrics WHERE key = ? ORDER BY value, run_id";
-  const ids = client.prepare(`SELECT run_id ${q}`).pluck(true).all(key) as number[];
-  const vals = client.prepare(`SELECT value ${q}`).pluck(true).all(key) as number[];
-  const map = new Map<number, number>();
-  for (let i = 0; i < ids.length; i++) map.set(ids[i], vals[i]);
-  return (id) => map.get(id);
-}
 
 /**
  * One page of seed sets (lib/seed-sets.ts: same method, parameters and context, any seed) under a
@@ -87,7 +54,7 @@ export function listRunGroups(
   const metricKey = name.startsWith("metric.") ? name.slice("metric.".length) : null;
   let sortValue: SQL = sql`NULL`;
   if (metricKey === null) {
-    const col = SORT_COLUMN[name as RunSortColumn];
+    const col = SORT_SQL[name as RunSortColumn]?.col;
     if (!col) throw invalid("invalid query", [{ field: "sort", message: `cannot sort by ${name}` }]);
     sortValue = sql.raw(`r.${col}`);
   }
@@ -115,12 +82,15 @@ export function listRunGroups(
     const out = [...groups.values()];
     for (const g of out) g.ids.sort((a, b) => a - b);
     if (metricKey !== null) {
-      const metricOf = metricValues(
-        client,
-        metricKey,
-        out.reduce((n, g) => n + g.ids.length, 0),
-        opts.columnReadAbove ?? COLUMN_READ_ABOVE,
-      );
+      const ids = out.flatMap((g) => g.ids);
+      const metricOf =
+        ids.length <= (opts.columnReadAbove ?? COLUMN_READ_ABOVE)
+          ? sparseColumn(client, metricKey, ids)
+          : metricColumn(
+              client,
+              metricKey,
+              ids.reduce((m, id) => Math.max(m, id), 0),
+            );
       for (const g of out) {
         let sum = 0;
         let count = 0;

@@ -40,7 +40,7 @@ export function metricsByRun(runIds: number[], tx: Tx = getDb()): Map<number, Re
   return out;
 }
 
-const SORT_SQL: Record<RunSortColumn, { col: string; nullable: boolean }> = {
+export const SORT_SQL: Record<RunSortColumn, { col: string; nullable: boolean }> = {
   id: { col: "id", nullable: false },
   createdAt: { col: "created_at", nullable: false },
   startedAt: { col: "started_at", nullable: true },
