@@ -6,22 +6,12 @@ import { api, type RunDetail } from "@/lib/api-client";
 import { formatMetric, METRICS } from "@/lib/metrics";
 import { qk } from "@/lib/query-keys";
 import { meanSd, seedSetKey } from "@/lib/seed-sets";
+import { parseCompareIds } from "@/lib/share-scope";
 import { SeriesOverlay } from "./series-overlay";
 import { SavedViewsMenu } from "./saved-views";
 import { ShareButton } from "./share-button";
 import { Delta, Empty, ErrorBox, metricLabel, StatusBadge } from "./ui";
 import { SeedsToggle, useSeedsParam, useViewParams } from "./view-params";
-
-export function parseIds(raw: string | null): { ids: number[]; error: string | null } {
-  const parts = (raw ?? "")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const ids = [...new Set(parts.map(Number))];
-  if (parts.some((p) => !/^[1-9][0-9]*$/.test(p))) return { ids: [], error: `ids must be run numbers separated by commas (got "${raw}")` };
-  if (ids.length < 2 || ids.length > 10) return { ids, error: `compare takes 2 to 10 runs (got ${ids.length})` };
-  return { ids, error: null };
-}
 
 const show = (v: unknown) => (v === undefined ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v));
 
@@ -52,7 +42,7 @@ function columnMetric(col: RunDetail[], k: string): { value: number; sd: number;
 export function CompareView() {
   const { params } = useViewParams();
   const collapse = useSeedsParam();
-  const { ids, error } = parseIds(params.get("ids"));
+  const { ids, error } = parseCompareIds(params.get("ids"));
   const runs = useQueries({ queries: ids.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id), enabled: !error })) });
   const baseIds = [...new Set(runs.map((q) => q.data?.baselineRunId).filter((x): x is number => !!x))];
   const bases = useQueries({ queries: baseIds.map((id) => ({ queryKey: qk.runs.detail(id), queryFn: () => api.run(id) })) });

@@ -40,20 +40,28 @@ export type ShareScope =
   /** a view whose stored state no page can show (a filter that no longer parses): nothing beyond the registries. */
   | { kind: "none"; reason: string };
 
-/** The compare page's `ids` (its parseIds): 2 to 10 run numbers separated by commas, or none at all. */
-function compareIds(raw: string | string[] | undefined): number[] {
-  const parts = (Array.isArray(raw) ? raw.join(",") : (raw ?? ""))
+/**
+ * The compare page's `ids`: 2 to 10 run numbers separated by commas; otherwise the error the page
+ * shows (and a share link of it grants no run).
+ */
+export function parseCompareIds(raw: string | null): { ids: number[]; error: string | null } {
+  const parts = (raw ?? "")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  if (parts.some((p) => !/^[1-9][0-9]{0,14}$/.test(p))) return [];
   const ids = [...new Set(parts.map(Number))];
-  return ids.length >= 2 && ids.length <= 10 ? ids : [];
+  if (parts.some((p) => !/^[1-9][0-9]{0,14}$/.test(p))) return { ids: [], error: `ids must be run numbers separated by commas (got "${raw}")` };
+  if (ids.length < 2 || ids.length > 10) return { ids, error: `compare takes 2 to 10 runs (got ${ids.length})` };
+  return { ids, error: null };
 }
 
 /** The reads a view's page makes, from its stored state. */
 export function shareScope(view: ViewState): ShareScope {
-  if (view.page === "compare") return { kind: "ids", ids: compareIds(view.query.ids) };
+  if (view.page === "compare") {
+    const raw = view.query.ids;
+    const { ids, error } = parseCompareIds(Array.isArray(raw) ? raw.join(",") : (raw ?? null));
+    return { kind: "ids", ids: error ? [] : ids };
+  }
   if (view.page === "experiment") {
     // The experiment page shows every run of its experiment and reads no filter from its query.
     if (!view.id) return { kind: "none", reason: "the shared experiment page names no experiment" };
