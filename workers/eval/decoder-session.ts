@@ -15,6 +15,7 @@ import type { Runtime } from "../types";
 import { kvFloatsPerToken, layerKvHeads, type Decoder, type DecoderShape, type HostKvCache } from "./types";
 import { modelStats } from "./model-stats";
 import { NEW_KV_PREFIX } from "../onnx/decoder-config";
+import { KV_GATHER_IO, kvGatherModel, rotationTables } from "../onnx/kv-gather-graph";
 
 const PAST_RE = /^past_key_values\.(\d+)\.(key|value)$/;
 
@@ -199,6 +200,11 @@ export class DecoderSession implements Decoder {
    */
   private readonly hostMode: boolean;
   private host: HostBuffers | null = null;
+  /**
+   * Under webgpu: the sessions of the KV gather graph (workers/onnx/kv-gather-graph.ts), plain and
+   * rotating keys back, created on first use on this runtime and released with the decoder.
+   */
+  private gatherSessions: { plain?: Promise<OrtSession>; rotate?: Promise<OrtSession> } = {};
 
   constructor(
     readonly handle: RuntimeHandle,
@@ -448,12 +454,10 @@ export class DecoderSession implements Decoder {
   }
 
   /**
-   * Keeps the first `length` cache entries (speculative rollback, prefix reuse). Each [1, kv_heads,
-   * len, head_dim] tensor is cut head by head straight from its data: on cpu and wasm that is host
-   * memory already, so nothing is copied but the kept rows. Under webgpu the tensors are read back
-   * and the cropped ones uploaded with the next forward: a device-side crop (a Slice graph on the
-   * GPU-resident tensors) needs a WebGPU adapter to be built and tested against, and Dawn finds none
-   * on the CPU machines this project builds and tests on.
+   * Keeps the first `length` cache entries (speculative rollback, prefix reuse). On cpu and wasm
+   * each [1, kv_heads, len, head_dim] tensor is cut head by head straight from its data, host memory
+   * already, so nothing is copied but the kept rows. Under webgpu the gather graph keeps entries
+   * 0..length-1 of the GPU-resident tensors on the device (gatherOnDevice): only the index goes up.
    */
   async truncate(length: number): Promise<void> {
     if (length === this.tokens.length) return;
@@ -465,6 +469,11 @@ export class DecoderSession implements Decoder {
       // the entries past `length` stay in the buffers, masked out, and are overwritten next
       this.tokens = this.tokens.slice(0, length);
       return;
+    }
+    if (this.handle.runtime === "webgpu") {
+      // heads from the tensors themselves: layers may differ (a structurally pruned model)
+      const first = (heads: number) => Int32Array.from({ length: heads * length }, (_, r) => r % length);
+      return this.gatherOnDevice((l) => first(Number(this.cache[2 * l].dims[1])), length, this.tokens.slice(0, length));
     }
     const full = this.tokens.length;
     const row = this.shape.headDim;
@@ -487,16 +496,20 @@ export class DecoderSession implements Decoder {
    * attention mask serves them all). `rotateBack`, when given, rotates each kept key back by that
    * many positions (one count per kept slot, shared by the heads): StreamingLLM's positions within
    * the cache on a graph that caches rotated keys. Entries stand for no single token afterwards, so
-   * prefix reuse is off until the next prefill. Host path: the [1, kv_heads, len, head_dim] data is
-   * gathered on the CPU (as truncate does); under webgpu the tensors are read back and the kept rows
-   * uploaded with the next forward. A device-side Gather graph needs a WebGPU adapter to be built and
-   * tested against, which the CPU machines this project is built on do not have.
+   * prefix reuse is off until the next prefill. On cpu and wasm the [1, kv_heads, len, head_dim]
+   * data is gathered on the CPU (as truncate does); under webgpu the gather graph runs on the
+   * GPU-resident tensors and its outputs stay there (gatherOnDevice): only the indices and, with
+   * `rotateBack`, the kept slots' cos and sin tables go up.
    */
   async keepPositions(keep: readonly (readonly (readonly number[])[])[], rotateBack?: { shift: Int32Array; ropeTheta: number }): Promise<void> {
     const { numLayers, headDim: row } = this.shape;
     const full = this.tokens.length;
     if (keep.length !== numLayers) throw new Error(`keepPositions: ${keep.length} layers given, the model has ${numLayers}`);
     const kept = keep[0]?.[0]?.length ?? 0;
+    if (this.handle.runtime === "webgpu") {
+      const index = keep.map((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
+      return this.gatherOnDevice((l) => index[l], kept, new Array<number>(kept).fill(-1), rotateBack);
+    }
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     // rows of head h start at h * stride entries: the cache length, or the host buffers' capacity
@@ -530,6 +543,60 @@ export class DecoderSession implements Decoder {
       }
     }
     await this.writeCache({ length: kept, keys, values });
+  }
+
+  /**
+   * Under webgpu: replaces the cache by the gather graph's outputs on each present tensor, fed where
+   * it lies (a GPU buffer) with `index(layer)`, [kv_heads x kept] entries of that layer, and outputs
+   * kept on the device; keys turn back by `rotateBack` in the graph. Nothing of the cache is read
+   * back. The replaced tensors are disposed by replaceCache.
+   */
+  private async gatherOnDevice(
+    index: (layer: number) => Int32Array,
+    kept: number,
+    tokens: number[],
+    rotateBack?: { shift: Int32Array; ropeTheta: number },
+  ): Promise<void> {
+    const { Tensor } = this.handle.ort;
+    if (kept === 0) return this.replaceCache(this.emptyPast(), tokens);
+    const plain = await this.gatherSession(false);
+    const rotate = rotateBack ? await this.gatherSession(true) : null;
+    const tables: Record<string, OrtTensor> = {};
+    if (rotateBack) {
+      const half = this.shape.headDim / 2;
+      const { cos, sin } = rotationTables(rotateBack.shift.subarray(0, kept), this.shape.headDim, rotateBack.ropeTheta);
+      tables[KV_GATHER_IO.cos] = new Tensor("float32", cos, [1, 1, kept, half]);
+      tables[KV_GATHER_IO.sin] = new Tensor("float32", sin, [1, 1, kept, half]);
+    }
+    const out: OrtTensor[] = [];
+    try {
+      for (let l = 0; l < this.shape.numLayers; l++) {
+        const rows = index(l);
+        const idx = new Tensor("int32", rows, [1, rows.length / kept, kept, 1]);
+        for (const kind of [0, 1]) {
+          const feeds = { [KV_GATHER_IO.cache]: this.cache[2 * l + kind], [KV_GATHER_IO.index]: idx };
+          const res = kind === 0 && rotate ? await rotate.run({ ...feeds, ...tables }) : await plain.run(feeds);
+          out.push(res[KV_GATHER_IO.kept]);
+        }
+      }
+    } catch (e) {
+      for (const t of out) releaseTensor(t);
+      throw e;
+    }
+    this.replaceCache(out, tokens);
+  }
+
+  /** The gather graph's session on this runtime (outputs on the device under webgpu), made once. */
+  private gatherSession(rotate: boolean): Promise<OrtSession> {
+    const key = rotate ? "rotate" : "plain";
+    let s = this.gatherSessions[key];
+    if (!s) {
+      s = this.handle.ort.InferenceSession.create(kvGatherModel(this.shape.headDim, { rotate }), this.handle.sessionOptions());
+      // a failed start is not kept: the next call tries again
+      s.catch(() => delete this.gatherSessions[key]);
+      this.gatherSessions[key] = s;
+    }
+    return s;
   }
 
   /** Host mode: the first `length` entries as exact [kv_heads, length, head_dim] arrays. */
@@ -605,6 +672,9 @@ export class DecoderSession implements Decoder {
 
   async release(): Promise<void> {
     this.reset();
+    const gathers = Object.values(this.gatherSessions);
+    this.gatherSessions = {};
+    for (const g of gathers) await (await g.catch(() => null))?.release();
     await this.session.release();
   }
 }
@@ -648,6 +718,25 @@ export function rotateRows(data: Float32Array, rows: number, dim: number, shift:
  */
 function copyHeadRows(src: Float32Array, srcStride: number, dst: Float32Array, dstStride: number, heads: number, rows: number, dim: number): void {
   for (let h = 0; h < heads; h++) dst.set(src.subarray(h * srcStride * dim, (h * srcStride + rows) * dim), h * dstStride * dim);
+}
+
+/**
+ * One layer's keepPositions indices as the gather graph's [kv_heads x kept] index, checked as the
+ * host path checks them (same messages).
+ */
+function keepIndex(perHead: readonly (readonly number[])[], layer: number, heads: number, kept: number, full: number): Int32Array {
+  if (perHead.length !== heads) throw new Error(`keepPositions: layer ${layer} has ${heads} kv heads, ${perHead.length} index lists given`);
+  const out = new Int32Array(heads * kept);
+  for (let h = 0; h < heads; h++) {
+    const idx = perHead[h];
+    if (idx.length !== kept) throw new Error(`keepPositions: layer ${layer} head ${h} keeps ${idx.length} entries, others ${kept}`);
+    for (let j = 0; j < kept; j++) {
+      const i = idx[j];
+      if (!Number.isInteger(i) || i < 0 || i >= full) throw new Error(`keepPositions: index ${i} outside the cache of ${full}`);
+      out[h * kept + j] = i;
+    }
+  }
+  return out;
 }
 
 function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {

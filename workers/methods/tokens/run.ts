@@ -118,7 +118,7 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
     `dense: ${texts ? `perplexity ${Math.exp(denseNll / count).toFixed(3)}` : `exact match ${(denseCorrect / scored.length).toFixed(3)}`}, ${median(msDense).toFixed(2)} ms/token`,
     `kv_cache_bytes: largest cache held while decoding (after the prompt's eviction), from the cache tensors; the prompt's whole cache (${prefillPeak} bytes) is held at prefill`,
     `positions: ${positionMode(spec) === "rerotate" ? "within the cache, kept keys rotated back by the distance they move (the graph caches rotated keys)" : "original positions kept, new tokens at their absolute position"}`,
-    "the cache is cut on the host (cpu runtime); a device-side gather under webgpu is not implemented",
+    "the cache is cut where it lies: on the host under cpu and wasm (this run: cpu), by a gather graph on the GPU-resident cache under webgpu (DecoderSession.keepPositions)",
   ];
   return { metrics, artifacts: [], notes, measured: { quality: true, speed: true } };
 }
