@@ -6,8 +6,8 @@
  *      model beyond its context (a copy of the model whose rotary table reaches the stream length).
  *  (b) Equal KV budgets on passkey and multi-query recall (1024-token prompts, test splits):
  *      StreamingLLM, H2O and SnapKV, exact match, with the dense model for reference.
- *  (c) Decode ms/token and the KV cache held on shape-125m (random weights) after a long prompt, by
- *      StreamingLLM budget.
+ *  (c) Decode ms/token, the KV cache held and the process's peak RSS on shape-125m (random weights)
+ *      reading a long prompt in chunks, by StreamingLLM budget, one process per budget.
  *  (s) Whether the model has an attention sink (StreamingLLM's premise): the mean attention
  *      probability each layer gives the first token, and the first four, over every query of
  *      --examples grammar-long texts of the trained context, against the share causal uniform
@@ -16,6 +16,7 @@
  *   npm run bench:tokens -- [--model zoo/zoo-long] [--examples 30] [--streams 2] [--stream-tokens 4096]
  *                           [--budgets 64,128,256] [--shape-context 2048] [--parts a,b,c,s] [--json FILE]
  */
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -28,7 +29,6 @@ import { readModel, setInitializer, writeModel } from "../workers/onnx/model-io"
 import { materializeShapeModel } from "../workers/onnx/shape-cache";
 import { loadTokenizer } from "../workers/tokenizer/tokenizer";
 import { KvPolicyState, streamNll, type KvPolicySpec } from "../workers/methods/tokens/kv-decode";
-import { streamingKeep } from "../workers/methods/tokens/policies";
 import { answerQuality, median, openForPolicy, ropeTheta } from "../workers/methods/tokens/evaluate";
 import { exposeAttentionScores } from "../workers/methods/tokens/attention-graph";
 
@@ -43,6 +43,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     parts: { type: "string", default: "a,b,c" },
     json: { type: "string" },
+    "child-c": { type: "string" },
   },
 });
 const int = (name: string, v: string | undefined, min: number) => {
@@ -174,56 +175,94 @@ async function budgets(): Promise<void> {
 }
 
 // (c) ---------------------------------------------------------------------------------------------
+/** Prompt chunk of (c): the cache never holds more than the budget plus one chunk. */
+const CHUNK = 128;
+const TIMED_STEPS = 32;
+
 /**
- * One prefill of a long prompt; its cache is then written back for every budget and cut once to
- * StreamingLLM's sinks + window (keys rotated back), and 16 decode steps are timed after 4 untimed
- * ones. The cut is not in the timed steps: it is the forward's cost at each cache size that is
- * measured (evicting every step on the host copies the whole kept cache each time, see the notes).
- * Two rounds, budgets in opposite orders, median of both.
+ * One budget of (c), in its own process so that its peak RSS is its own: shape-125m (random weights),
+ * a --shape-context prompt read in chunks of CHUNK tokens through KvPolicyState (StreamingLLM: 4
+ * sinks + budget - 4 window, evicted after every chunk and after every decode step, keys rotated
+ * back; dense: nothing evicted), then 4 untimed and TIMED_STEPS timed decode steps, each with its
+ * eviction. Prints one JSON line.
  */
-async function shapeSpeed(): Promise<void> {
-  const m = await materializeShapeModel({ id: "shape-125m", sha256: null, card: null }, DATA_DIR, (l) => log(`  ${l}`));
+async function shapeChild(budget: number): Promise<void> {
+  const m = await materializeShapeModel({ id: "shape-125m", sha256: null, card: null }, DATA_DIR, () => {});
   const s = await openDecoder(m.modelPath, "cpu");
   const ctx = Math.min(SHAPE_CONTEXT, (s.shape.maxPosition ?? SHAPE_CONTEXT) - 40);
+  const spec: KvPolicySpec = budget >= ctx ? { kind: "dense" } : { kind: "streaming", sinks: 4, window: budget - 4 };
+  const state = new KvPolicyState(s, spec, ropeTheta(m.modelPath));
   const prompt = Array.from({ length: ctx }, (_, i) => (i * 7919) % s.shape.vocabSize);
-  log(`\n(c) shape-125m (random weights): one prefill of ${ctx} tokens; per budget the cache cut once, then 16 timed decode steps (2 rounds)`);
+  const rssOpen = process.memoryUsage().rss;
   const t0 = performance.now();
-  await s.prefill(prompt);
+  let logits = await state.prefill(prompt.slice(0, CHUNK));
+  for (let at = CHUNK; at < ctx; at += CHUNK) logits = await state.extend(prompt.slice(at, at + CHUNK));
   const prefillMs = performance.now() - t0;
-  const full = await s.readCache();
-  const budgetsC = [ctx, 1024, 512, 256, 128].filter((b) => b <= ctx);
-  const ms = new Map<number, number[]>(budgetsC.map((b) => [b, []]));
-  const held = new Map<number, number>();
+  const ms: number[] = [];
+  let next = 1;
+  for (let i = 0; i < TIMED_STEPS + 4; i++) {
+    const t = performance.now();
+    logits = await state.step(next);
+    if (i >= 4) ms.push(performance.now() - t);
+    next = (Math.abs(Math.floor(logits[0] * 1000)) + i + 1) % s.shape.vocabSize;
+  }
+  const out = {
+    budget: spec.kind === "dense" ? ctx : budget,
+    context: ctx,
+    prefill_ms: prefillMs,
+    decode_ms: ms,
+    peak_kv_bytes: state.peakKvBytes,
+    decode_kv_bytes: state.decodeKvBytes,
+    rss_open_mib: rssOpen / 2 ** 20,
+    peak_rss_mib: process.resourceUsage().maxRSS / 1024,
+  };
+  await s.release();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+/**
+ * (c): every budget in a fresh process (shapeChild), two rounds in opposite budget orders; decode
+ * ms/token is the median of both rounds' timed steps, peak RSS the larger of the two.
+ */
+async function shapeSpeed(): Promise<void> {
+  await materializeShapeModel({ id: "shape-125m", sha256: null, card: null }, DATA_DIR, (l) => log(`  ${l}`));
+  const budgetsC = [SHAPE_CONTEXT, ...[1024, 512, 256, 128].filter((b) => b < SHAPE_CONTEXT)];
+  log(
+    `\n(c) shape-125m (random weights): a ${SHAPE_CONTEXT}-token prompt read in chunks of ${CHUNK}, then ${TIMED_STEPS} timed decode steps, StreamingLLM evicting after every chunk and step; one process per budget, 2 rounds`,
+  );
+  const runs = new Map<number, Record<string, unknown>[]>(budgetsC.map((b) => [b, []]));
   for (const round of [budgetsC, [...budgetsC].reverse()]) {
     for (const b of round) {
-      await s.writeCache({ length: full.length, keys: full.keys.map((k) => k.slice()), values: full.values.map((v) => v.slice()) });
-      if (b < ctx) {
-        const keep = streamingKeep(ctx, 4, b - 4);
-        const perLayer = Array.from({ length: s.shape.numLayers }, () => Array.from({ length: s.shape.numKvHeads }, () => keep));
-        await s.keepPositions(perLayer, { shift: Int32Array.from(keep, (i, j) => i - j), ropeTheta: 10000 });
-      }
-      held.set(b, s.kvCacheBytes);
-      let next = 1;
-      for (let i = 0; i < 20; i++) {
-        const t = performance.now();
-        const logits = await s.step(next);
-        if (i >= 4) ms.get(b)!.push(performance.now() - t);
-        next = (Math.floor(logits[0] * 1000) + i + 1) % s.shape.vocabSize;
-        if (next < 0) next += s.shape.vocabSize;
-      }
+      const args = [...process.execArgv, process.argv[1], "--child-c", String(b), "--shape-context", String(SHAPE_CONTEXT), "--data-dir", DATA_DIR];
+      const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24 });
+      const line = out.trim().split("\n").at(-1) ?? "";
+      runs.get(b)!.push(JSON.parse(line));
+      log(`  budget ${b}: done`);
     }
   }
-  log(`prefill of ${ctx} tokens: ${f(prefillMs / 1000, 1)} s`);
-  log("| cache entries kept | decode ms/token (median of 32) | KV bytes held after the cut |");
-  log("|---:|---:|---:|");
+  log("| cache entries kept | decode ms/token, median of 64 [IQR] | prompt read (s) | peak KV bytes | peak RSS (MiB) |");
+  log("|---:|---:|---:|---:|---:|");
   const rows: Record<string, unknown>[] = [];
   for (const b of budgetsC) {
-    rows.push({ budget: b, decode_ms_per_token: median(ms.get(b)!), kv_cache_bytes: held.get(b) });
-    log(`| ${b === ctx ? `${b} (dense)` : b} | ${f(median(ms.get(b)!))} | ${held.get(b)} |`);
+    const r = runs.get(b)!;
+    const all = r.flatMap((x) => x.decode_ms as number[]).sort((p, q) => p - q);
+    const q = (f: number) => all[Math.min(all.length - 1, Math.floor(f * all.length))];
+    const row = {
+      budget: r[0].budget,
+      decode_ms_per_token: median(all),
+      iqr: [q(0.25), q(0.75)],
+      prefill_ms: median(r.map((x) => x.prefill_ms as number)),
+      peak_kv_bytes: Math.max(...r.map((x) => x.peak_kv_bytes as number)),
+      peak_rss_mib: Math.max(...r.map((x) => x.peak_rss_mib as number)),
+      rss_open_mib: median(r.map((x) => x.rss_open_mib as number)),
+    };
+    rows.push(row);
+    log(
+      `| ${b === SHAPE_CONTEXT ? `${row.budget} (dense)` : b} | ${f(row.decode_ms_per_token)} [${f(row.iqr[0])}, ${f(row.iqr[1])}] | ${f(row.prefill_ms / 1000, 1)} | ${row.peak_kv_bytes} | ${f(row.peak_rss_mib, 0)} |`,
+    );
   }
-  log(`RSS at the end: ${f(process.memoryUsage().rss / 2 ** 20, 0)} MiB (the full cache's host copy is held for the rounds)`);
-  await s.release();
-  results.shape = { context: ctx, prefill_ms: prefillMs, rows };
+  log(`RSS with the model open, before the prompt: ${f(median(rows.map((r) => r.rss_open_mib as number)), 0)} MiB`);
+  results.shape = { context: SHAPE_CONTEXT, chunk: CHUNK, rows };
 }
 
 // (s) ---------------------------------------------------------------------------------------------
@@ -275,6 +314,11 @@ async function sinkMass(): Promise<void> {
 
 const t0 = performance.now();
 log(`bench:tokens on ${path.relative(process.cwd(), MODEL)} (${os.cpus().length} x ${os.cpus()[0]?.model}, load ${os.loadavg()[0].toFixed(1)})`);
+if (values["child-c"] !== undefined) {
+  await shapeChild(int("child-c", values["child-c"], 8));
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exit(0);
+}
 const parts = new Set((values.parts ?? "a,b,c").split(","));
 if (parts.has("a")) await streaming();
 if (parts.has("b")) await budgets();

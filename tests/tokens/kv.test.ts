@@ -11,6 +11,10 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecoderSession, openDecoder } from "../../workers/eval/decoder-session";
 import { Rng } from "../../workers/data/rng";
+import { buildDecoder } from "../../workers/onnx/decoder-builder";
+import { parseDecoderConfig } from "../../workers/onnx/decoder-config";
+import { encodeModel } from "../../workers/onnx/model-io";
+import { GQA, testWeights } from "../onnx/helpers";
 import { exposeAttentionScores } from "../../workers/methods/tokens/attention-graph";
 import { KvPolicyState, generateWithPolicy, type KvPolicySpec } from "../../workers/methods/tokens/kv-decode";
 import { avgPool1d, groupScores, h2oKeep, snapkvKeep, streamingKeep } from "../../workers/methods/tokens/policies";
@@ -189,6 +193,69 @@ describe("decoding under a policy", () => {
       expect(a.peakKvBytes).toBeLessThan((prompt.length + 10) * 3 * 2 * 2 * s.shape.headDim * 4);
       expect(a.keptRatio).toBeLessThan(1);
     }
+  });
+
+  it("an ascending keep moves rows within the host buffers and equals a gathered copy, rotation included", async () => {
+    // the same prompt in two sessions; one keeps ascending lists (moved in place), the other the
+    // same rows listed with one pair swapped and swapped back after (the gathering path)
+    // a freshly built graph (new entries as outputs), so the session keeps its cache in host buffers
+    const file = path.join(dir, "gqa", "model.onnx");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, encodeModel(buildDecoder(GQA, { weights: testWeights(GQA, 3) })));
+    fs.writeFileSync(path.join(dir, "gqa", "config.json"), JSON.stringify(parseDecoderConfig(GQA)));
+    const a = await open(file);
+    const b = await open(file);
+    expect(a.hostCache).toBe(true);
+    const ids = Array.from({ length: 40 }, (_, i) => (7 * i) % 64);
+    await a.prefill(ids);
+    await b.prefill(ids);
+    const rng = new Rng(11);
+    const K = 12;
+    const keep = Array.from({ length: a.shape.numLayers }, () =>
+      [0, 1].map(() =>
+        [
+          0,
+          1,
+          2,
+          ...rng
+            .sample(30, K - 6)
+            .map((i) => i + 3)
+            .sort((x, y) => x - y),
+          37,
+          38,
+          39,
+        ]
+          .slice(0, K)
+          .sort((x, y) => x - y),
+      ),
+    );
+    const shift = Int32Array.from({ length: K }, (_, j) => 3 * j);
+    await a.keepPositions(keep, { shift, ropeTheta: 10000 });
+    const before = await b.readCache();
+    await b.keepPositions(
+      keep.map((l) => l.map((h) => [h[1], h[0], ...h.slice(2)])),
+      { shift: Int32Array.from(shift, (_, j) => shift[j === 0 ? 1 : j === 1 ? 0 : j]), ropeTheta: 10000 },
+    );
+    const ca = await a.readCache();
+    const cb = await b.readCache();
+    const D = a.shape.headDim;
+    expect(ca.length).toBe(K);
+    for (let l = 0; l < keep.length; l++)
+      for (let h = 0; h < 2; h++)
+        for (let j = 0; j < K; j++) {
+          const jb = j === 0 ? 1 : j === 1 ? 0 : j;
+          expect(ca.keys[l].subarray((h * K + j) * D, (h * K + j + 1) * D)).toEqual(cb.keys[l].subarray((h * K + jb) * D, (h * K + jb + 1) * D));
+          expect(ca.values[l].subarray((h * K + j) * D, (h * K + j + 1) * D)).toEqual(
+            before.values[l].subarray((h * 40 + keep[l][h][j]) * D, (h * 40 + keep[l][h][j] + 1) * D),
+          );
+        }
+    // a step after the in-place eviction attends to exactly the kept rows
+    await b.writeCache(ca);
+    const la = await a.step(5);
+    const lb = await b.step(5);
+    expect(Array.from(la)).toEqual(Array.from(lb));
+    await expect(a.keepPositions(keep.map((l) => l.map((h) => [...h.slice(0, -1), 99])))).rejects.toThrow(/outside the cache/);
+    expect(a.pastLength).toBe(K + 1);
   });
 
   it("StreamingLLM's re-rotated keys give the logits of recomputing the kept tokens at their cache positions", async () => {

@@ -510,6 +510,7 @@ export class DecoderSession implements Decoder {
       const index = keep.map((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
       return this.gatherOnDevice((l) => index[l], kept, new Array<number>(kept).fill(-1), rotateBack);
     }
+    if (this.hostMode && this.host && keep.every((heads) => heads.every(ascending))) return this.compactHost(keep, kept, rotateBack);
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     // rows of head h start at h * stride entries: the cache length, or the host buffers' capacity
@@ -597,6 +598,35 @@ export class DecoderSession implements Decoder {
       this.gatherSessions[key] = s;
     }
     return s;
+  }
+
+  /**
+   * Host mode, indices ascending per head: the kept rows move down within the buffers themselves
+   * (entry keep[j] >= j goes to slot j, one copyWithin per run of consecutive entries) and kept keys
+   * are rotated in place, so an eviction allocates nothing and copies only the rows that move.
+   * Indices are checked for every layer and head before anything moves.
+   */
+  private compactHost(keep: readonly (readonly (readonly number[])[])[], kept: number, rotateBack?: { shift: Int32Array; ropeTheta: number }): void {
+    const host = this.host;
+    if (!host) throw new Error("compactHost: no host buffers");
+    const D = this.shape.headDim;
+    const full = this.tokens.length;
+    keep.forEach((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
+    for (let l = 0; l < this.shape.numLayers; l++) {
+      const heads = layerKvHeads(this.shape, l);
+      for (let h = 0; h < heads; h++) {
+        const idx = keep[l][h];
+        const base = h * host.capacity;
+        for (let j = 0; j < kept; ) {
+          let run = 1;
+          while (j + run < kept && idx[j + run] === idx[j] + run) run++;
+          if (idx[j] !== j) for (const buf of [host.keys[l], host.values[l]]) buf.copyWithin((base + j) * D, (base + idx[j]) * D, (base + idx[j] + run) * D);
+          j += run;
+        }
+        if (rotateBack) rotateRows(host.keys[l].subarray(base * D, (base + kept) * D), kept, D, (r) => rotateBack.shift[r], rotateBack.ropeTheta);
+      }
+    }
+    this.tokens = new Array<number>(kept).fill(-1);
   }
 
   /** Host mode: the first `length` entries as exact [kv_heads, length, head_dim] arrays. */
@@ -737,6 +767,12 @@ function keepIndex(perHead: readonly (readonly number[])[], layer: number, heads
     }
   }
   return out;
+}
+
+/** Strictly ascending indices: a kept list that compactHost can move down in place. */
+function ascending(idx: readonly number[]): boolean {
+  for (let j = 1; j < idx.length; j++) if (!(idx[j] > idx[j - 1])) return false;
+  return true;
 }
 
 function sameIds(a: readonly number[], b: readonly number[], n: number): boolean {

@@ -76,6 +76,26 @@ export class KvPolicyState {
     return logits;
   }
 
+  /**
+   * Chunked prefill: appends `ids` to the cache in one forward and evicts after it, so the cache never
+   * holds more than the policy's budget plus one chunk (StreamingLLM reading a long input in pieces).
+   * Only for the dense cache and StreamingLLM, whose eviction needs no attention scores; call
+   * prefill for the first chunk. Returns the logits of every appended token.
+   */
+  async extend(ids: number[]): Promise<Float32Array> {
+    if (this.spec.kind !== "dense" && this.spec.kind !== "streaming")
+      throw new Error(`chunked prefill is for the dense cache and StreamingLLM, not ${this.spec.kind}`);
+    if (this.session.pastLength === 0) throw new Error("extend continues a prefill: call prefill first");
+    const logits = await this.session.extend(ids);
+    this.seen += ids.length;
+    const last = this.pos.length ? this.pos[this.pos.length - 1] : -1;
+    for (let i = 1; i <= ids.length; i++) this.pos.push(last + i);
+    this.note();
+    await this.afterStep();
+    this.decodeKvBytes = this.session.kvCacheBytes;
+    return logits;
+  }
+
   /** One decode step; returns its logits. */
   async step(id: number): Promise<Float32Array> {
     const logits = await this.session.step(id);
