@@ -22,6 +22,14 @@ export interface DataMix {
   recallCurriculum: number;
   /** Words per copy example (default 4..10). */
   copyWords?: [number, number];
+  /** Shortest passkey row in tokens (default half the row): a curriculum from short to long retrieval. */
+  passkeyMinTokens?: number;
+  /**
+   * Grammar rows start at a document start (the end-of-text token, then a new paragraph) instead of
+   * an arbitrary point of the stream, so position 0 always holds the same token, as the rows of a
+   * model trained with a beginning-of-sequence token do.
+   */
+  documentStart?: boolean;
 }
 
 export interface Row {
@@ -91,7 +99,8 @@ export class RowSource {
 
   /** Long rows (workers/data/long.ts): a pass key hidden in filler at a random depth, asked at the end; the answer scored. */
   private passkeyRow(): Row {
-    const length = this.rng.range(Math.floor(this.T / 2), this.T - 8);
+    const lo = Math.min(this.T - 8, this.mix.passkeyMinTokens ?? Math.floor(this.T / 2));
+    const length = this.rng.range(lo, this.T - 8);
     const ex = passkeyExample(this.rng, "train", length, this.count);
     const p = this.tok.encode(ex.prompt);
     const a = [...this.tok.encode(ex.answer), this.nl];
@@ -119,6 +128,7 @@ export class RowSource {
   /** A window of the end-of-text separated stream of grammar paragraphs; every token scored. */
   private grammarRow(): Row {
     const need = this.T + 1;
+    if (this.mix.documentStart) this.grammarBuf = [];
     while (this.grammarBuf.length < need) this.grammarBuf.push(this.eos, ...this.tok.encode(paragraph(this.rng, "train")));
     const ids = Int32Array.from(this.grammarBuf.slice(0, need));
     this.grammarBuf = this.grammarBuf.slice(this.T);

@@ -133,3 +133,26 @@ export function zooLongSpec(steps: number): TrainSpec {
     evalEvery: Math.max(10, Math.ceil(steps / 2)),
   };
 }
+
+/**
+ * The second stage of zoo-long, continued from the first stage's weights (docs/zoo.md): grammar rows
+ * start at a document start (end-of-text at position 0, as the perplexity harness feeds a text), a
+ * passkey curriculum from 16-token rows up (the first stage never learned to retrieve the digits),
+ * and a larger share of passkey rows. A phase on 256-token rows, then 1024-token rows.
+ */
+export function zooLongStage2Spec(steps: number): TrainSpec {
+  const first = zooLongSpec(steps);
+  const mix: DataMix = {
+    ...first.mix,
+    weights: { grammar: 0.3, recall: 0.05, copy: 0.05, arithmetic: 0.05, passkey: 0.3, mqar: 0.25 },
+    passkeyMinTokens: 16,
+    documentStart: true,
+  };
+  return {
+    ...first,
+    seed: ZOO_SEED + 2,
+    mix,
+    shortPhase: { steps: Math.floor(steps * 0.4), batch: 8, seq: 256, mix },
+    evalEvery: Math.max(10, Math.ceil(steps / 8)),
+  };
+}
