@@ -22,7 +22,7 @@ const ZOO = path.resolve(__dirname, "../../zoo");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "tokens-exec-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-function ctx(dataset: string, task: string, sub: string, file = path.join(ZOO, "datasets", `${dataset}.jsonl`)): MethodContext {
+function ctx(dataset: string, task: string, sub: string, file = path.join(ZOO, "datasets", `${dataset}.jsonl`), runtime = "cpu"): MethodContext {
   const dir = path.join(work, sub);
   fs.mkdirSync(dir, { recursive: true });
   return {
@@ -30,7 +30,7 @@ function ctx(dataset: string, task: string, sub: string, file = path.join(ZOO, "
     model: { id: "zoo-small" },
     modelPath: path.join(ZOO, "zoo-small", "model.onnx"),
     dataset: { id: dataset, file, task },
-    runtime: "cpu",
+    runtime,
     workDir: dir,
     seed: 1,
     tokenizer: loadTokenizer(path.join(ZOO, "zoo-small", "tokenizer.json")),
@@ -67,6 +67,14 @@ describe("token executors", () => {
     const r = await streaming.run(ctx("streams", "perplexity", "stream", file), { sink_tokens: 4, window: 60 });
     expect(r.metrics.perplexity).toBeGreaterThan(1);
     expect(r.metrics.kept_token_ratio).toBeLessThan(0.5);
+    // the same run on the wasm runtime (the cache cut on the host there too) scores the same streams alike
+    const w = await streaming.run(ctx("streams", "perplexity", "stream-wasm", file, "wasm"), { sink_tokens: 4, window: 60 });
+    expect(Math.abs(w.metrics.perplexity / r.metrics.perplexity - 1)).toBeLessThan(1e-3);
+    expect(w.metrics.kept_token_ratio).toBe(r.metrics.kept_token_ratio);
+    expect(w.notes.join(" ")).toMatch(/this run: wasm/);
+    await expect(streaming.run(ctx("streams", "perplexity", "stream-browser", file, "browser"), { sink_tokens: 4, window: 60 })).rejects.toThrow(
+      /not on the browser runtime/,
+    );
   });
 });
 

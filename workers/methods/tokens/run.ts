@@ -22,13 +22,14 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
       `${describe} needs a trained model with a tokenizer to score: ${ctx.model.id} ${ctx.shapeOnly ? "has random weights" : "has no tokenizer"} (npm run bench:tokens times the shape models)`,
     );
   }
-  if (ctx.runtime !== "cpu") throw new Error(`${describe} runs on the cpu runtime only: the cache is cut on the host (no device-side gather graph yet)`);
+  const runtime = ctx.runtime;
+  if (runtime === "browser") throw new Error(`${describe} runs in a worker process on cpu, wasm or webgpu, not on the browser runtime`);
   const data = readDataset(ctx.dataset);
   const { scored } = splitExamples<{ prompt?: string; answer?: string; text?: string }>(data.examples, ctx.seed, TOKENS_RUN_EXAMPLES);
   const theta = ropeTheta(ctx.modelPath);
   ctx.reporter.stage("opening the model", 0.05);
-  const method = await openForPolicy(ctx.modelPath, spec, ctx.workDir, "cpu");
-  const dense = await openDecoder(ctx.modelPath, "cpu");
+  const method = await openForPolicy(ctx.modelPath, spec, ctx.workDir, runtime);
+  const dense = await openDecoder(ctx.modelPath, runtime);
   const max = dense.shape.maxPosition;
   const stop = answerStopIds(tok);
   let correct = 0;
@@ -118,7 +119,7 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
     `dense: ${texts ? `perplexity ${Math.exp(denseNll / count).toFixed(3)}` : `exact match ${(denseCorrect / scored.length).toFixed(3)}`}, ${median(msDense).toFixed(2)} ms/token`,
     `kv_cache_bytes: largest cache held while decoding (after the prompt's eviction), from the cache tensors; the prompt's whole cache (${prefillPeak} bytes) is held at prefill`,
     `positions: ${positionMode(spec) === "rerotate" ? "within the cache, kept keys rotated back by the distance they move (the graph caches rotated keys)" : "original positions kept, new tokens at their absolute position"}`,
-    "the cache is cut where it lies: on the host under cpu and wasm (this run: cpu), by a gather graph on the GPU-resident cache under webgpu (DecoderSession.keepPositions)",
+    `the cache is cut where it lies: on the host under cpu and wasm, by a gather graph on the GPU-resident cache under webgpu (DecoderSession.keepPositions); this run: ${runtime}`,
   ];
   return { metrics, artifacts: [], notes, measured: { quality: true, speed: true } };
 }
