@@ -258,6 +258,49 @@ describe("decoding under a policy", () => {
     expect(a.pastLength).toBe(K + 1);
   });
 
+  it("StreamingLLM on the host cache: chunks, steps and position resets give the logits of recomputing the kept tokens", async () => {
+    // a freshly built graph (host cache), one layer so that a kept entry's key and value do not
+    // depend on the evicted tokens (as zoo-draft below); its 64-position context makes the offset
+    // fold back into the keys several times
+    const one = { ...GQA, num_layers: 1 };
+    const file = path.join(dir, "gqa-stream", "model.onnx");
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, encodeModel(buildDecoder(one, { weights: testWeights(one, 5) })));
+    fs.writeFileSync(path.join(dir, "gqa-stream", "config.json"), JSON.stringify(parseDecoderConfig(one)));
+    const s = await open(file);
+    const fresh = await open(file);
+    expect(s.hostCache).toBe(true);
+    const S = 3;
+    const W = 6;
+    const state = new KvPolicyState(s, { kind: "streaming", sinks: S, window: W }, 10000);
+    const ids = Array.from({ length: 200 }, (_, i) => (i * 37 + 11) % 64);
+    await state.prefill(ids.slice(0, 4));
+    await state.extend(ids.slice(4, 13)); // a chunk longer than the window
+    await state.extend(ids.slice(13, 16));
+    let maxDiff = 0;
+    for (let i = 16; i < ids.length; i++) {
+      const logits = await state.step(ids[i]);
+      expect(s.pastLength).toBe(S + W);
+      if (i % 23 === 0 || i === ids.length - 1) {
+        const kept = [...ids.slice(0, S), ...ids.slice(i - W, i), ids[i]];
+        const ref = (await fresh.forwardFull(kept)).slice((kept.length - 1) * s.shape.vocabSize);
+        for (let v = 0; v < ref.length; v++) maxDiff = Math.max(maxDiff, Math.abs(ref[v] - logits[v]));
+      }
+    }
+    expect(maxDiff).toBeLessThan(1e-4);
+    // 184 steps on a 64-position model: the offset was folded back into the keys
+    expect(s.pastLength + s.positionOffset).toBeLessThanOrEqual(64);
+    expect(state.evicted).toBe(ids.length - S - W);
+    // dropLast removes the newest entry wherever its slot is: the sinks and the last W - 1 tokens remain
+    await state.step(5);
+    await state.dropLast();
+    expect(s.pastLength).toBe(S + W - 1);
+    const next = await state.step(7);
+    const kept = [...ids.slice(0, S), ...ids.slice(ids.length - W + 1), 7];
+    const ref = (await fresh.forwardFull(kept)).slice((kept.length - 1) * s.shape.vocabSize);
+    for (let v = 0; v < ref.length; v++) expect(Math.abs(ref[v] - next[v])).toBeLessThan(1e-4);
+  });
+
   it("StreamingLLM's re-rotated keys give the logits of recomputing the kept tokens at their cache positions", async () => {
     const s = await open(path.join(dir, "zoo-draft", "model.onnx"));
     const fresh = await open(path.join(ZOO, "zoo-draft", "model.onnx"));

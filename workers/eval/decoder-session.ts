@@ -510,7 +510,7 @@ export class DecoderSession implements Decoder {
       const index = keep.map((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
       return this.gatherOnDevice((l) => index[l], kept, new Array<number>(kept).fill(-1), rotateBack);
     }
-    if (this.hostMode && this.host && keep.every((heads) => heads.every(ascending))) return this.compactHost(keep, kept, rotateBack);
+    if (this.hostMode && this.host && keep.every((heads) => heads.every(movesDown))) return this.compactHost(keep, kept, rotateBack);
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
     // rows of head h start at h * stride entries: the cache length, or the host buffers' capacity
@@ -601,9 +601,10 @@ export class DecoderSession implements Decoder {
   }
 
   /**
-   * Host mode, indices ascending per head: the kept rows move down within the buffers themselves
-   * (entry keep[j] >= j goes to slot j, one copyWithin per run of consecutive entries) and kept keys
-   * are rotated in place, so an eviction allocates nothing and copies only the rows that move.
+   * Host mode, every kept entry at or beyond its new slot (movesDown): the kept rows move down within
+   * the buffers themselves (entry keep[j] >= j goes to slot j, one copyWithin per run of consecutive
+   * entries) and kept keys are rotated in place, so an eviction allocates nothing and copies only the
+   * rows that move.
    * Indices are checked for every layer and head before anything moves.
    */
   private compactHost(keep: readonly (readonly (readonly number[])[])[], kept: number, rotateBack?: { shift: Int32Array; ropeTheta: number }): void {
@@ -769,9 +770,12 @@ function keepIndex(perHead: readonly (readonly number[])[], layer: number, heads
   return out;
 }
 
-/** Strictly ascending indices: a kept list that compactHost can move down in place. */
-function ascending(idx: readonly number[]): boolean {
-  for (let j = 1; j < idx.length; j++) if (!(idx[j] > idx[j - 1])) return false;
+/**
+ * A kept list compactHost can apply in place: every slot j takes an entry at j or beyond, so copying
+ * in slot order reads each entry before its own slot is written.
+ */
+function movesDown(idx: readonly number[]): boolean {
+  for (let j = 0; j < idx.length; j++) if (!(idx[j] >= j)) return false;
   return true;
 }
 

@@ -4,7 +4,8 @@
  * cache is cut with DecoderSession.keepPositions, per layer and per kv head.
  *
  * Positions: StreamingLLM uses positions within the cache (as the reference does); the graph caches
- * rotated keys, so kept keys are rotated back by the distance they move ("rerotate"). H2O and SnapKV
+ * rotated keys, so the distances of positions within the cache are kept by an offset on the next
+ * token's position and a rotation of the sink keys (afterStep; "rerotate"). H2O and SnapKV
  * keep each entry at its original position and continue new tokens at their absolute position, as
  * their reference code does ("absolute").
  */
@@ -28,8 +29,11 @@ export const positionMode = (p: KvPolicySpec): PositionMode => (p.kind === "stre
 export class KvPolicyState {
   /** H2O: accumulated score per layer, per kv head, per cache entry. */
   private hh: Float64Array[][] = [];
-  /** StreamingLLM: the position each cache entry's key is rotated at. */
-  private pos: number[] = [];
+  /**
+   * StreamingLLM: the sequence index of the token in each cache slot. Slots are not in sequence
+   * order (an evicted slot takes a newer entry; attention does not depend on slot order).
+   */
+  private seq: number[] = [];
   /** Largest cache held at any point, the whole prompt's at prefill included. */
   peakKvBytes = 0;
   /** Largest cache held while decoding, after the prompt's eviction. */
@@ -62,7 +66,7 @@ export class KvPolicyState {
     this.decodeKvBytes = 0;
     s.attentionWindow = this.spec.kind === "snapkv" ? this.spec.window : null;
     const logits = await s.prefill(ids);
-    this.pos = ids.map((_, i) => i);
+    this.seq = ids.map((_, i) => i);
     this.note();
     const sp = this.spec;
     if (sp.kind === "snapkv") {
@@ -86,10 +90,10 @@ export class KvPolicyState {
     if (this.spec.kind !== "dense" && this.spec.kind !== "streaming")
       throw new Error(`chunked prefill is for the dense cache and StreamingLLM, not ${this.spec.kind}`);
     if (this.session.pastLength === 0) throw new Error("extend continues a prefill: call prefill first");
+    await this.fitPositions(ids.length);
     const logits = await this.session.extend(ids);
+    for (let i = 0; i < ids.length; i++) this.seq.push(this.seen + i);
     this.seen += ids.length;
-    const last = this.pos.length ? this.pos[this.pos.length - 1] : -1;
-    for (let i = 1; i <= ids.length; i++) this.pos.push(last + i);
     this.note();
     await this.afterStep();
     this.decodeKvBytes = this.session.kvCacheBytes;
@@ -98,9 +102,10 @@ export class KvPolicyState {
 
   /** One decode step; returns its logits. */
   async step(id: number): Promise<Float32Array> {
+    await this.fitPositions(1);
     const logits = await this.session.step(id);
+    this.seq.push(this.seen);
     this.seen++;
-    this.pos.push(this.pos.length ? this.pos[this.pos.length - 1] + 1 : 0);
     this.note();
     if (this.spec.kind === "h2o") {
       const add = this.grouped();
@@ -118,19 +123,52 @@ export class KvPolicyState {
     return logits;
   }
 
+  /**
+   * StreamingLLM with positions within the cache, as the reference: every kept key sits at its rank
+   * in the cache (sinks 0..S-1, then the window oldest first) and the next token at the cache
+   * length. Only distances matter to rotary attention, so the same scores come from keys at rank +
+   * `positionOffset` and the next token at length + `positionOffset`: evicting `excess` entries
+   * raises the offset by `excess`, which leaves every window key where it is (its rank fell by just
+   * that much) and moves only the sink keys forward. The evicted slots take the surviving entries
+   * beyond the new length, so one eviction moves at most `excess` rows per head and rotates S:
+   * nothing proportional to the window. fitPositions rotates every key back by the offset before
+   * the positions would pass the model's context.
+   */
   private async afterStep(): Promise<void> {
     const sp = this.spec;
     if (sp.kind !== "streaming") return;
-    const len = this.session.pastLength;
-    const keep = streamingKeep(len, sp.sinks, sp.window);
-    if (keep.length === len) return;
-    // positions within the cache: entry j moves to slot j; its key is rotated back by the move
-    const shift = Int32Array.from(keep, (i, j) => this.pos[i] - j);
-    const all = this.session.shape.numLayers;
-    const keepAll = Array.from({ length: all }, (_, l) => Array.from({ length: layerKvHeads(this.session.shape, l) }, () => keep));
-    this.evicted += len - keep.length;
-    await this.session.keepPositions(keepAll, { shift, ropeTheta: this.ropeTheta });
-    this.pos = keep.map((_, j) => j);
+    const s = this.session;
+    const len = s.pastLength;
+    const size = sp.sinks + sp.window;
+    if (len <= size) return;
+    const excess = len - size;
+    // the rule on the entries in sequence order, mapped back to their slots
+    const bySeq = Array.from({ length: len }, (_, i) => i).sort((a, b) => this.seq[a] - this.seq[b]);
+    const kept = new Set(streamingKeep(len, sp.sinks, sp.window).map((r) => bySeq[r]));
+    const movers = Array.from({ length: excess }, (_, i) => size + i).filter((i) => kept.has(i));
+    const keep = Array.from({ length: size }, (_, j) => (kept.has(j) ? j : (movers.shift() as number)));
+    const shift = Int32Array.from(keep, (i) => (this.seq[i] < sp.sinks ? -excess : 0));
+    await s.keepPositions(this.everyHead(keep), sp.sinks > 0 ? { shift, ropeTheta: this.ropeTheta } : undefined);
+    this.seq = keep.map((i) => this.seq[i]);
+    s.positionOffset += excess;
+    this.evicted += excess;
+  }
+
+  /** StreamingLLM: before a forward of `n` tokens that would pass the context, every key back to its rank. */
+  private async fitPositions(n: number): Promise<void> {
+    const s = this.session;
+    const max = s.shape.maxPosition;
+    if (this.spec.kind !== "streaming" || max === null || s.positionOffset === 0 || s.pastLength + s.positionOffset + n <= max) return;
+    const len = s.pastLength;
+    const identity = Array.from({ length: len }, (_, i) => i);
+    await s.keepPositions(this.everyHead(identity), { shift: new Int32Array(len).fill(s.positionOffset), ropeTheta: this.ropeTheta });
+    s.positionOffset = 0;
+  }
+
+  /** One kept list for every layer and kv head. */
+  private everyHead(keep: number[]): number[][][] {
+    const shape = this.session.shape;
+    return Array.from({ length: shape.numLayers }, (_, l) => Array.from({ length: layerKvHeads(shape, l) }, () => keep));
   }
 
   private async h2oEvict(): Promise<void> {
@@ -181,10 +219,13 @@ export class KvPolicyState {
     const s = this.session;
     const len = s.pastLength;
     if (len < 2) throw new Error("dropLast needs a cache of at least two entries");
-    // kept lists are ascending, so the newest kept entry of every head is the cache's last slot
-    await s.truncate(len - 1);
+    // H2O and SnapKV keep ascending lists, so the newest kept entry of every head is the cache's last
+    // slot; StreamingLLM's may sit in an evicted slot, and the last slot's entry takes its place
+    const newest = this.spec.kind === "streaming" ? this.seq.indexOf(Math.max(...this.seq)) : len - 1;
+    if (newest === len - 1) await s.truncate(len - 1);
+    else await s.keepPositions(this.everyHead(Array.from({ length: len - 1 }, (_, j) => (j === newest ? len - 1 : j))));
     if (this.hh.length) this.hh = this.hh.map((layer) => layer.map((scores) => scores.slice(0, -1)));
-    this.pos.pop();
+    if (this.spec.kind === "streaming") this.seq = Array.from({ length: len - 1 }, (_, j) => this.seq[j === newest ? len - 1 : j]);
     this.seen--;
   }
 

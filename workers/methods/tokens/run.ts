@@ -118,7 +118,7 @@ export async function runKvPolicy(ctx: MethodContext, spec: KvPolicySpec, descri
     `${describe} on ${scored.length} examples of ${ctx.dataset.id}; the dense cache decoded each example right before or after (order alternating); speedup = ratio of the medians of per-example ms per decode step${ci ? ", 95% interval by a paired bootstrap over examples" : ""}`,
     `dense: ${texts ? `perplexity ${Math.exp(denseNll / count).toFixed(3)}` : `exact match ${(denseCorrect / scored.length).toFixed(3)}`}, ${median(msDense).toFixed(2)} ms/token`,
     `kv_cache_bytes: largest cache held while decoding (after the prompt's eviction), from the cache tensors; the prompt's whole cache (${prefillPeak} bytes) is held at prefill`,
-    `positions: ${positionMode(spec) === "rerotate" ? "within the cache, kept keys rotated back by the distance they move (the graph caches rotated keys)" : "original positions kept, new tokens at their absolute position"}`,
+    `positions: ${positionMode(spec) === "rerotate" ? "within the cache, as the reference (the graph caches rotated keys: the next token's position carries an offset and only the sink keys are rotated at each eviction, which gives the same distances as re-rotating every kept key)" : "original positions kept, new tokens at their absolute position"}`,
     `the cache is cut where it lies: on the host under cpu and wasm, by a gather graph on the GPU-resident cache under webgpu (DecoderSession.keepPositions); this run: ${runtime}`,
   ];
   return { metrics, artifacts: [], notes, measured: { quality: true, speed: true } };
