@@ -222,7 +222,8 @@ async function shapeChild(budget: number): Promise<void> {
 
 /**
  * (c): every budget in a fresh process (shapeChild), two rounds in opposite budget orders; decode
- * ms/token is the median of both rounds' timed steps, peak RSS the larger of the two.
+ * ms/token is the median of both rounds' timed steps, peak RSS the larger of the two, RSS growth
+ * (peak over the RSS with the model open, per process) the median of the two.
  */
 async function shapeSpeed(): Promise<void> {
   await materializeShapeModel({ id: "shape-125m", sha256: null, card: null }, DATA_DIR, (l) => log(`  ${l}`));
@@ -240,8 +241,8 @@ async function shapeSpeed(): Promise<void> {
       log(`  budget ${b}: done`);
     }
   }
-  log("| cache entries kept | decode ms/token, median of 64 [IQR] | prompt read (s) | peak KV bytes | peak RSS (MiB) |");
-  log("|---:|---:|---:|---:|---:|");
+  log("| cache entries kept | decode ms/token, median of 64 [IQR] | prompt read (s) | peak KV bytes | peak RSS (MiB) | RSS growth over the open model (MiB) |");
+  log("|---:|---:|---:|---:|---:|---:|");
   const rows: Record<string, unknown>[] = [];
   for (const b of budgetsC) {
     const r = runs.get(b)!;
@@ -255,10 +256,13 @@ async function shapeSpeed(): Promise<void> {
       peak_kv_bytes: Math.max(...r.map((x) => x.peak_kv_bytes as number)),
       peak_rss_mib: Math.max(...r.map((x) => x.peak_rss_mib as number)),
       rss_open_mib: median(r.map((x) => x.rss_open_mib as number)),
+      // each process's own peak over its RSS with the model open: the open model alone varies by
+      // tens of MiB between processes
+      rss_growth_mib: median(r.map((x) => (x.peak_rss_mib as number) - (x.rss_open_mib as number))),
     };
     rows.push(row);
     log(
-      `| ${b === SHAPE_CONTEXT ? `${row.budget} (dense)` : b} | ${f(row.decode_ms_per_token)} [${f(row.iqr[0])}, ${f(row.iqr[1])}] | ${f(row.prefill_ms / 1000, 1)} | ${row.peak_kv_bytes} | ${f(row.peak_rss_mib, 0)} |`,
+      `| ${b === SHAPE_CONTEXT ? `${row.budget} (dense)` : b} | ${f(row.decode_ms_per_token)} [${f(row.iqr[0])}, ${f(row.iqr[1])}] | ${f(row.prefill_ms / 1000, 1)} | ${row.peak_kv_bytes} | ${f(row.peak_rss_mib, 0)} | ${f(row.rss_growth_mib, 0)} |`,
     );
   }
   log(`RSS with the model open, before the prompt: ${f(median(rows.map((r) => r.rss_open_mib as number)), 0)} MiB`);
