@@ -5,6 +5,8 @@
  *
  *   npm run zoo:train-long -- --steps 900            # a fixed step count
  *   npm run zoo:train-long -- --stage 2 --steps 1200 # stage 2, continued from zoo/zoo-long (docs/zoo.md)
+ *   npm run zoo:train-long -- --stage 2 --base DIR --dest DIR --weight-decay 1 --no-short-phase --steps 3000
+ *                                                    # an experiment continued from DIR, written to DIR
  *   npm run zoo:train-long -- --data-only            # (re)write the long datasets into zoo/datasets
  *   npm run zoo:train-long -- --score-only           # rescore an exported zoo-long into its card
  *   ZOO_TRAIN_THREADS=1 npm run zoo:train-long -- --steps 900   # one onnxruntime thread
@@ -74,7 +76,18 @@ if (process.argv.includes("--score-only")) {
   process.exit(0);
 }
 
-const spec = stage === 1 ? zooLongSpec(steps) : zooLongStage2Spec(steps);
+const staged = stage === 1 ? zooLongSpec(steps) : zooLongStage2Spec(steps);
+// experiment overrides: --weight-decay W, --no-short-phase (every step on 1024-token rows)
+const wd = arg("weight-decay");
+if (wd !== undefined && !(Number(wd) >= 0)) {
+  console.error(`--weight-decay must be a number >= 0, got ${wd}`);
+  process.exit(2);
+}
+const spec = {
+  ...staged,
+  ...(wd !== undefined ? { weightDecay: Number(wd) } : {}),
+  ...(process.argv.includes("--no-short-phase") ? { shortPhase: undefined } : {}),
+};
 const exact = (name: string, n: number) =>
   longDatasetLines(name, "validation", RECIPE, count)
     .slice(0, n)
