@@ -1,11 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import http from "node:http";
-import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Rng } from "@/workers/data/rng";
 import { rotateRows } from "@/workers/eval/decoder-session";
 import { kvGatherModel, rotationTables } from "@/workers/onnx/kv-gather-graph";
+import { HAS_CHROMIUM, startWebgpuHarness, watchPlacement, type WebgpuHarness } from "./webgpu-page";
 
 /**
  * The KV gather graph (workers/onnx/kv-gather-graph.ts) on onnxruntime-web's WebGPU EP, in headless
@@ -15,7 +12,6 @@ import { kvGatherModel, rotationTables } from "@/workers/onnx/kv-gather-graph";
  * device between the calls. One session per variant serves caches of 2 and 4 kv heads.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
 const D = 8;
 const THETA = 10000;
 
@@ -93,60 +89,24 @@ function reference(c: Case): Float32Array {
 }
 
 const models: Record<string, Uint8Array> = { "plain.onnx": kvGatherModel(D), "rotate.onnx": kvGatherModel(D, { rotate: true }) };
-const dist = path.resolve("node_modules/onnxruntime-web/dist");
-let server: http.Server;
-let browser: Browser;
-let origin = "";
+let harness: WebgpuHarness;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  server = http.createServer((req, res) => {
-    const name = path.basename(req.url ?? "/");
-    if (req.url === "/") return void res.setHeader("content-type", "text/html").end("<!doctype html><title>webgpu</title>");
-    if (models[name]) return void res.end(Buffer.from(models[name]));
-    const file = path.join(dist, name);
-    if (!/^ort[\w.-]*\.(mjs|wasm)$/.test(name) || !existsSync(file)) return void res.writeHead(404).end();
-    res.setHeader("content-type", name.endsWith(".wasm") ? "application/wasm" : "text/javascript");
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--enable-unsafe-webgpu",
-      "--use-webgpu-adapter=swiftshader",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  if (HAS_CHROMIUM) harness = await startWebgpuHarness(models);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  server?.close();
+  await harness?.close();
 });
 
 describe("kv gather graph on onnxruntime-web WebGPU (Chromium, SwiftShader)", () => {
-  it.skipIf(!existsSync(CHROMIUM))("gathers and re-rotates on the device, chained without a read-back, every node on the GPU", async () => {
+  it.skipIf(!HAS_CHROMIUM)("gathers and re-rotates on the device, chained without a read-back, every node on the GPU", async () => {
     const rng = new Rng(21);
     const cases = [makeCase(rng, 2, 24, 10, 6), makeCase(rng, 4, 17, 9, 5)];
 
-    const page = await browser.newPage();
-    const cpuNodes: string[] = [];
-    const log: string[] = [];
-    let onCpu = false;
-    page.on("console", (m) => {
-      const text = m.text();
-      log.push(text);
-      if (text.includes("placed on [")) onCpu = text.includes("[CPUExecutionProvider]");
-      else if (onCpu && text.includes("VerifyEachNodeIsAssignedToAnEp]   ")) cpuNodes.push(text.split("]   ")[1]);
-    });
-    await page.goto(origin);
+    const page = await harness.browser.newPage();
+    const { log, cpuNodes } = watchPlacement(page);
+    await page.goto(harness.origin);
     const got = (await page.evaluate(`(${PAGE_RUN})(${JSON.stringify(cases)})`)) as {
       error?: string;
       results?: { locations: string[]; dims: number[]; kept: number[] }[];

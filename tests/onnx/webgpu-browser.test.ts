@@ -1,19 +1,15 @@
-import { existsSync, readFileSync } from "node:fs";
-import http from "node:http";
-import path from "node:path";
 import * as ort from "onnxruntime-node";
-import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildDecoder } from "@/workers/onnx/decoder-builder";
 import { encodeModel } from "@/workers/onnx/model-io";
 import { decoderFeeds, GQA, maxAbs, maxAbsDiff, PADDED_BATCH, testWeights } from "./helpers";
+import { startWebgpuHarness, watchPlacement, type WebgpuHarness } from "./webgpu-page";
 
 /**
  * The builder's graph on onnxruntime-web's WebGPU EP, in headless Chromium with SwiftShader's
  * WebGPU adapter (the CPU machines have no GPU). Compared against onnxruntime-node.
  */
 
-const CHROMIUM = "/usr/bin/chromium";
 const CONFIG = GQA;
 const { ids: IDS, mask: MASK, pos: POS } = PADDED_BATCH;
 
@@ -41,41 +37,14 @@ const PAGE_RUN = `async ({ ids, mask, pos, layers, kv, hd }) => {
 }`;
 
 const model = encodeModel(buildDecoder(CONFIG, { weights: testWeights(CONFIG, 5) }));
-const dist = path.resolve("node_modules/onnxruntime-web/dist");
-let server: http.Server;
-let browser: Browser;
-let origin = "";
+let harness: WebgpuHarness;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    const name = path.basename(req.url ?? "/");
-    if (req.url === "/") return void res.setHeader("content-type", "text/html").end("<!doctype html><title>webgpu</title>");
-    if (name === "model.onnx") return void res.end(Buffer.from(model));
-    const file = path.join(dist, name);
-    if (!/^ort[\w.-]*\.(mjs|wasm)$/.test(name) || !existsSync(file)) return void res.writeHead(404).end();
-    res.setHeader("content-type", name.endsWith(".wasm") ? "application/wasm" : "text/javascript");
-    res.end(readFileSync(file));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless=new",
-      "--no-sandbox",
-      "--enable-unsafe-webgpu",
-      "--use-webgpu-adapter=swiftshader",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
+  harness = await startWebgpuHarness({ "model.onnx": model });
 });
 
 afterAll(async () => {
-  await browser?.close();
-  server?.close();
+  await harness?.close();
 });
 
 describe("decoder on onnxruntime-web WebGPU (Chromium, SwiftShader)", () => {
@@ -84,15 +53,9 @@ describe("decoder on onnxruntime-web WebGPU (Chromium, SwiftShader)", () => {
     const want = (await s.run(decoderFeeds(ort, CONFIG, { ids: IDS, mask: MASK, pos: POS }))).logits.data as Float32Array;
     await s.release();
 
-    const page = await browser.newPage();
-    const cpuNodes: string[] = [];
-    let onCpu = false;
-    page.on("console", (m) => {
-      const text = m.text();
-      if (text.includes("placed on [")) onCpu = text.includes("[CPUExecutionProvider]");
-      else if (onCpu && text.includes("VerifyEachNodeIsAssignedToAnEp]   ")) cpuNodes.push(text.split("]   ")[1]);
-    });
-    await page.goto(origin);
+    const page = await harness.browser.newPage();
+    const { cpuNodes } = watchPlacement(page);
+    await page.goto(harness.origin);
     const args = JSON.stringify({ ids: IDS, mask: MASK, pos: POS, layers: CONFIG.num_layers, kv: CONFIG.num_kv_heads, hd: 8 });
     const got = (await page.evaluate(`(${PAGE_RUN})(${args})`)) as { error?: string; logits?: number[] };
     await page.close();

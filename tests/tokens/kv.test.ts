@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DecoderSession, openDecoder } from "../../workers/eval/decoder-session";
 import { Rng } from "../../workers/data/rng";
 import { buildDecoder } from "../../workers/onnx/decoder-builder";
-import { parseDecoderConfig } from "../../workers/onnx/decoder-config";
+import { parseDecoderConfig, type DecoderConfigInput } from "../../workers/onnx/decoder-config";
 import { encodeModel } from "../../workers/onnx/model-io";
 import { GQA, testWeights } from "../onnx/helpers";
 import { exposeAttentionScores } from "../../workers/methods/tokens/attention-graph";
@@ -38,6 +38,15 @@ afterAll(async () => {
   for (const s of opened) await s.release();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+/** The builder's decoder with random weights and its config.json, written under the test's directory. */
+function writeBuilt(name: string, config: DecoderConfigInput, seed: number): string {
+  const file = path.join(dir, name, "model.onnx");
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, encodeModel(buildDecoder(config, { weights: testWeights(config, seed) })));
+  fs.writeFileSync(path.join(dir, name, "config.json"), JSON.stringify(parseDecoderConfig(config)));
+  return file;
+}
 
 async function open(file: string): Promise<DecoderSession> {
   const s = await openDecoder(file, "cpu");
@@ -199,10 +208,7 @@ describe("decoding under a policy", () => {
     // the same prompt in two sessions; one keeps ascending lists (moved in place), the other the
     // same rows listed with one pair swapped and swapped back after (the gathering path)
     // a freshly built graph (new entries as outputs), so the session keeps its cache in host buffers
-    const file = path.join(dir, "gqa", "model.onnx");
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, encodeModel(buildDecoder(GQA, { weights: testWeights(GQA, 3) })));
-    fs.writeFileSync(path.join(dir, "gqa", "config.json"), JSON.stringify(parseDecoderConfig(GQA)));
+    const file = writeBuilt("gqa", GQA, 3);
     const a = await open(file);
     const b = await open(file);
     expect(a.hostCache).toBe(true);
@@ -262,11 +268,7 @@ describe("decoding under a policy", () => {
     // a freshly built graph (host cache), one layer so that a kept entry's key and value do not
     // depend on the evicted tokens (as zoo-draft below); its 64-position context makes the offset
     // fold back into the keys several times
-    const one = { ...GQA, num_layers: 1 };
-    const file = path.join(dir, "gqa-stream", "model.onnx");
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, encodeModel(buildDecoder(one, { weights: testWeights(one, 5) })));
-    fs.writeFileSync(path.join(dir, "gqa-stream", "config.json"), JSON.stringify(parseDecoderConfig(one)));
+    const file = writeBuilt("gqa-stream", { ...GQA, num_layers: 1 }, 5);
     const s = await open(file);
     const fresh = await open(file);
     expect(s.hostCache).toBe(true);
