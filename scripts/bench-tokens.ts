@@ -281,6 +281,8 @@ async function sinkMass(): Promise<void> {
   const L = cfg.num_layers;
   const first = new Float64Array(L);
   const firstFour = new Float64Array(L);
+  // per layer and query head: attention on token 0, summed over texts (the strongest head's share)
+  const perHead: Float64Array[] = Array.from({ length: L }, () => new Float64Array(cfg.num_heads));
   let uniform = 0;
   for (const ex of texts) {
     const ids = [...(tok.eosId !== null ? [tok.eosId] : []), ...tok.encode(String(ex.text ?? ""))].slice(0, cfg.max_position);
@@ -293,6 +295,7 @@ async function sinkMass(): Promise<void> {
       const H = a.length / T;
       for (let h = 0; h < H; h++) {
         first[l] += a[h * T] / (H * T);
+        perHead[l][h] += a[h * T] / T;
         for (let j = 0; j < 4; j++) firstFour[l] += a[h * T + j] / (H * T);
       }
     }
@@ -306,12 +309,13 @@ async function sinkMass(): Promise<void> {
   log(
     `${n} grammar-long test texts of up to ${cfg.max_position} tokens (the first token is ${tok.eosId !== null ? "end-of-text, as in training" : "the text's first"}); mean over every query and head:`,
   );
-  log("| layer | attention on token 0 | on tokens 0-3 | causal uniform attention on token 0 |");
-  log("|---:|---:|---:|---:|");
+  log("| layer | attention on token 0 | on tokens 0-3 | strongest head on token 0 | causal uniform attention on token 0 |");
+  log("|---:|---:|---:|---:|---:|");
   const rows: Record<string, number>[] = [];
   for (let l = 0; l < L; l++) {
-    rows.push({ layer: l, first: first[l] / n, firstFour: firstFour[l] / n });
-    log(`| ${l} | ${(first[l] / n).toFixed(4)} | ${(firstFour[l] / n).toFixed(4)} | ${(uniform / n).toFixed(4)} |`);
+    const top = Math.max(...perHead[l]) / n;
+    rows.push({ layer: l, first: first[l] / n, firstFour: firstFour[l] / n, strongestHead: top });
+    log(`| ${l} | ${(first[l] / n).toFixed(4)} | ${(firstFour[l] / n).toFixed(4)} | ${top.toFixed(4)} | ${(uniform / n).toFixed(4)} |`);
   }
   results.sink = { texts: n, uniform: uniform / n, rows };
 }
