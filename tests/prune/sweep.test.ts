@@ -1,6 +1,6 @@
 /**
  * A pruning sweep submitted like a user would: POST /api/v1/experiments over sparsity {0.3, 0.5,
- * 0.7} for magnitude, Wanda and SparseGPT at 50%, one structured and one layer-drop run, executed by a real worker
+ * 0.7} for magnitude, Wanda and SparseGPT, one structured and one layer-drop run, executed by a real worker
  * process, every run on GET /api/v1/pareto; then a SparseGPT 50% model registered as a base model
  * (POST /api/v1/models with fromRun) and quantized to 4 bits, as the SparseGPT paper combines them.
  */
@@ -31,9 +31,8 @@ describe("pruning sweep through the API and a worker", () => {
     const experiments: number[] = [];
     for (const [methodId, grid] of [
       ["prune.magnitude", { sparsity: [0.3, 0.5, 0.7] }],
-      // the calibrated methods at one sparsity each (their sweeps expand the same way; this keeps the suite short)
-      ["prune.wanda", { sparsity: [0.5], calib_samples: [2] }],
-      ["prune.sparsegpt", { sparsity: [0.5], calib_samples: [2] }],
+      ["prune.wanda", { sparsity: [0.3, 0.5, 0.7], calib_samples: [2] }],
+      ["prune.sparsegpt", { sparsity: [0.3, 0.5, 0.7], calib_samples: [2] }],
       ["prune.structured", { ratio: [0.3], calib_samples: [2] }],
       ["prune.layer-drop", { layers: [1], calib_samples: [2] }],
     ] as const) {
@@ -43,7 +42,7 @@ describe("pruning sweep through the API and a worker", () => {
       experiments.push(r.json.id);
     }
     const all = Object.values(ids).flat();
-    expect(all).toHaveLength(7);
+    expect(all).toHaveLength(11);
 
     worker = startWorker(api, "prune", ["--bench-repeats", "2"]);
     await until("all sweep runs finished", finished(all), 240_000);
@@ -53,7 +52,7 @@ describe("pruning sweep through the API and a worker", () => {
     const q = experiments.map((e) => `experiment=${e}`).join("&");
     const pareto = await get(`/api/v1/pareto?x=model_bytes,decode_ms_per_token&y=perplexity&group=method&${q}`);
     for (const chart of pareto.charts) {
-      expect(chart.total).toBe(7);
+      expect(chart.total).toBe(11);
       expect(chart.groups.map((g: { key: string }) => g.key).sort()).toEqual([
         "prune.layer-drop",
         "prune.magnitude",
@@ -62,10 +61,16 @@ describe("pruning sweep through the API and a worker", () => {
         "prune.wanda",
       ]);
     }
-    const sgpt50 = ids["prune.sparsegpt"][0];
+    // each unstructured sweep reaches its three sparsities on the saved weights
+    const sparsityOf = async (id: number) => (await get(`/api/v1/runs/${id}`)).metrics.find((m: { key: string }) => m.key === "sparsity")?.value;
+    for (const m of ["prune.magnitude", "prune.wanda", "prune.sparsegpt"]) {
+      const got = await Promise.all(ids[m].map(sparsityOf));
+      expect(got.map((v) => Math.round(v * 10) / 10).sort(), m).toEqual([0.3, 0.5, 0.7]);
+    }
+    const sgpt50 = (await Promise.all(ids["prune.sparsegpt"].map(async (id) => [id, await sparsityOf(id)] as const))).find(
+      ([, v]) => Math.abs(v - 0.5) < 0.01,
+    )![0];
     const detail = await get(`/api/v1/runs/${sgpt50}`);
-    const metric = (k: string) => detail.metrics.find((m: { key: string }) => m.key === k)?.value;
-    expect(metric("sparsity")).toBeCloseTo(0.5, 2);
     // structured pruning and layer drop shrink the stored model; unstructured zeros do not
     const bytes = (id: number) =>
       runRow(api, id) && get(`/api/v1/runs/${id}`).then((d) => d.metrics.find((m: { key: string }) => m.key === "model_bytes").value);
