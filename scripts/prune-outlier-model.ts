@@ -14,7 +14,7 @@
  * alpha times smaller: the regime of LLM outlier features, where |W| alone misjudges a weight.
  * The channels are the ones with the largest input RMS on the calibration text already.
  *
- *   npx tsx scripts/prune-outlier-model.ts [--model zoo/zoo-base] [--out DIR] [--alpha 30] [--channels 2]
+ *   npx tsx scripts/prune-outlier-model.ts [--model zoo/zoo-base] [--out DIR] [--alpha 20] [--channels 2]
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -24,12 +24,15 @@ import { captureActivations, sequenceLogits } from "../workers/methods/calibrati
 import { parseDecoderConfig } from "../workers/onnx/decoder-config";
 import { getInitializer, readModel, setInitializer, writeModel } from "../workers/onnx/model-io";
 import { loadTokenizer } from "../workers/tokenizer/tokenizer";
+import { exampleText, readDataset } from "../workers/eval/dataset";
+import { calibrationFrom } from "../workers/execute";
+import { gramDiagonal } from "../workers/methods/pruning/wanda";
 
 const { values } = parseArgs({
   options: {
     model: { type: "string", default: "zoo/zoo-base" },
     out: { type: "string" },
-    alpha: { type: "string", default: "30" },
+    alpha: { type: "string", default: "20" },
     channels: { type: "string", default: "2" },
     calibration: { type: "string", default: "zoo/datasets/grammar-validation.jsonl" },
   },
@@ -46,15 +49,8 @@ if (cfg.num_kv_heads !== cfg.num_heads)
 const src = path.join(dir, "model.onnx");
 const model = readModel(src);
 const tok = loadTokenizer(path.join(dir, "tokenizer.json"));
-const stream: number[] = [];
-for (const l of fs
-  .readFileSync(path.resolve(values.calibration ?? ""), "utf8")
-  .trim()
-  .split("\n")
-  .slice(0, 64)) {
-  stream.push(...(tok.eosId !== null ? [tok.eosId] : []), ...tok.encode(String(JSON.parse(l).text ?? "")));
-}
-const sequences = Array.from({ length: 16 }, (_, i) => stream.slice(i * 128, (i + 1) * 128)).filter((s) => s.length === 128);
+const texts = readDataset({ file: path.resolve(values.calibration ?? ""), task: "perplexity" }).examples.map(exampleText);
+const sequences = calibrationFrom(texts, tok, 16, 128).batches;
 
 // the channels with the largest RMS at each group's input, on the calibration text
 const inputs = (l: number) => ({
@@ -77,8 +73,9 @@ fs.rmSync(scratch, { recursive: true, force: true });
 const top = (name: string, k: number) => {
   const g = stats.get(name)?.gram;
   if (!g) throw new Error(`no statistics for ${name}`);
+  const sq = gramDiagonal(g, k);
   return Array.from({ length: k }, (_, j) => j)
-    .sort((a, b) => g[b * k + b] - g[a * k + a])
+    .sort((a, b) => sq[b] - sq[a])
     .slice(0, channels);
 };
 

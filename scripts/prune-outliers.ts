@@ -15,6 +15,9 @@ import { isOutputHead } from "../workers/methods/quantization/driver";
 import { quantizableLinears } from "../workers/methods/quantization/emit";
 import { readModel } from "../workers/onnx/model-io";
 import { loadTokenizer } from "../workers/tokenizer/tokenizer";
+import { exampleText, readDataset } from "../workers/eval/dataset";
+import { calibrationFrom } from "../workers/execute";
+import { gramDiagonal } from "../workers/methods/pruning/wanda";
 
 const { values } = parseArgs({
   options: {
@@ -31,15 +34,8 @@ const seq = Number(values.seq);
 if (!(Number.isInteger(samples) && samples >= 1)) throw new Error(`--samples must be a positive integer, got ${values.samples}`);
 if (!(Number.isInteger(seq) && seq >= 2)) throw new Error(`--seq must be an integer >= 2, got ${values.seq}`);
 const tok = loadTokenizer(path.join(dir, "tokenizer.json"));
-const texts = fs
-  .readFileSync(path.resolve(values.calibration ?? ""), "utf8")
-  .trim()
-  .split("\n")
-  .map((l) => String(JSON.parse(l).text ?? ""));
-// one token stream of the split, end-of-text between texts, cut into consecutive windows
-const stream: number[] = [];
-for (const t of texts) stream.push(...(tok.eosId !== null ? [tok.eosId] : []), ...tok.encode(t));
-const sequences = Array.from({ length: samples }, (_, i) => stream.slice(i * seq, (i + 1) * seq)).filter((s) => s.length === seq);
+const texts = readDataset({ file: path.resolve(values.calibration ?? ""), task: "perplexity" }).examples.map(exampleText);
+const sequences = calibrationFrom(texts, tok, samples, seq).batches;
 const model = readModel(modelPath);
 const targets = quantizableLinears(model).targets.filter((t) => !isOutputHead(model, t));
 const taps = [...new Map(targets.map((t) => [t.input, { name: t.input, k: t.k }])).values()];
@@ -53,7 +49,7 @@ for (const tap of taps) {
   const st = stats.get(tap.name);
   if (!st?.gram) continue;
   const k = tap.k;
-  const ms = Float64Array.from({ length: k }, (_, j) => (st.gram as Float64Array)[j * k + j] / st.tokens);
+  const ms = gramDiagonal(st.gram, k).map((x) => x / st.tokens);
   const rms = Array.from(ms, Math.sqrt).sort((a, b) => a - b);
   const sorted = Array.from(ms).sort((a, b) => b - a);
   const top = Math.max(1, Math.round(k / 100));

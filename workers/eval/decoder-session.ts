@@ -506,10 +506,9 @@ export class DecoderSession implements Decoder {
     const full = this.tokens.length;
     if (keep.length !== numLayers) throw new Error(`keepPositions: ${keep.length} layers given, the model has ${numLayers}`);
     const kept = keep[0]?.[0]?.length ?? 0;
-    if (this.handle.runtime === "webgpu") {
-      const index = keep.map((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
-      return this.gatherOnDevice((l) => index[l], kept, new Array<number>(kept).fill(-1), rotateBack);
-    }
+    // every index checked before anything moves, on every path
+    const index = keep.map((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
+    if (this.handle.runtime === "webgpu") return this.gatherOnDevice((l) => index[l], kept, new Array<number>(kept).fill(-1), rotateBack);
     if (this.hostMode && this.host && keep.every((heads) => heads.every(movesDown))) return this.compactHost(keep, kept, rotateBack);
     const keys: Float32Array[] = [];
     const values: Float32Array[] = [];
@@ -517,7 +516,6 @@ export class DecoderSession implements Decoder {
     const stride = this.hostMode ? (this.host?.capacity ?? 0) : full;
     for (let l = 0; l < numLayers; l++) {
       const heads = layerKvHeads(this.shape, l);
-      if (keep[l].length !== heads) throw new Error(`keepPositions: layer ${l} has ${heads} kv heads, ${keep[l].length} index lists given`);
       const pair = this.hostMode
         ? ([
             ["key", this.host?.keys[l]],
@@ -530,14 +528,10 @@ export class DecoderSession implements Decoder {
       for (const [kind, t] of pair) {
         const src = t === undefined ? new Float32Array(0) : t instanceof Float32Array ? t : ((await t.getData()) as Float32Array);
         const out = new Float32Array(heads * kept * row);
-        for (let h = 0; h < heads; h++) {
-          const idx = keep[l][h];
-          if (idx.length !== kept) throw new Error(`keepPositions: layer ${l} head ${h} keeps ${idx.length} entries, others ${kept}`);
-          for (let j = 0; j < kept; j++) {
-            const i = idx[j];
-            if (!Number.isInteger(i) || i < 0 || i >= full) throw new Error(`keepPositions: index ${i} outside the cache of ${full}`);
-            out.set(src.subarray((h * stride + i) * row, (h * stride + i + 1) * row), (h * kept + j) * row);
-          }
+        for (let r = 0; r < heads * kept; r++) {
+          const i = index[l][r];
+          const h = Math.floor(r / kept);
+          out.set(src.subarray((h * stride + i) * row, (h * stride + i + 1) * row), r * row);
         }
         if (kind === "key" && rotateBack) rotateRows(out, heads * kept, row, (r) => rotateBack.shift[r % kept], rotateBack.ropeTheta);
         (kind === "key" ? keys : values).push(out);
@@ -604,15 +598,12 @@ export class DecoderSession implements Decoder {
    * Host mode, every kept entry at or beyond its new slot (movesDown): the kept rows move down within
    * the buffers themselves (entry keep[j] >= j goes to slot j, one copyWithin per run of consecutive
    * entries) and kept keys are rotated in place, so an eviction allocates nothing and copies only the
-   * rows that move.
-   * Indices are checked for every layer and head before anything moves.
+   * rows that move. keepPositions has checked the indices.
    */
   private compactHost(keep: readonly (readonly (readonly number[])[])[], kept: number, rotateBack?: { shift: Int32Array; ropeTheta: number }): void {
     const host = this.host;
     if (!host) throw new Error("compactHost: no host buffers");
     const D = this.shape.headDim;
-    const full = this.tokens.length;
-    keep.forEach((heads, l) => keepIndex(heads, l, layerKvHeads(this.shape, l), kept, full));
     for (let l = 0; l < this.shape.numLayers; l++) {
       const heads = layerKvHeads(this.shape, l);
       for (let h = 0; h < heads; h++) {
@@ -752,8 +743,8 @@ function copyHeadRows(src: Float32Array, srcStride: number, dst: Float32Array, d
 }
 
 /**
- * One layer's keepPositions indices as the gather graph's [kv_heads x kept] index, checked as the
- * host path checks them (same messages).
+ * One layer's keepPositions indices, checked (heads, equal counts, inside the cache), as a [kv_heads
+ * x kept] index: the gather graph's input under webgpu, the rows to copy on the host.
  */
 function keepIndex(perHead: readonly (readonly number[])[], layer: number, heads: number, kept: number, full: number): Int32Array {
   if (perHead.length !== heads) throw new Error(`keepPositions: layer ${layer} has ${heads} kv heads, ${perHead.length} index lists given`);
