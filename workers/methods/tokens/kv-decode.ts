@@ -30,7 +30,7 @@ export class KvPolicyState {
   /** H2O: accumulated score per layer, per kv head, per cache entry. */
   private hh: Float64Array[][] = [];
   /**
-   * StreamingLLM: the sequence index of the token in each cache slot. Slots are not in sequence
+   * StreamingLLM only: the sequence index of the token in each cache slot. Slots are not in sequence
    * order (an evicted slot takes a newer entry; attention does not depend on slot order).
    */
   private seq: number[] = [];
@@ -66,7 +66,7 @@ export class KvPolicyState {
     this.decodeKvBytes = 0;
     s.attentionWindow = this.spec.kind === "snapkv" ? this.spec.window : null;
     const logits = await s.prefill(ids);
-    this.seq = ids.map((_, i) => i);
+    this.seq = this.spec.kind === "streaming" ? ids.map((_, i) => i) : [];
     this.note();
     const sp = this.spec;
     if (sp.kind === "snapkv") {
@@ -92,7 +92,7 @@ export class KvPolicyState {
     if (this.session.pastLength === 0) throw new Error("extend continues a prefill: call prefill first");
     await this.fitPositions(ids.length);
     const logits = await this.session.extend(ids);
-    for (let i = 0; i < ids.length; i++) this.seq.push(this.seen + i);
+    if (this.spec.kind === "streaming") for (let i = 0; i < ids.length; i++) this.seq.push(this.seen + i);
     this.seen += ids.length;
     this.note();
     await this.afterStep();
@@ -104,7 +104,7 @@ export class KvPolicyState {
   async step(id: number): Promise<Float32Array> {
     await this.fitPositions(1);
     const logits = await this.session.step(id);
-    this.seq.push(this.seen);
+    if (this.spec.kind === "streaming") this.seq.push(this.seen);
     this.seen++;
     this.note();
     if (this.spec.kind === "h2o") {
